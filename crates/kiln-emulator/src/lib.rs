@@ -1,0 +1,1 @@
+//! An emulated Databricks workspace, faithful to `shared/reference/databricks-api.md`, for tests and local trials.

@@ -1,0 +1,2 @@
+//! `kiln-emulator`: run the emulated workspace on loopback.
+fn main() {}

@@ -1,0 +1,3 @@
+//! kiln: coding agents on Databricks. The binary's `main.rs` is a thin CLI over this library.
+
+pub mod cli;
