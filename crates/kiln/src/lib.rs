@@ -1,3 +1,4 @@
 //! kiln: coding agents on Databricks. The binary's `main.rs` is a thin CLI over this library.
 
 pub mod cli;
+pub mod server;
