@@ -1,13 +1,25 @@
 //! PTY sessions for kiln: spawning shells on a pseudo-terminal, the per-session output ring
 //! addressed by byte offsets, terminal state for snapshots, and reaping. Nothing here speaks HTTP.
 //!
-//! This file is the crate's public contract (the server and kiln-bench code against it). The
-//! bodies marked `unimplemented!` are filled in by the kiln-term work; signatures may grow but
-//! should not break without updating the server.
+//! This file holds the crate's public types; the work is in the modules: `pty` (the only
+//! `unsafe`), `env` (allow-listed environment), `ring` (offsets), `screen` (terminal state and
+//! snapshots), `session` (I/O tasks, viewers), `manager` (ids, capacity, reaping), `capacity`
+//! (memory readings) and `procs` (signalling a whole terminal session through `/proc`).
+
+mod capacity;
+pub mod env;
+mod manager;
+mod procs;
+mod pty;
+mod ring;
+mod screen;
+mod session;
+
+pub use manager::Manager;
+pub use session::{Session, ViewerGuard};
 
 use bytes::Bytes;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 /// Settings for a [`Manager`]. `Default` gives the documented defaults.
@@ -131,105 +143,20 @@ pub struct Snapshot {
     pub rows: u16,
 }
 
-/// Owns every session; cheap to clone.
-#[derive(Clone)]
-pub struct Manager {
-    _inner: Arc<()>,
-}
-
-impl Manager {
-    /// Creates a manager and starts its reaper. Must be called inside a tokio runtime.
-    pub fn new(_opts: Options) -> Self {
-        unimplemented!()
+impl Default for Options {
+    fn default() -> Self {
+        Self {
+            ring_bytes: 4 << 20,
+            max_sessions: 20,
+            idle_timeout: Duration::from_secs(24 * 60 * 60),
+            exited_retention: Duration::from_secs(10 * 60),
+            shell: None,
+            cwd: None,
+            home: None,
+            extra_env: Vec::new(),
+            min_available_memory: 256 << 20,
+            kill_grace: Duration::from_secs(2),
+            scrollback_lines: 1000,
+        }
     }
-    pub fn options(&self) -> &Options {
-        unimplemented!()
-    }
-    pub fn spawn(&self, _req: SpawnRequest) -> Result<Arc<Session>, SpawnError> {
-        unimplemented!()
-    }
-    pub fn get(&self, _id: &str) -> Option<Arc<Session>> {
-        unimplemented!()
-    }
-    /// All sessions, oldest first.
-    pub fn list(&self) -> Vec<SessionInfo> {
-        unimplemented!()
-    }
-    /// Ends the session's whole process group (hang-up, grace, kill) without blocking, and forgets
-    /// it. Idempotent: returns whether it existed.
-    pub fn remove(&self, _id: &str) -> bool {
-        unimplemented!()
-    }
-    pub fn capacity(&self) -> CapacityInfo {
-        unimplemented!()
-    }
-    /// Ends every session and waits up to `grace` for them to be reaped.
-    pub async fn shutdown(&self, _grace: Duration) {
-        unimplemented!()
-    }
-}
-
-/// One PTY and its process group.
-pub struct Session {
-    _private: (),
-}
-
-impl Session {
-    pub fn id(&self) -> &str {
-        unimplemented!()
-    }
-    pub fn info(&self) -> SessionInfo {
-        unimplemented!()
-    }
-    pub fn set_label(&self, _label: &str) -> Result<(), SessionError> {
-        unimplemented!()
-    }
-    pub fn end_offset(&self) -> u64 {
-        unimplemented!()
-    }
-    /// Reads up to `max` bytes from `offset` without waiting.
-    pub fn read(&self, _offset: u64, _max: usize) -> ReadResult {
-        unimplemented!()
-    }
-    /// Resolves once the stream extends beyond `offset`, the session exits, or it is removed.
-    /// Cancel-safe.
-    pub async fn changed(&self, _offset: u64) {
-        unimplemented!()
-    }
-    /// A snapshot consistent with the stream at its `offset`.
-    pub fn snapshot(&self) -> Snapshot {
-        unimplemented!()
-    }
-    /// Queues input for the PTY (bounded; waits for room, never reorders or drops).
-    pub async fn write(&self, _data: Bytes) -> Result<(), SessionError> {
-        unimplemented!()
-    }
-    /// Resizes the PTY and the terminal state; bounds: cols 2..=1000, rows 1..=500.
-    pub fn resize(&self, _cols: u16, _rows: u16) -> Result<(), SessionError> {
-        unimplemented!()
-    }
-    /// Records user activity for idle reaping.
-    pub fn touch(&self) {
-        unimplemented!()
-    }
-    /// Counts a viewer while the guard lives.
-    pub fn attach(self: &Arc<Self>) -> ViewerGuard {
-        unimplemented!()
-    }
-    pub fn exit_status(&self) -> Option<ExitStatus> {
-        unimplemented!()
-    }
-    /// Resolves when the process has exited (after its last output byte is in the ring).
-    pub async fn exited(&self) -> ExitStatus {
-        unimplemented!()
-    }
-    /// Whether the session was removed from its manager (deleted, reaped or shut down).
-    pub fn is_closed(&self) -> bool {
-        unimplemented!()
-    }
-}
-
-/// Decrements the viewer count on drop.
-pub struct ViewerGuard {
-    _session: Arc<Session>,
 }

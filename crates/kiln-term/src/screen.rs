@@ -1,0 +1,315 @@
+//! Server-side terminal state (a `vt100` parser fed the same bytes as the ring) and snapshots:
+//! bytes that reproduce the current screen, cursor, alternate screen, modes, title and recent
+//! scrollback on a freshly reset terminal of the same size.
+//!
+//! Exactness: the parser is only fed up to a clean boundary (no escape sequence or UTF-8
+//! character cut in half), so a snapshot taken at `fed` followed by the stream from `fed` on is
+//! exactly what a terminal that saw the whole stream shows. The few held-back bytes are still in
+//! the ring. vt100 cannot show the primary screen while the alternate one is active, so the
+//! primary screen is captured just before each switch to the alternate screen.
+
+use std::num::NonZeroU16;
+
+/// Records the window title, which vt100 reports only through callbacks.
+#[derive(Default)]
+pub(crate) struct Callbacks {
+    title: Vec<u8>,
+}
+
+impl vt100::Callbacks for Callbacks {
+    fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
+        self.title = title.to_vec();
+    }
+}
+
+/// Terminal state for one session.
+pub(crate) struct Screen {
+    parser: vt100::Parser<Callbacks>,
+    /// Stream offset up to which the parser has been fed.
+    fed: u64,
+    /// Bytes after `fed` that end in an unfinished sequence (at most `max_held`).
+    held: Vec<u8>,
+    /// The primary screen as it was when the alternate screen was entered.
+    saved_primary: Option<String>,
+    scrollback_lines: usize,
+    max_held: usize,
+}
+
+fn nz(v: u16) -> NonZeroU16 {
+    NonZeroU16::new(v).unwrap_or(NonZeroU16::MIN)
+}
+
+impl Screen {
+    pub fn new(cols: u16, rows: u16, scrollback_lines: usize, max_held: usize) -> Self {
+        Self {
+            parser: vt100::Parser::new_with_callbacks(
+                nz(rows),
+                nz(cols),
+                scrollback_lines,
+                Callbacks::default(),
+            ),
+            fed: 0,
+            held: Vec::new(),
+            saved_primary: None,
+            scrollback_lines,
+            max_held,
+        }
+    }
+
+    pub fn resize(&mut self, cols: u16, rows: u16) {
+        self.parser.screen_mut().set_size(nz(rows), nz(cols));
+    }
+
+    /// Offset of the stream up to which the state is exact.
+    pub fn fed(&self) -> u64 {
+        self.fed
+    }
+
+    /// Feeds the next bytes of the stream.
+    pub fn feed(&mut self, data: &[u8]) {
+        if self.held.is_empty() {
+            let keep = incomplete_tail(data, self.max_held);
+            self.process(&data[..data.len() - keep]);
+            self.held.extend_from_slice(&data[data.len() - keep..]);
+        } else {
+            let mut joined = std::mem::take(&mut self.held);
+            joined.extend_from_slice(data);
+            let keep = incomplete_tail(&joined, self.max_held);
+            self.process(&joined[..joined.len() - keep]);
+            joined.drain(..joined.len() - keep);
+            self.held = joined;
+        }
+    }
+
+    /// Feeds complete bytes, capturing the primary screen before any switch to the alternate one.
+    fn process(&mut self, mut data: &[u8]) {
+        self.fed += data.len() as u64;
+        while !data.is_empty() {
+            if self.parser.screen().alternate_screen() {
+                self.parser.process(data);
+                if !self.parser.screen().alternate_screen() {
+                    self.saved_primary = None;
+                }
+                return;
+            }
+            match find_alt_enter(data) {
+                None => {
+                    self.parser.process(data);
+                    return;
+                }
+                Some((start, end)) => {
+                    self.parser.process(&data[..start]);
+                    self.saved_primary = Some(self.primary_formatted());
+                    self.parser.process(&data[start..end]);
+                    data = &data[end..];
+                }
+            }
+        }
+    }
+
+    /// Scrollback lines then the visible primary screen, for a fresh terminal.
+    fn primary_formatted(&self) -> String {
+        let screen = self.parser.screen();
+        let mut out = String::new();
+        let (rows, cols) = screen.size();
+        let lines = scrollback_rows(screen, cols.get(), self.scrollback_lines);
+        if !lines.is_empty() {
+            for line in &lines {
+                out.push_str(line);
+                out.push_str("\x1b[m\r\n");
+            }
+            // Push every scrollback line off the visible screen into the terminal's history.
+            for _ in 1..rows.get() {
+                out.push('\n');
+            }
+        }
+        out.push_str(&screen.contents_formatted());
+        out
+    }
+
+    /// Bytes reproducing the current state on a freshly reset terminal of the same size.
+    pub fn snapshot(&self) -> Vec<u8> {
+        let screen = self.parser.screen();
+        let mut out = String::from("\x1bc");
+        if screen.alternate_screen() {
+            if let Some(primary) = &self.saved_primary {
+                out.push_str(primary);
+            }
+            out.push_str("\x1b[?1049h");
+            out.push_str(&screen.contents_formatted());
+        } else {
+            out.push_str(&self.primary_formatted());
+        }
+        out.push_str(&screen.input_mode_formatted());
+        let title = &self.parser.callbacks().title;
+        if !title.is_empty() {
+            out.push_str("\x1b]2;");
+            out.push_str(&String::from_utf8_lossy(title).replace(['\x07', '\x1b'], ""));
+            out.push('\x07');
+        }
+        out.push_str(&screen.cursor_state_formatted());
+        out.push_str(&screen.attributes_formatted());
+        out.into_bytes()
+    }
+
+    #[cfg(test)]
+    pub fn screen(&self) -> &vt100::Screen {
+        self.parser.screen()
+    }
+}
+
+/// Formatted rows of the primary screen's scrollback, oldest first (at most `limit`).
+fn scrollback_rows(screen: &vt100::Screen, cols: u16, limit: usize) -> Vec<String> {
+    let mut view = screen.clone();
+    view.set_scrollback(usize::MAX);
+    let total = view.scrollback().min(limit);
+    let rows = view.size().0.get() as usize;
+    let mut out = Vec::with_capacity(total);
+    let mut pos = total;
+    while pos > 0 {
+        view.set_scrollback(pos);
+        let take = pos.min(rows);
+        out.extend(view.rows_formatted(0, cols).take(take));
+        pos -= take;
+    }
+    out
+}
+
+/// Finds the first complete `CSI ? … h` that enters the alternate screen (modes 47, 1047, 1049).
+fn find_alt_enter(data: &[u8]) -> Option<(usize, usize)> {
+    let mut from = 0;
+    while let Some(rel) = data[from..].iter().position(|&b| b == 0x1b) {
+        let start = from + rel;
+        let rest = &data[start..];
+        if rest.len() >= 3 && rest[1] == b'[' && rest[2] == b'?' {
+            let params_end = rest[3..]
+                .iter()
+                .position(|&b| !(b.is_ascii_digit() || b == b';'));
+            if let Some(p) = params_end {
+                let final_byte = rest[3 + p];
+                let params = &rest[3..3 + p];
+                if final_byte == b'h'
+                    && params
+                        .split(|&b| b == b';')
+                        .any(|m| m == b"47" || m == b"1047" || m == b"1049")
+                {
+                    return Some((start, start + 3 + p + 1));
+                }
+            }
+        }
+        from = start + 1;
+    }
+    None
+}
+
+/// How many trailing bytes of `data` form an unfinished escape sequence or UTF-8 character.
+fn incomplete_tail(data: &[u8], max_held: usize) -> usize {
+    let window = data.len().saturating_sub(max_held);
+    if let Some(rel) = data[window..].iter().rposition(|&b| b == 0x1b) {
+        let pos = window + rel;
+        if !escape_complete(&data[pos..]) {
+            return data.len() - pos;
+        }
+    }
+    utf8_tail(data)
+}
+
+/// Whether the escape sequence at the start of `s` (which begins with ESC) is complete.
+fn escape_complete(s: &[u8]) -> bool {
+    let Some(&kind) = s.get(1) else { return false };
+    let body = &s[2..];
+    match kind {
+        b'[' => body.iter().any(|b| (0x40..=0x7e).contains(b)),
+        b']' | b'P' | b'X' | b'^' | b'_' => body.contains(&0x07),
+        0x20..=0x2f => body.iter().any(|b| (0x30..=0x7e).contains(b)),
+        _ => true,
+    }
+}
+
+/// Length of a UTF-8 character cut off at the end of `data` (0 when the end is clean).
+fn utf8_tail(data: &[u8]) -> usize {
+    for back in 1..=3.min(data.len()) {
+        let b = data[data.len() - back];
+        if b & 0xc0 == 0x80 {
+            continue; // continuation byte: keep looking for the lead byte
+        }
+        let need = match b {
+            0xc0..=0xdf => 2,
+            0xe0..=0xef => 3,
+            0xf0..=0xf7 => 4,
+            _ => return 0,
+        };
+        return if back < need { back } else { 0 };
+    }
+    0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn utf8_and_escape_tails_are_held() {
+        assert_eq!(utf8_tail("a😀".as_bytes()), 0);
+        let e = "😀".as_bytes();
+        assert_eq!(utf8_tail(&e[..1]), 1);
+        assert_eq!(utf8_tail(&e[..3]), 3);
+        assert_eq!(incomplete_tail(b"abc\x1b[3", 4096), 3);
+        assert_eq!(incomplete_tail(b"abc\x1b[31m", 4096), 0);
+        assert_eq!(incomplete_tail(b"abc\x1b]2;title", 4096), 9);
+        assert_eq!(incomplete_tail(b"abc\x1b]2;title\x07", 4096), 0);
+        assert_eq!(incomplete_tail(b"abc\x1b", 4096), 1);
+    }
+
+    #[test]
+    fn split_utf8_feeds_cleanly() {
+        let mut s = Screen::new(20, 3, 10, 4096);
+        let bytes = "x😀y".as_bytes();
+        s.feed(&bytes[..3]);
+        assert_eq!(s.fed(), 1, "the half character is held back");
+        s.feed(&bytes[3..]);
+        assert_eq!(s.fed(), bytes.len() as u64);
+        assert_eq!(s.screen().contents(), "x😀y");
+    }
+
+    #[test]
+    fn finds_alt_screen_switches() {
+        assert_eq!(find_alt_enter(b"ab\x1b[?1049hcd"), Some((2, 10)));
+        assert_eq!(find_alt_enter(b"\x1b[?25;47h"), Some((0, 9)));
+        assert_eq!(find_alt_enter(b"\x1b[?2004h\x1b[?1049l"), None);
+    }
+
+    #[test]
+    fn snapshot_reproduces_alt_screen_and_primary() {
+        let mut raw = vt100::Parser::new(nz(5), nz(30), 100);
+        let mut s = Screen::new(30, 5, 100, 4096);
+        let mut stream = Vec::new();
+        for i in 0..12 {
+            stream.extend_from_slice(format!("line {i}\r\n").as_bytes());
+        }
+        stream.extend_from_slice(
+            b"\x1b]2;my title\x07\x1b[?2004h\x1b[?1049h\x1b[H\x1b[31mred\x1b[5;3Hend\x1b[?1h\x1b=",
+        );
+        raw.process(&stream);
+        s.feed(&stream);
+        let snap = s.snapshot();
+        let mut fresh = vt100::Parser::new(nz(5), nz(30), 100);
+        fresh.process(&snap);
+        assert_eq!(
+            fresh.screen().contents_formatted(),
+            raw.screen().contents_formatted()
+        );
+        assert_eq!(
+            fresh.screen().cursor_position(),
+            raw.screen().cursor_position()
+        );
+        assert!(fresh.screen().alternate_screen());
+        assert!(fresh.screen().bracketed_paste());
+        assert!(fresh.screen().application_cursor());
+        assert!(fresh.screen().application_keypad());
+        // Leaving the alternate screen shows the same primary screen on both.
+        raw.process(b"\x1b[?1049l");
+        fresh.process(b"\x1b[?1049l");
+        assert_eq!(fresh.screen().contents(), raw.screen().contents());
+    }
+}

@@ -1,0 +1,443 @@
+//! One PTY session: the reader task (PTY -> ring + terminal state), the writer task (bounded input
+//! queue -> PTY), the lifecycle task (exit status, ending the whole session) and the read API
+//! viewers use at their own offsets.
+//!
+//! Locking: one short `std::sync::Mutex` per session guards the ring and terminal state; it is
+//! never held across an `.await`. Progress (end offset, exit, removal, resizes) is published on a
+//! `watch` channel so any number of viewers wait without a queue of their own.
+
+use crate::procs;
+use crate::pty;
+use crate::ring::{Ring, Slice};
+use crate::screen::Screen;
+use crate::{ExitStatus, ReadResult, SessionError, SessionInfo, Snapshot};
+use bytes::Bytes;
+use rustix::fd::OwnedFd;
+use rustix::process::Signal;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant, SystemTime};
+use tokio::io::unix::AsyncFd;
+use tokio::sync::{mpsc, watch};
+
+/// Bytes read from the PTY at once (64 KiB).
+const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Input messages queued per session before writers wait.
+const INPUT_QUEUE_MESSAGES: usize = 64;
+/// Allowed PTY sizes.
+pub(crate) const COLS: std::ops::RangeInclusive<u16> = 2..=1000;
+pub(crate) const ROWS: std::ops::RangeInclusive<u16> = 1..=500;
+
+/// What viewers wait on.
+#[derive(Debug, Clone, Copy, Default)]
+struct Progress {
+    end: u64,
+    exit: Option<ExitStatus>,
+    closed: bool,
+    /// Bumped on every resize, so viewers learn about it.
+    resizes: u64,
+}
+
+struct State {
+    ring: Ring,
+    screen: Screen,
+    label: String,
+    cols: u16,
+    rows: u16,
+    last_activity: Instant,
+    exited_at: Option<Instant>,
+}
+
+/// One PTY and its process group.
+pub struct Session {
+    id: String,
+    seq: u64,
+    pid: u32,
+    created_at: SystemTime,
+    state: Mutex<State>,
+    progress: watch::Sender<Progress>,
+    input: mpsc::Sender<Bytes>,
+    master: Arc<AsyncFd<OwnedFd>>,
+    viewers: AtomicUsize,
+    ending: AtomicBool,
+    kill_grace: Duration,
+}
+
+/// Everything needed to start a session's tasks.
+pub(crate) struct Start {
+    pub id: String,
+    pub seq: u64,
+    pub label: String,
+    pub cols: u16,
+    pub rows: u16,
+    pub ring_bytes: usize,
+    pub scrollback_lines: usize,
+    pub kill_grace: Duration,
+}
+
+impl Session {
+    pub(crate) fn start(spawned: pty::Spawned, s: Start) -> std::io::Result<Arc<Self>> {
+        let master = Arc::new(pty::into_async(spawned.master)?);
+        let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_MESSAGES);
+        let (progress, _) = watch::channel(Progress::default());
+        let max_held = (s.ring_bytes / 2).min(4096);
+        let session = Arc::new(Session {
+            id: s.id,
+            seq: s.seq,
+            pid: spawned.pid,
+            created_at: SystemTime::now(),
+            state: Mutex::new(State {
+                ring: Ring::new(s.ring_bytes),
+                screen: Screen::new(s.cols, s.rows, s.scrollback_lines, max_held),
+                label: s.label,
+                cols: s.cols,
+                rows: s.rows,
+                last_activity: Instant::now(),
+                exited_at: None,
+            }),
+            progress,
+            input: input_tx,
+            master,
+            viewers: AtomicUsize::new(0),
+            ending: AtomicBool::new(false),
+            kill_grace: s.kill_grace,
+        });
+        let (reader_done_tx, reader_done_rx) = tokio::sync::oneshot::channel();
+        tokio::spawn(read_loop(session.clone(), reader_done_tx));
+        tokio::spawn(write_loop(
+            session.master.clone(),
+            input_rx,
+            session.id.clone(),
+        ));
+        tokio::spawn(lifecycle(session.clone(), spawned.child, reader_done_rx));
+        tracing::info!(session = %session.id, pid = session.pid, fd = pty::raw(session.master.get_ref()), "session started");
+        Ok(session)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn seq(&self) -> u64 {
+        self.seq
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn info(&self) -> SessionInfo {
+        let progress = *self.progress.borrow();
+        let (label, cols, rows, idle) = {
+            let st = self.lock();
+            (
+                st.label.clone(),
+                st.cols,
+                st.rows,
+                st.last_activity.elapsed(),
+            )
+        };
+        let foreground = if progress.exit.is_none() {
+            pty::foreground_pgrp(self.master.get_ref()).and_then(procs::comm)
+        } else {
+            None
+        };
+        SessionInfo {
+            id: self.id.clone(),
+            label,
+            created_at: self.created_at,
+            cols,
+            rows,
+            pid: self.pid,
+            foreground,
+            idle,
+            viewers: self.viewers.load(Ordering::Relaxed),
+            offset: progress.end,
+            exit: progress.exit,
+        }
+    }
+
+    pub fn set_label(&self, label: &str) -> Result<(), SessionError> {
+        let label = validate_label(label).map_err(SessionError::Invalid)?;
+        self.lock().label = label;
+        Ok(())
+    }
+
+    pub fn end_offset(&self) -> u64 {
+        self.progress.borrow().end
+    }
+
+    pub fn size(&self) -> (u16, u16) {
+        let st = self.lock();
+        (st.cols, st.rows)
+    }
+
+    pub fn read(&self, offset: u64, max: usize) -> ReadResult {
+        match self.lock().ring.read(offset, max) {
+            Slice::Data(bytes) => ReadResult::Data { offset, bytes },
+            Slice::AtEnd => ReadResult::Pending,
+            Slice::Evicted { oldest } => ReadResult::Evicted { oldest },
+            Slice::Beyond { end } => ReadResult::Invalid { end },
+        }
+    }
+
+    pub async fn changed(&self, offset: u64) {
+        let mut rx = self.progress.subscribe();
+        {
+            let p = rx.borrow_and_update();
+            if p.end > offset || p.exit.is_some() || p.closed {
+                return;
+            }
+        }
+        let _ = rx.changed().await;
+    }
+
+    pub fn snapshot(&self) -> Snapshot {
+        let st = self.lock();
+        Snapshot {
+            bytes: Bytes::from(st.screen.snapshot()),
+            offset: st.screen.fed(),
+            cols: st.cols,
+            rows: st.rows,
+        }
+    }
+
+    pub async fn write(&self, data: Bytes) -> Result<(), SessionError> {
+        if self.progress.borrow().exit.is_some() {
+            return Err(SessionError::Exited);
+        }
+        self.touch();
+        if data.is_empty() {
+            return Ok(());
+        }
+        self.input
+            .send(data)
+            .await
+            .map_err(|_| SessionError::Exited)
+    }
+
+    pub fn resize(&self, cols: u16, rows: u16) -> Result<(), SessionError> {
+        check_size(cols, rows).map_err(SessionError::Invalid)?;
+        if self.progress.borrow().exit.is_some() {
+            return Err(SessionError::Exited);
+        }
+        {
+            let mut st = self.lock();
+            st.last_activity = Instant::now();
+            if st.cols == cols && st.rows == rows {
+                return Ok(());
+            }
+            st.cols = cols;
+            st.rows = rows;
+            st.screen.resize(cols, rows);
+            pty::set_size(self.master.get_ref(), cols, rows)?;
+        }
+        self.progress.send_modify(|p| p.resizes += 1);
+        Ok(())
+    }
+
+    pub fn touch(&self) {
+        self.lock().last_activity = Instant::now();
+    }
+
+    pub fn attach(self: &Arc<Self>) -> ViewerGuard {
+        self.viewers.fetch_add(1, Ordering::Relaxed);
+        self.touch();
+        ViewerGuard {
+            session: self.clone(),
+        }
+    }
+
+    pub fn exit_status(&self) -> Option<ExitStatus> {
+        self.progress.borrow().exit
+    }
+
+    pub async fn exited(&self) -> ExitStatus {
+        let mut rx = self.progress.subscribe();
+        loop {
+            if let Some(e) = rx.borrow_and_update().exit {
+                return e;
+            }
+            if rx.changed().await.is_err() {
+                // The sender lives as long as `self`; this cannot happen while we hold `&self`.
+                return ExitStatus {
+                    code: None,
+                    signal: None,
+                };
+            }
+        }
+    }
+
+    pub fn is_closed(&self) -> bool {
+        self.progress.borrow().closed
+    }
+
+    pub(crate) fn idle(&self) -> Duration {
+        self.lock().last_activity.elapsed()
+    }
+
+    pub(crate) fn exited_for(&self) -> Option<Duration> {
+        self.lock().exited_at.map(|t| t.elapsed())
+    }
+
+    /// Marks the session removed (waking every viewer) and ends its processes.
+    pub(crate) fn close(self: &Arc<Self>) {
+        self.progress.send_modify(|p| p.closed = true);
+        self.terminate();
+    }
+
+    /// Ends every process of the session: hang-up, grace period, kill. Never blocks; idempotent.
+    pub(crate) fn terminate(self: &Arc<Self>) {
+        if self.ending.swap(true, Ordering::AcqRel) || self.exit_status().is_some() {
+            return;
+        }
+        let me = self.clone();
+        tokio::spawn(async move {
+            let sid = me.pid as i32;
+            procs::signal_session(sid, Signal::HUP);
+            procs::signal_session(sid, Signal::CONT);
+            if tokio::time::timeout(me.kill_grace, me.exited())
+                .await
+                .is_err()
+            {
+                tracing::info!(session = %me.id, "processes ignored hang-up; killing");
+                procs::signal_session(sid, Signal::KILL);
+            }
+        });
+    }
+}
+
+/// Decrements the viewer count on drop.
+pub struct ViewerGuard {
+    session: Arc<Session>,
+}
+
+impl Drop for ViewerGuard {
+    fn drop(&mut self) {
+        self.session.viewers.fetch_sub(1, Ordering::Relaxed);
+    }
+}
+
+pub(crate) fn check_size(cols: u16, rows: u16) -> Result<(), String> {
+    if !COLS.contains(&cols) || !ROWS.contains(&rows) {
+        return Err(format!(
+            "terminal size {cols}x{rows} is out of bounds: cols must be {}..={} and rows {}..={}",
+            COLS.start(),
+            COLS.end(),
+            ROWS.start(),
+            ROWS.end()
+        ));
+    }
+    Ok(())
+}
+
+pub(crate) fn validate_label(label: &str) -> Result<String, String> {
+    let label = label.trim();
+    let n = label.chars().count();
+    if n == 0 || n > 64 {
+        return Err("a label must be 1 to 64 characters".into());
+    }
+    if label.chars().any(char::is_control) {
+        return Err("a label cannot contain control characters".into());
+    }
+    Ok(label.to_owned())
+}
+
+async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>) {
+    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    loop {
+        let mut guard = match session.master.readable().await {
+            Ok(g) => g,
+            Err(e) => {
+                tracing::warn!(session = %session.id, error = %e, "pty readiness failed");
+                break;
+            }
+        };
+        match guard
+            .try_io(|fd| rustix::io::read(fd.get_ref(), &mut buf).map_err(std::io::Error::from))
+        {
+            Ok(Ok(0)) => break,
+            Ok(Ok(n)) => {
+                let end = {
+                    let mut st = session.lock();
+                    st.ring.push(&buf[..n]);
+                    st.screen.feed(&buf[..n]);
+                    st.ring.end()
+                };
+                session.progress.send_modify(|p| p.end = end);
+            }
+            // EIO: every slave descriptor is closed, the normal end of a session's output.
+            Ok(Err(e)) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => break,
+            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Ok(Err(e)) => {
+                tracing::warn!(session = %session.id, error = %e, "pty read failed");
+                break;
+            }
+            Err(_would_block) => continue,
+        }
+    }
+    let _ = done.send(());
+}
+
+async fn write_loop(master: Arc<AsyncFd<OwnedFd>>, mut input: mpsc::Receiver<Bytes>, id: String) {
+    while let Some(data) = input.recv().await {
+        let mut off = 0;
+        while off < data.len() {
+            let mut guard = match master.writable().await {
+                Ok(g) => g,
+                Err(_) => return,
+            };
+            match guard.try_io(|fd| {
+                rustix::io::write(fd.get_ref(), &data[off..]).map_err(std::io::Error::from)
+            }) {
+                Ok(Ok(n)) => off += n,
+                Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Ok(Err(e)) => {
+                    tracing::debug!(session = %id, error = %e, "pty write failed; input dropped");
+                    return;
+                }
+                Err(_would_block) => {}
+            }
+        }
+    }
+}
+
+async fn lifecycle(
+    session: Arc<Session>,
+    mut child: tokio::process::Child,
+    reader_done: tokio::sync::oneshot::Receiver<()>,
+) {
+    use std::os::unix::process::ExitStatusExt;
+    let status = match child.wait().await {
+        Ok(s) => ExitStatus {
+            code: s.code(),
+            signal: s.signal(),
+        },
+        Err(e) => {
+            tracing::warn!(session = %session.id, error = %e, "waiting for the shell failed");
+            ExitStatus {
+                code: None,
+                signal: None,
+            }
+        }
+    };
+    // The shell is gone: end what it left behind (background jobs), then let the reader drain
+    // the PTY so the last bytes are in the ring before the exit is announced.
+    let sid = session.pid as i32;
+    let mut reader_done = reader_done;
+    if procs::signal_session(sid, Signal::HUP) > 0 {
+        procs::signal_session(sid, Signal::CONT);
+    }
+    if tokio::time::timeout(session.kill_grace, &mut reader_done)
+        .await
+        .is_err()
+    {
+        procs::signal_session(sid, Signal::KILL);
+        let _ = tokio::time::timeout(Duration::from_secs(2), &mut reader_done).await;
+    }
+    session.lock().exited_at = Some(Instant::now());
+    session.progress.send_modify(|p| p.exit = Some(status));
+    tracing::info!(session = %session.id, code = ?status.code, signal = ?status.signal, "session exited");
+}
