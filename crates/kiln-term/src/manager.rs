@@ -72,10 +72,12 @@ impl Manager {
             Some(l) => session::validate_label(l).map_err(SpawnError::Invalid)?,
             None => format!("shell {seq}"),
         };
-        if let Some(cmd) = &req.command {
-            if cmd.is_empty() || cmd[0].is_empty() {
-                return Err(SpawnError::Invalid("the command is empty".into()));
-            }
+        if req
+            .command
+            .as_ref()
+            .is_some_and(|c| c.first().is_none_or(|p| p.is_empty()))
+        {
+            return Err(SpawnError::Invalid("the command is empty".into()));
         }
 
         let in_flight = self.inner.in_flight.fetch_add(1, Ordering::AcqRel) + 1;

@@ -1,0 +1,514 @@
+//! kiln-term against real PTYs and shells: I/O, offsets, snapshots, exit, process cleanup,
+//! bounds and capacity.
+
+#![allow(clippy::unwrap_used)] // a failed unwrap is a failed test
+
+use bytes::Bytes;
+use kiln_term::{Manager, Options, ReadResult, Session, SpawnError, SpawnRequest};
+use std::sync::Arc;
+use std::time::Duration;
+
+const WAIT: Duration = Duration::from_secs(20);
+
+fn opts(home: &std::path::Path) -> Options {
+    Options {
+        home: Some(home.to_path_buf()),
+        shell: Some("/bin/bash".into()),
+        extra_env: vec![("PS1".into(), "kiln$ ".into())],
+        ..Options::default()
+    }
+}
+
+fn cmd(args: &[&str]) -> Option<Vec<String>> {
+    Some(args.iter().map(|s| s.to_string()).collect())
+}
+
+fn bash() -> Option<Vec<String>> {
+    cmd(&["bash", "--noprofile", "--norc", "-i"])
+}
+
+fn spawn(m: &Manager, command: Option<Vec<String>>) -> Arc<Session> {
+    m.spawn(SpawnRequest {
+        cols: 80,
+        rows: 24,
+        label: None,
+        command,
+    })
+    .expect("spawn")
+}
+
+/// Reads from `offset` until `done(all bytes so far)` holds; returns the bytes and the new offset.
+async fn read_until(s: &Session, mut offset: u64, done: impl Fn(&[u8]) -> bool) -> (Vec<u8>, u64) {
+    let mut out = Vec::new();
+    let fut = async {
+        loop {
+            match s.read(offset, 1 << 20) {
+                ReadResult::Data { bytes, .. } => {
+                    offset += bytes.len() as u64;
+                    out.extend_from_slice(&bytes);
+                    if done(&out) {
+                        return;
+                    }
+                }
+                ReadResult::Pending => {
+                    if s.exit_status().is_some() && s.end_offset() == offset {
+                        return;
+                    }
+                    s.changed(offset).await
+                }
+                other => panic!("unexpected read result {other:?}"),
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, fut).await.unwrap_or_else(|_| {
+        panic!(
+            "timed out; output so far: {:?}",
+            String::from_utf8_lossy(&out)
+        )
+    });
+    (out, offset)
+}
+
+fn contains(hay: &[u8], needle: &str) -> bool {
+    hay.windows(needle.len()).any(|w| w == needle.as_bytes())
+}
+
+async fn eventually(what: &str, mut f: impl FnMut() -> bool) {
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while !f() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn echo_and_first_prompt_without_viewers() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    let s = spawn(&m, bash());
+    // Nobody is attached yet; the first prompt is still in the ring.
+    let (prompt, off) = read_until(&s, 0, |b| contains(b, "$ ")).await;
+    assert!(contains(&prompt, "$ "));
+    s.write(Bytes::from_static(b"echo hel''lo-$((40+2))\r"))
+        .await
+        .unwrap();
+    let (out, _) = read_until(&s, off, |b| contains(b, "hello-42")).await;
+    assert!(contains(&out, "hello-42"));
+    // The shell starts in ~/projects.
+    assert!(home.path().join("projects").is_dir());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resume_from_an_offset() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    let s = spawn(
+        &m,
+        cmd(&[
+            "bash",
+            "-c",
+            "for i in $(seq 1 3000); do echo line-$i; done; echo DONE; exec sleep 60",
+        ]),
+    );
+    let (all, end) = read_until(&s, 0, |b| contains(b, "DONE")).await;
+    assert_eq!(end, all.len() as u64);
+    for from in [1u64, 777, 20_000, end - 3] {
+        let (tail, _) = read_until(&s, from, |b| b.len() as u64 == end - from).await;
+        assert_eq!(tail, &all[from as usize..], "resume from {from}");
+    }
+    assert!(matches!(s.read(end + 10, 10), ReadResult::Invalid { .. }));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn old_offsets_are_evicted_and_a_slow_viewer_blocks_nobody() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(Options {
+        ring_bytes: 64 << 10,
+        ..opts(home.path())
+    });
+    // 8 MB of output while a viewer sits at offset 0 and never reads: the PTY is not held back.
+    let s = spawn(
+        &m,
+        cmd(&[
+            "bash",
+            "-c",
+            "head -c 8000000 /dev/zero | tr '\\0' x; echo; echo DONE; exec sleep 60",
+        ]),
+    );
+    let slow_viewer = s.attach();
+    let done = async {
+        loop {
+            let end = s.end_offset();
+            if end > 8_000_000
+                && let ReadResult::Data { bytes, .. } = s.read(end - 6, 6)
+                && contains(&bytes, "DONE")
+            {
+                return end;
+            }
+            s.changed(end).await;
+        }
+    };
+    let end = tokio::time::timeout(WAIT, done)
+        .await
+        .expect("the whole stream was produced");
+    match s.read(0, 10) {
+        ReadResult::Evicted { oldest } => assert_eq!(oldest, end - (64 << 10)),
+        other => panic!("offset 0 should be evicted, got {other:?}"),
+    }
+    assert_eq!(s.info().viewers, 1);
+    drop(slow_viewer);
+    assert_eq!(s.info().viewers, 0);
+}
+
+/// Feeds a fresh parser the snapshot plus the stream after it, and a second parser the whole
+/// stream, and compares them cell by cell.
+fn nz(v: u16) -> std::num::NonZeroU16 {
+    std::num::NonZeroU16::new(v).unwrap()
+}
+
+fn assert_snapshot_exact(s: &Session, whole: &[u8], rows: u16, cols: u16) {
+    let snap = s.snapshot();
+    let mut raw = vt100::Parser::new(nz(rows), nz(cols), 1000);
+    raw.process(whole);
+    let mut fresh = vt100::Parser::new(nz(rows), nz(cols), 1000);
+    fresh.process(&snap.bytes);
+    fresh.process(&whole[snap.offset as usize..]);
+    let (a, b) = (raw.screen(), fresh.screen());
+    for r in 0..rows {
+        for c in 0..cols {
+            let (x, y) = (a.cell(r, c).unwrap(), b.cell(r, c).unwrap());
+            assert_eq!(x.contents(), y.contents(), "cell {r},{c}");
+            assert_eq!(
+                (
+                    x.fgcolor(),
+                    x.bgcolor(),
+                    x.bold(),
+                    x.inverse(),
+                    x.underline()
+                ),
+                (
+                    y.fgcolor(),
+                    y.bgcolor(),
+                    y.bold(),
+                    y.inverse(),
+                    y.underline()
+                ),
+                "attrs {r},{c}"
+            );
+        }
+    }
+    assert_eq!(a.cursor_position(), b.cursor_position(), "cursor");
+    assert_eq!(a.hide_cursor(), b.hide_cursor(), "cursor visibility");
+    assert_eq!(
+        a.alternate_screen(),
+        b.alternate_screen(),
+        "alternate screen"
+    );
+    assert_eq!(a.bracketed_paste(), b.bracketed_paste(), "bracketed paste");
+    assert_eq!(
+        a.application_cursor(),
+        b.application_cursor(),
+        "application cursor"
+    );
+    assert_eq!(
+        a.application_keypad(),
+        b.application_keypad(),
+        "application keypad"
+    );
+    assert_eq!(
+        a.mouse_protocol_mode(),
+        b.mouse_protocol_mode(),
+        "mouse mode"
+    );
+    assert_eq!(
+        a.mouse_protocol_encoding(),
+        b.mouse_protocol_encoding(),
+        "mouse encoding"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_of_an_alternate_screen_program_is_exact() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    // A full-screen program: primary output, then the alternate screen with colours, cursor
+    // moves, modes and a title, 4-byte characters included; then it waits.
+    let script = r#"for i in $(seq 1 60); do echo "primary $i 😀"; done
+printf '\033]2;my editor\007\033[?1049h\033[?2004h\033[?1h\033=\033[?1000h\033[?1006h\033[?25l'
+printf '\033[H\033[1;31mTITLE\033[0m \033[44m blue \033[0m'
+for r in $(seq 3 20); do printf "\033[${r};5H row %d 𝄞 😀 \033[7mrev\033[0m" $r; done
+printf '\033[10;40HEND'; read -r _"#;
+    let s = spawn(&m, cmd(&["bash", "-c", script]));
+    let (whole, _) = read_until(&s, 0, |b| contains(b, "END")).await;
+    assert!(s.snapshot().bytes.len() > 100);
+    assert_snapshot_exact(&s, &whole, 24, 80);
+    // Back on the primary screen, both agree too.
+    s.write(Bytes::from_static(b"\r")).await.unwrap();
+    let status = tokio::time::timeout(WAIT, s.exited()).await.unwrap();
+    assert_eq!(status.code, Some(0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn four_byte_characters_split_across_reads_snapshot_cleanly() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    // Many 4-byte characters written in odd-sized pieces so PTY reads cut them anywhere.
+    let script = r#"python3 -c '
+import os, sys
+data = ("😀𝄞" * 4000).encode()
+i = 0
+while i < len(data):
+    os.write(1, data[i:i+7]); i += 7
+os.write(1, b"\r\nEND")
+sys.stdin.read(1)'"#;
+    let s = spawn(&m, cmd(&["bash", "-c", script]));
+    let (whole, _) = read_until(&s, 0, |b| contains(b, "END")).await;
+    assert_snapshot_exact(&s, &whole, 24, 80);
+    assert!(
+        !String::from_utf8_lossy(&s.snapshot().bytes).contains('\u{fffd}'),
+        "no broken characters in the snapshot"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn exit_code_and_signal_are_reported_after_the_last_byte() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    let s = spawn(&m, cmd(&["sh", "-c", "echo last-words; exit 7"]));
+    let status = tokio::time::timeout(WAIT, s.exited()).await.unwrap();
+    assert_eq!((status.code, status.signal), (Some(7), None));
+    let (out, _) = read_until(&s, 0, |b| contains(b, "last-words")).await;
+    assert!(contains(&out, "last-words"));
+    assert!(matches!(
+        s.write(Bytes::from_static(b"x")).await,
+        Err(kiln_term::SessionError::Exited)
+    ));
+
+    let s = spawn(&m, cmd(&["sh", "-c", "kill -TERM $$"]));
+    let status = tokio::time::timeout(WAIT, s.exited()).await.unwrap();
+    assert_eq!((status.code, status.signal), (None, Some(15)));
+    assert_eq!(
+        m.list().iter().filter(|i| i.exit.is_some()).count(),
+        2,
+        "exited sessions stay listed"
+    );
+}
+
+fn alive(pid: i32) -> bool {
+    // A zombie still has a /proc entry; count it as dead only once reaped or in state Z/X.
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => {
+            let state = stat
+                .rsplit(')')
+                .next()
+                .and_then(|r| r.split_whitespace().next())
+                .unwrap_or("");
+            state != "Z" && state != "X"
+        }
+        Err(_) => false,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn background_children_die_with_their_session_and_remove_is_idempotent() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    let s = spawn(&m, bash());
+    let (_, off) = read_until(&s, 0, |b| contains(b, "$ ")).await;
+    s.write(Bytes::from_static(b"sleep 1000 & echo BG=$!:\r"))
+        .await
+        .unwrap();
+    let bg_pid = |b: &[u8]| -> Option<i32> {
+        let t = String::from_utf8_lossy(b);
+        t.split("BG=")
+            .skip(1)
+            .find_map(|r| r.split(':').next()?.parse().ok())
+    };
+    let (out, _) = read_until(&s, off, |b| bg_pid(b).is_some()).await;
+    let pid = bg_pid(&out).unwrap();
+    let shell_pid = s.info().pid as i32;
+    assert!(alive(pid));
+    s.write(Bytes::from_static(b"sleep 30\r")).await.unwrap();
+    eventually("foreground is sleep", || {
+        s.info().foreground.as_deref() == Some("sleep")
+    })
+    .await;
+
+    let id = s.id().to_owned();
+    assert!(m.remove(&id));
+    assert!(!m.remove(&id), "second remove is a no-op");
+    assert!(m.get(&id).is_none());
+    assert!(s.is_closed());
+    tokio::time::timeout(WAIT, s.exited()).await.unwrap();
+    eventually("background child gone", || !alive(pid)).await;
+    eventually("shell gone", || !alive(shell_pid)).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn resize_bounds_and_stty_sees_the_size() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    for (cols, rows) in [(1, 24), (80, 0), (1001, 24), (80, 501)] {
+        let err = m
+            .spawn(SpawnRequest {
+                cols,
+                rows,
+                label: None,
+                command: bash(),
+            })
+            .err();
+        assert!(
+            matches!(err, Some(SpawnError::Invalid(_))),
+            "{cols}x{rows} must be refused"
+        );
+    }
+    let s = spawn(&m, bash());
+    assert!(s.resize(0, 10).is_err());
+    assert!(s.resize(100, 600).is_err());
+    s.resize(123, 45).unwrap();
+    assert_eq!(s.size(), (123, 45));
+    let (_, off) = read_until(&s, 0, |b| contains(b, "$ ")).await;
+    s.write(Bytes::from_static(b"stty size\r")).await.unwrap();
+    let (out, _) = read_until(&s, off, |b| contains(b, "45 123")).await;
+    assert!(contains(&out, "45 123"));
+    assert!(s.set_label("").is_err());
+    assert!(s.set_label("bad\x07label").is_err());
+    s.set_label("build").unwrap();
+    assert_eq!(s.info().label, "build");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn capacity_refuses_with_a_reason() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(Options {
+        max_sessions: 2,
+        ..opts(home.path())
+    });
+    let _a = spawn(&m, bash());
+    let _b = spawn(&m, bash());
+    match m.spawn(SpawnRequest {
+        cols: 80,
+        rows: 24,
+        label: None,
+        command: bash(),
+    }) {
+        Err(SpawnError::Capacity(msg)) => assert!(msg.contains("session limit"), "{msg}"),
+        other => panic!(
+            "expected a capacity refusal, got {:?}",
+            other.map(|s| s.id().to_owned())
+        ),
+    }
+    assert_eq!(m.capacity().live, 2);
+
+    let m = Manager::new(Options {
+        min_available_memory: u64::MAX / 4,
+        ..opts(home.path())
+    });
+    match m.spawn(SpawnRequest {
+        cols: 80,
+        rows: 24,
+        label: None,
+        command: bash(),
+    }) {
+        Err(SpawnError::Capacity(msg)) => assert!(msg.contains("not enough memory"), "{msg}"),
+        other => panic!(
+            "expected a memory refusal, got {:?}",
+            other.map(|s| s.id().to_owned())
+        ),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ten_megabyte_paste_arrives_whole_and_in_order() {
+    use sha2::{Digest, Sha256};
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    const N: usize = 10 << 20;
+    let s = spawn(
+        &m,
+        cmd(&[
+            "sh",
+            "-c",
+            &format!("stty raw -echo; echo READY; head -c {N} | sha256sum; sleep 30"),
+        ]),
+    );
+    let (_, off) = read_until(&s, 0, |b| contains(b, "READY")).await;
+    let mut data = Vec::with_capacity(N);
+    let mut x: u32 = 0x1234_5678;
+    while data.len() < N {
+        x ^= x << 13;
+        x ^= x >> 17;
+        x ^= x << 5;
+        data.push((x >> 24) as u8);
+    }
+    let expected = format!("{:x}", Sha256::digest(&data));
+    // Another session stays responsive while the paste is in flight.
+    let other = spawn(&m, bash());
+    let writer = {
+        let s = s.clone();
+        tokio::spawn(async move { s.write(Bytes::from(data)).await })
+    };
+    let (_, o2) = read_until(&other, 0, |b| contains(b, "$ ")).await;
+    other
+        .write(Bytes::from_static(b"echo still-here\r"))
+        .await
+        .unwrap();
+    read_until(&other, o2, |b| contains(b, "still-here")).await;
+    writer.await.unwrap().unwrap();
+    let (out, _) = read_until(&s, off, |b| contains(b, &expected)).await;
+    assert!(contains(&out, &expected));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn shells_get_no_credentials() {
+    let home = tempfile::tempdir().unwrap();
+    let extra = vec![
+        ("GITHUB_TOKEN".to_string(), "ghp-secret".to_string()),
+        (
+            "DATABRICKS_CLIENT_SECRET".to_string(),
+            "sp-secret".to_string(),
+        ),
+        ("KILN_HELLO".to_string(), "visible".to_string()),
+    ];
+    let m = Manager::new(Options {
+        extra_env: extra,
+        ..opts(home.path())
+    });
+    let s = spawn(&m, cmd(&["sh", "-c", "env; echo ENV-END"]));
+    let (out, _) = read_until(&s, 0, |b| contains(b, "ENV-END")).await;
+    let text = String::from_utf8_lossy(&out);
+    assert!(text.contains("KILN_HELLO=visible"));
+    assert!(text.contains("TERM=xterm-256color"));
+    assert!(
+        !text.contains("secret"),
+        "no credential reaches the shell:\n{text}"
+    );
+    for line in text.lines() {
+        let name = line.split('=').next().unwrap_or("");
+        assert!(!kiln_term::env::is_credential_name(name), "{name} leaked");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn idle_sessions_are_reaped_and_shutdown_ends_everything() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(Options {
+        idle_timeout: Duration::from_millis(300),
+        ..opts(home.path())
+    });
+    let s = spawn(&m, bash());
+    tokio::time::timeout(WAIT, s.exited())
+        .await
+        .expect("idle session reaped");
+    assert!(m.get(s.id()).is_none());
+
+    let m = Manager::new(opts(home.path()));
+    let a = spawn(&m, bash());
+    let b = spawn(&m, cmd(&["sh", "-c", "trap '' HUP; sleep 1000"]));
+    m.shutdown(Duration::from_secs(10)).await;
+    assert!(a.exit_status().is_some() && b.exit_status().is_some());
+    assert!(m.list().is_empty());
+}
