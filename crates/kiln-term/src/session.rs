@@ -270,6 +270,16 @@ impl Session {
         }
     }
 
+    /// Resolves once the session is removed from its manager.
+    pub async fn closed(&self) {
+        let mut rx = self.progress.subscribe();
+        while !rx.borrow_and_update().closed {
+            if rx.changed().await.is_err() {
+                return;
+            }
+        }
+    }
+
     pub fn is_closed(&self) -> bool {
         self.progress.borrow().closed
     }

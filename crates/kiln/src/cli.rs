@@ -14,18 +14,23 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the browser terminal server.
-    Serve,
-    /// Print the resolved Databricks identity and where each setting came from.
-    Whoami,
+    Serve(crate::serve::ServeArgs),
+}
+
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 /// Entry point used by `main.rs`.
 pub fn main() -> ExitCode {
     let cli = Cli::parse();
+    init_tracing();
     match cli.command {
-        Command::Serve | Command::Whoami => {
-            eprintln!("kiln: not implemented yet");
-            ExitCode::FAILURE
-        }
+        Command::Serve(args) => crate::serve::main(args),
     }
 }

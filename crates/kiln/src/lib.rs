@@ -1,4 +1,5 @@
 //! kiln: coding agents on Databricks. The binary's `main.rs` is a thin CLI over this library.
 
 pub mod cli;
+pub mod serve;
 pub mod server;

@@ -1,3 +1,171 @@
 //! The HTTP server of `kiln serve`: router, access checks, terminal transports, uploads, status.
+//!
+//! Layers, outermost first: request log -> security headers -> access check -> same-origin rule
+//! -> routes. `/health` is the only route the access check lets through without a key.
 
+pub mod access;
 pub mod assets;
+mod error;
+mod guard;
+mod poll;
+mod sessions;
+mod status;
+mod time;
+mod uploads;
+mod ws;
+
+pub use access::AccessKey;
+pub use error::AppError;
+pub use guard::CSP;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::{Method, StatusCode, Uri};
+use axum::middleware::{from_fn, from_fn_with_state};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use kiln_term::Manager;
+use std::ops::Deref;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+use tokio_util::sync::CancellationToken;
+
+/// Largest JSON body (64 KiB) and largest long-poll input body (1 MiB).
+const JSON_LIMIT_BYTES: usize = 64 << 10;
+const INPUT_LIMIT_BYTES: usize = 1 << 20;
+/// How long shutdown waits for shells to end (5 s).
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
+
+/// Settings of a server.
+#[derive(Debug, Clone)]
+pub struct Options {
+    pub key: AccessKey,
+    pub term: kiln_term::Options,
+    /// Largest upload (32 MiB).
+    pub upload_limit: usize,
+    /// Where uploads go; `None` means `$HOME/uploads` of the shells.
+    pub uploads_dir: Option<PathBuf>,
+    /// Program to run instead of the login shell (tests).
+    pub command: Option<Vec<String>>,
+}
+
+impl Options {
+    pub fn new(key: AccessKey) -> Self {
+        Self {
+            key,
+            term: kiln_term::Options::default(),
+            upload_limit: 32 << 20,
+            uploads_dir: None,
+            command: None,
+        }
+    }
+}
+
+/// Shared state of the handlers.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub manager: Manager,
+    pub key: AccessKey,
+    pub started: Instant,
+    pub shutdown: CancellationToken,
+    pub upload_limit: usize,
+    pub uploads_dir: PathBuf,
+    pub command: Option<Vec<String>>,
+}
+
+impl Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+/// The full router with every layer.
+pub fn router(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/status", get(status::status))
+        .route("/api/sessions", get(sessions::list).post(sessions::create))
+        .route(
+            "/api/sessions/{id}",
+            get(sessions::get)
+                .patch(sessions::rename)
+                .delete(sessions::delete),
+        )
+        .route("/api/sessions/{id}/ws", get(ws::upgrade))
+        .route("/api/sessions/{id}/output", get(poll::output))
+        .route(
+            "/api/sessions/{id}/input",
+            post(poll::input).layer(DefaultBodyLimit::max(INPUT_LIMIT_BYTES)),
+        )
+        .route("/api/sessions/{id}/resize", post(poll::resize))
+        .route("/api/uploads", post(uploads::upload))
+        .layer(DefaultBodyLimit::max(JSON_LIMIT_BYTES));
+    Router::new()
+        .route("/health", get(status::health))
+        .merge(api)
+        .fallback(fallback)
+        .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn(guard::same_origin_only))
+        .layer(from_fn_with_state(state.clone(), access::require_access))
+        .layer(from_fn(guard::security_headers))
+        .layer(from_fn(guard::log_requests))
+        .with_state(state)
+}
+
+async fn fallback(method: Method, uri: Uri) -> Response {
+    if method == Method::GET && !uri.path().starts_with("/api/") {
+        return assets::fallback(uri).await;
+    }
+    AppError::not_found("route").into_response()
+}
+
+async fn method_not_allowed() -> Response {
+    AppError::new(
+        StatusCode::METHOD_NOT_ALLOWED,
+        "method not allowed on this route",
+    )
+    .into_response()
+}
+
+/// Builds the state for `opts`; must run inside a tokio runtime.
+pub fn state(opts: Options, shutdown: CancellationToken) -> AppState {
+    let home = opts
+        .term
+        .home
+        .clone()
+        .or_else(|| std::env::var_os("HOME").map(PathBuf::from))
+        .unwrap_or_else(|| PathBuf::from("/"));
+    let uploads_dir = opts
+        .uploads_dir
+        .clone()
+        .unwrap_or_else(|| home.join("uploads"));
+    AppState(Arc::new(Inner {
+        manager: Manager::new(opts.term),
+        key: opts.key,
+        started: Instant::now(),
+        shutdown,
+        upload_limit: opts.upload_limit,
+        uploads_dir,
+        command: opts.command,
+    }))
+}
+
+/// Serves on `listener` until `shutdown` is cancelled, then tells every viewer, ends every
+/// session and returns.
+pub async fn listen(
+    listener: tokio::net::TcpListener,
+    opts: Options,
+    shutdown: CancellationToken,
+) -> std::io::Result<()> {
+    let state = state(opts, shutdown.clone());
+    let manager = state.manager.clone();
+    let app = router(state);
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
+        .await?;
+    manager.shutdown(SHUTDOWN_GRACE).await;
+    Ok(())
+}

@@ -1,0 +1,220 @@
+//! The WebSocket transport of `docs/protocol.md`: hello, snapshot when needed, output as binary
+//! frames read from the ring at this viewer's own offset, control as JSON text frames; input and
+//! resize from the client. Input runs in its own task so a large paste never stalls output.
+
+use super::AppState;
+use super::error::AppError;
+use super::sessions::ExitView;
+use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
+use axum::extract::{Path, Query, State};
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use kiln_term::{ReadResult, Session};
+use serde::Deserialize;
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio_util::sync::CancellationToken;
+
+/// Largest output frame (64 KiB).
+pub const FRAME_BYTES: usize = 64 << 10;
+/// Largest client message: a 10 MB paste arrives as one message (16 MiB).
+const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// Keep-alive ping interval for proxies that drop idle connections.
+const PING_EVERY: Duration = Duration::from_secs(20);
+/// Close codes.
+const CLOSE_NORMAL: u16 = 1000;
+const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_BAD_REQUEST: u16 = 4400;
+
+#[derive(Deserialize)]
+pub struct WsQuery {
+    offset: Option<String>,
+}
+
+#[derive(Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+enum ClientMessage {
+    Resize { cols: u16, rows: u16 },
+}
+
+type Tx = SplitSink<WebSocket, Message>;
+
+/// Parses an optional offset parameter.
+pub fn parse_offset(raw: Option<&str>) -> Result<Option<u64>, AppError> {
+    match raw {
+        None | Some("") => Ok(None),
+        Some(s) => s.parse().map(Some).map_err(|_| {
+            AppError::bad_request(format!("offset must be a whole number, got {s:?}"))
+        }),
+    }
+}
+
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(st): State<AppState>,
+    Path(id): Path<String>,
+    Query(q): Query<WsQuery>,
+) -> Result<Response, AppError> {
+    let offset = parse_offset(q.offset.as_deref())?;
+    let session = st
+        .manager
+        .get(&id)
+        .ok_or_else(|| AppError::not_found("session"))?;
+    let shutdown = st.shutdown.clone();
+    Ok(ws
+        .max_message_size(MAX_MESSAGE_BYTES)
+        .max_frame_size(MAX_MESSAGE_BYTES)
+        .on_upgrade(move |socket| run(socket, session, offset, shutdown)))
+}
+
+async fn run(
+    socket: WebSocket,
+    session: Arc<Session>,
+    offset: Option<u64>,
+    shutdown: CancellationToken,
+) {
+    let _viewer = session.attach();
+    let (mut tx, rx) = socket.split();
+    let (ctl_tx, ctl_rx) = mpsc::channel::<Message>(8);
+    let input = tokio::spawn(input_loop(rx, session.clone(), ctl_tx));
+    if let Err(e) = output_loop(&mut tx, &session, offset, &shutdown, ctl_rx).await {
+        tracing::debug!(session = %session.id(), error = %e, "viewer connection ended");
+    }
+    input.abort();
+    let _ = tx.close().await;
+}
+
+fn text(v: serde_json::Value) -> Message {
+    Message::Text(v.to_string().into())
+}
+
+fn close(code: u16, reason: &str) -> Message {
+    Message::Close(Some(CloseFrame {
+        code,
+        reason: reason.into(),
+    }))
+}
+
+/// Sends a snapshot (after `header`, which announces it) and returns the offset live bytes
+/// continue from.
+async fn send_snapshot(tx: &mut Tx, session: &Session, hello: bool) -> Result<u64, axum::Error> {
+    let snap = session.snapshot();
+    let header = if hello {
+        json!({"type": "hello", "protocol": 1, "session": session.id(), "offset": snap.offset,
+               "snapshot": true, "snapshot_len": snap.bytes.len(), "cols": snap.cols, "rows": snap.rows})
+    } else {
+        json!({"type": "snapshot", "offset": snap.offset, "snapshot_len": snap.bytes.len()})
+    };
+    tx.send(text(header)).await?;
+    for chunk in snap.bytes.chunks(FRAME_BYTES) {
+        tx.send(Message::Binary(Bytes::copy_from_slice(chunk)))
+            .await?;
+    }
+    Ok(snap.offset)
+}
+
+async fn output_loop(
+    tx: &mut Tx,
+    session: &Session,
+    offset: Option<u64>,
+    shutdown: &CancellationToken,
+    mut ctl_rx: mpsc::Receiver<Message>,
+) -> Result<(), axum::Error> {
+    let (mut cols, mut rows) = session.size();
+    let mut off = match offset.map(|o| (o, session.read(o, 1))) {
+        Some((o, ReadResult::Data { .. } | ReadResult::Pending)) => {
+            let hello = json!({"type": "hello", "protocol": 1, "session": session.id(), "offset": o,
+                               "snapshot": false, "snapshot_len": 0, "cols": cols, "rows": rows});
+            tx.send(text(hello)).await?;
+            o
+        }
+        Some((o, ReadResult::Invalid { end })) => {
+            let msg = format!("offset {o} is beyond the end of the stream ({end})");
+            tx.send(text(json!({"type": "error", "message": msg})))
+                .await?;
+            return tx.send(close(CLOSE_BAD_REQUEST, "bad offset")).await;
+        }
+        _ => send_snapshot(tx, session, true).await?,
+    };
+    let mut exit_sent = false;
+    let mut ping = tokio::time::interval(PING_EVERY);
+    ping.tick().await;
+    loop {
+        loop {
+            match session.read(off, FRAME_BYTES) {
+                ReadResult::Data { bytes, .. } => {
+                    off += bytes.len() as u64;
+                    tx.send(Message::Binary(bytes)).await?;
+                }
+                ReadResult::Evicted { .. } => off = send_snapshot(tx, session, false).await?,
+                ReadResult::Pending => break,
+                ReadResult::Invalid { .. } => {
+                    return tx.send(close(CLOSE_BAD_REQUEST, "offset lost")).await;
+                }
+            }
+        }
+        if session.is_closed() {
+            tx.send(text(json!({"type": "closed"}))).await?;
+            return tx.send(close(CLOSE_NORMAL, "session closed")).await;
+        }
+        if !exit_sent
+            && let Some(e) = session.exit_status()
+            && off >= session.end_offset()
+        {
+            let e = ExitView::from(e);
+            tx.send(text(
+                json!({"type": "exit", "code": e.code, "signal": e.signal}),
+            ))
+            .await?;
+            exit_sent = true;
+        }
+        let size = session.size();
+        if size != (cols, rows) {
+            (cols, rows) = size;
+            tx.send(text(json!({"type": "resized", "cols": cols, "rows": rows})))
+                .await?;
+        }
+        tokio::select! {
+            _ = session.changed(off), if !exit_sent => {}
+            _ = session.closed(), if exit_sent => {}
+            msg = ctl_rx.recv() => match msg {
+                Some(m) => tx.send(m).await?,
+                None => return Ok(()), // the client went away
+            },
+            _ = shutdown.cancelled() => {
+                tx.send(text(json!({"type": "shutdown"}))).await?;
+                return tx.send(close(CLOSE_GOING_AWAY, "server shutting down")).await;
+            }
+            _ = ping.tick() => tx.send(Message::Ping(Bytes::new())).await?,
+        }
+    }
+}
+
+async fn input_loop(
+    mut rx: SplitStream<WebSocket>,
+    session: Arc<Session>,
+    ctl: mpsc::Sender<Message>,
+) {
+    while let Some(Ok(msg)) = rx.next().await {
+        let problem = match msg {
+            Message::Binary(data) => session.write(data).await.err().map(|e| e.to_string()),
+            Message::Text(t) => match serde_json::from_str::<ClientMessage>(t.as_str()) {
+                Ok(ClientMessage::Resize { cols, rows }) => {
+                    session.resize(cols, rows).err().map(|e| e.to_string())
+                }
+                Err(e) => Some(format!("unknown message: {e}")),
+            },
+            Message::Close(_) => break,
+            Message::Ping(_) | Message::Pong(_) => None,
+        };
+        if let Some(message) = problem {
+            let _ = ctl
+                .send(text(json!({"type": "error", "message": message})))
+                .await;
+        }
+    }
+}
