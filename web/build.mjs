@@ -1,0 +1,57 @@
+// Bundles the kiln web UI: src/main.ts -> app.js, src/styles/app.css (with xterm's CSS) -> app.css,
+// and copies index.html and favicon.svg. Used by crates/kiln/build.rs (which embeds the result)
+// and by hand while developing:
+//
+//   node build.mjs [--outdir DIR] [--dev] [--watch]
+//
+// DIR defaults to web/dist; serve it with `KILN_UI_DIR=web/dist kiln serve`.
+import * as esbuild from 'esbuild';
+import { copyFile, mkdir } from 'node:fs/promises';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const here = dirname(fileURLToPath(import.meta.url));
+const args = process.argv.slice(2);
+const flag = (name) => args.includes(name);
+const value = (name, fallback) => {
+  const i = args.indexOf(name);
+  return i >= 0 && i + 1 < args.length ? args[i + 1] : fallback;
+};
+
+const outdir = resolve(value('--outdir', join(here, 'dist')));
+const dev = flag('--dev') || flag('--watch');
+const STATIC_FILES = ['index.html', 'favicon.svg'];
+
+/** @type {import('esbuild').BuildOptions} */
+const options = {
+  absWorkingDir: here,
+  entryPoints: { app: 'src/main.ts' },
+  outdir,
+  entryNames: '[name]',
+  bundle: true,
+  format: 'iife',
+  target: ['chrome100', 'firefox100', 'safari15'],
+  minify: !dev,
+  sourcemap: dev ? 'linked' : false,
+  legalComments: 'none',
+  logLevel: 'warning',
+  charset: 'utf8',
+};
+// The stylesheet is its own entry (app.css), so the page can link it without inline styles.
+const cssOptions = { ...options, entryPoints: { app: 'src/styles/app.css' } };
+
+async function copyStatic() {
+  await mkdir(outdir, { recursive: true });
+  for (const f of STATIC_FILES) await copyFile(join(here, f), join(outdir, f));
+}
+
+if (flag('--watch')) {
+  const js = await esbuild.context(options);
+  const css = await esbuild.context(cssOptions);
+  await copyStatic();
+  await Promise.all([js.watch(), css.watch()]);
+  console.log(`watching; writing to ${outdir} (index.html and favicon.svg are copied once)`);
+} else {
+  await copyStatic();
+  await Promise.all([esbuild.build(options), esbuild.build(cssOptions)]);
+}

@@ -1,0 +1,91 @@
+// Keyboard shortcuts inside a terminal, so copy and paste work on every keyboard:
+// - Linux/Windows: Ctrl+Shift+C and Ctrl+Insert copy the selection; Ctrl+Shift+V and Shift+Insert
+//   paste. Plain Ctrl+C stays an interrupt, plain Ctrl+V stays a literal-next for the shell.
+// - macOS: Cmd+C copies, Cmd+V pastes (left to the browser's native copy and paste events).
+// - Ctrl+Shift+F (Cmd+F on macOS) opens the search bar.
+// Pastes go through the browser's paste event, so text reaches xterm.js (bracketed paste
+// honoured) and files reach the uploader.
+
+import type { Terminal } from '@xterm/xterm';
+import { isMac } from './dom';
+
+/** Puts `text` on the clipboard: the async Clipboard API, else a copy command. */
+export async function copyText(text: string): Promise<boolean> {
+  if (!text) return false;
+  try {
+    if (navigator.clipboard && window.isSecureContext) {
+      await navigator.clipboard.writeText(text);
+      return true;
+    }
+  } catch {
+    // fall through to the copy command
+  }
+  let done = false;
+  const onCopy = (e: ClipboardEvent) => {
+    e.clipboardData?.setData('text/plain', text);
+    e.preventDefault();
+    done = true;
+  };
+  document.addEventListener('copy', onCopy, { once: true, capture: true });
+  try {
+    document.execCommand('copy');
+  } finally {
+    document.removeEventListener('copy', onCopy, { capture: true });
+  }
+  return done;
+}
+
+export interface KeyActions {
+  openSearch(): void;
+  copied(ok: boolean): void;
+}
+
+function isCopy(e: KeyboardEvent): boolean {
+  const k = e.key.toLowerCase();
+  if (isMac && e.metaKey && !e.ctrlKey && !e.altKey && k === 'c') return true;
+  if (e.ctrlKey && e.shiftKey && !e.altKey && !e.metaKey && k === 'c') return true;
+  return e.ctrlKey && !e.shiftKey && !e.altKey && e.key === 'Insert';
+}
+
+function isPaste(e: KeyboardEvent): boolean {
+  const k = e.key.toLowerCase();
+  if (isMac && e.metaKey && !e.ctrlKey && !e.altKey && k === 'v') return true;
+  if (e.ctrlKey && e.shiftKey && !e.altKey && !e.metaKey && k === 'v') return true;
+  return e.shiftKey && !e.ctrlKey && !e.altKey && e.key === 'Insert';
+}
+
+function isSearch(e: KeyboardEvent): boolean {
+  const k = e.key.toLowerCase();
+  if (isMac) return e.metaKey && !e.ctrlKey && !e.altKey && k === 'f';
+  return e.ctrlKey && e.shiftKey && !e.altKey && !e.metaKey && k === 'f';
+}
+
+/** Installs the shortcuts on `term`. */
+export function installKeys(term: Terminal, actions: KeyActions): void {
+  term.attachCustomKeyEventHandler((e) => {
+    if (isCopy(e)) {
+      // Copy the selection; with nothing selected, Cmd+C does nothing and Ctrl+Shift+C is eaten
+      // (it would open the browser's inspector).
+      if (e.type === 'keydown') {
+        e.preventDefault();
+        if (term.hasSelection()) void copyText(term.getSelection()).then(actions.copied);
+      }
+      return false;
+    }
+    if (isPaste(e)) {
+      // Not prevented: the browser fires its paste event, which xterm.js (text) or the uploader
+      // (files) handles.
+      return false;
+    }
+    if (isSearch(e)) {
+      if (e.type === 'keydown') {
+        e.preventDefault();
+        actions.openSearch();
+      }
+      return false;
+    }
+    // Other Cmd shortcuts on macOS belong to the browser.
+    if (isMac && e.metaKey) return false;
+    return true;
+  });
+}

@@ -1,0 +1,91 @@
+// Entry point of the kiln web UI: CSP shims first, then the tabs, status bar, search bar and
+// toolbar, then every running session is reattached. `window.__kiln` is a read-only view for
+// the browser tests (and curious users): tabs, states and terminal text.
+
+import { installCspShims } from './csp';
+import { byId } from './dom';
+import { SearchBar } from './search';
+import { StatusBar } from './status';
+import { type Tab, tabSummary } from './tab';
+import { Tabs } from './tabs';
+
+installCspShims();
+
+const COPY_ON_SELECT_KEY = 'kiln.copyOnSelect';
+
+function boot(): void {
+  const params = new URLSearchParams(location.search);
+  const forcePoll = params.get('transport') === 'poll';
+  let copyOnSelect = localStorage.getItem(COPY_ON_SELECT_KEY) === '1';
+
+  const search = new SearchBar();
+  byId('panels').append(search.el);
+  const statusRef: { bar?: StatusBar } = {};
+  const tabs = new Tabs(
+    {
+      changed: (active) => {
+        statusRef.bar?.show(active);
+        if (search.isOpen) search.setTarget(active ? active.term : undefined);
+      },
+      notify: (m, k) => statusRef.bar?.notify(m, k),
+      openSearch: () => {
+        if (tabs.active) search.open(tabs.active.term);
+      },
+      copyOnSelect: () => copyOnSelect,
+    },
+    forcePoll,
+  );
+  const bar = new StatusBar(() => tabs.list);
+  statusRef.bar = bar;
+
+  const newTab = () => void tabs.create();
+  byId('new-tab').addEventListener('click', newTab);
+  byId('empty-new').addEventListener('click', newTab);
+  byId('search-toggle').addEventListener('click', () => {
+    if (search.isOpen) search.close();
+    else if (tabs.active) search.open(tabs.active.term);
+  });
+  const copyToggle = byId('copy-on-select');
+  const renderCopy = () => copyToggle.setAttribute('aria-pressed', String(copyOnSelect));
+  copyToggle.addEventListener('click', () => {
+    copyOnSelect = !copyOnSelect;
+    localStorage.setItem(COPY_ON_SELECT_KEY, copyOnSelect ? '1' : '0');
+    renderCopy();
+    tabs.active?.term.focus();
+  });
+  renderCopy();
+  // Sessions started in another window show up when this one comes back into view.
+  document.addEventListener('visibilitychange', () => {
+    if (document.visibilityState === 'visible') void tabs.refresh();
+  });
+  // Files dropped outside a terminal must not navigate away from the page.
+  window.addEventListener('dragover', (e) => e.preventDefault());
+  window.addEventListener('drop', (e) => e.preventDefault());
+
+  const view = (tab: Tab) => ({
+    id: tab.sessionId,
+    label: tab.label,
+    title: tab.title,
+    state: tab.exit ? 'exited' : tab.state.kind,
+    summary: tabSummary(tab),
+    exit: tab.exit,
+    active: tab === tabs.active,
+    renderer: tab.term.renderer,
+    cols: tab.term.term.cols,
+    rows: tab.term.term.rows,
+  });
+  const find = (id?: string) => (id ? tabs.list.find((t) => t.sessionId === id) : (tabs.active ?? undefined));
+  Object.defineProperty(window, '__kiln', {
+    value: Object.freeze({
+      version: 1,
+      tabs: () => tabs.list.map(view),
+      active: () => (tabs.active ? view(tabs.active) : null),
+      text: (id?: string) => find(id)?.term.text() ?? '',
+    }),
+  });
+
+  void tabs.restore();
+}
+
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
+else boot();

@@ -1,0 +1,363 @@
+// One tab: a terminal, the session it shows, the transport that streams it, and what the user
+// sees about them (connection state, exit, a banner offering the next step).
+
+import * as api from './api';
+import { debounce, h } from './dom';
+import { installKeys } from './keys';
+import { KilnTerminal } from './terminal';
+import { type ConnState, Transport } from './transport';
+import { acceptFiles, uploadFiles } from './upload';
+
+/** A tab's state: the transport's, or before/without one. */
+export type TabState = ConnState | { kind: 'starting' } | { kind: 'failed'; message: string };
+
+/** What a tab needs from the app around it. */
+export interface TabHost {
+  activate(tab: Tab): void;
+  requestClose(tab: Tab): void;
+  changed(tab: Tab): void;
+  notify(message: string, kind?: 'info' | 'error'): void;
+  openSearch(): void;
+  copyOnSelect(): boolean;
+  forcePoll: boolean;
+}
+
+const encoder = new TextEncoder();
+let nextTabNumber = 1;
+
+/** "exited with code 3" / "was killed by signal 9". */
+export function describeExit(exit: api.ExitStatus): string {
+  if (exit.signal !== null) return `was killed by signal ${exit.signal}`;
+  return `exited with code ${exit.code ?? '?'}`;
+}
+
+export class Tab {
+  readonly domId = `t${nextTabNumber++}`;
+  sessionId: string | null = null;
+  label: string;
+  title = '';
+  state: TabState = { kind: 'starting' };
+  exit: api.ExitStatus | null = null;
+  /** Output arrived while the tab was in the background. */
+  activity = false;
+  readonly item: HTMLElement;
+  readonly button: HTMLButtonElement;
+  readonly panel: HTMLElement;
+  readonly term: KilnTerminal;
+  private readonly labelEl: HTMLElement;
+  private readonly titleEl: HTMLElement;
+  private readonly dot: HTMLElement;
+  private readonly banner: HTMLElement;
+  private readonly bannerText: HTMLElement;
+  private readonly bannerActions: HTMLElement;
+  private transport: Transport | undefined;
+  private inSnapshot = false;
+  private active = false;
+
+  constructor(
+    private readonly host: TabHost,
+    label: string,
+  ) {
+    this.label = label;
+    this.dot = h('span', { class: 'dot', 'aria-hidden': 'true' });
+    this.labelEl = h('span', { class: 'tab-label' }, label);
+    this.titleEl = h('span', { class: 'tab-title' });
+    this.button = h(
+      'button',
+      {
+        type: 'button',
+        role: 'tab',
+        id: `${this.domId}-tab`,
+        class: 'tab',
+        'aria-selected': 'false',
+        'aria-controls': `${this.domId}-panel`,
+        tabindex: '-1',
+      },
+      this.dot,
+      this.labelEl,
+      this.titleEl,
+    );
+    const close = h('button', { type: 'button', class: 'tab-close', tabindex: '-1', 'aria-label': `Close ${label}` }, '×');
+    this.item = h('div', { class: 'tab-item', role: 'presentation' }, this.button, close);
+    this.button.addEventListener('click', () => host.activate(this));
+    this.button.addEventListener('auxclick', (e) => {
+      if (e.button === 1) host.requestClose(this);
+    });
+    close.addEventListener('click', (e) => {
+      e.stopPropagation();
+      host.requestClose(this);
+    });
+
+    const termHost = h('div', { class: 'term-host' });
+    const overlay = h('div', { class: 'drop-overlay', hidden: true }, 'Drop files to upload them to ~/uploads');
+    this.bannerText = h('p', { class: 'banner-text' });
+    this.bannerActions = h('div', { class: 'banner-actions' });
+    this.banner = h('div', { class: 'banner', role: 'status', hidden: true }, this.bannerText, this.bannerActions);
+    this.panel = h(
+      'section',
+      { class: 'panel inactive', role: 'tabpanel', id: `${this.domId}-panel`, 'aria-labelledby': `${this.domId}-tab` },
+      termHost,
+      overlay,
+      this.banner,
+    );
+    document.getElementById('panels')?.append(this.panel);
+    this.term = new KilnTerminal(termHost);
+    this.wireTerminal();
+    acceptFiles(this.panel, overlay, (files) => this.upload(files));
+    const refit = debounce(() => this.fitAndSync(), 60);
+    new ResizeObserver(refit).observe(termHost);
+  }
+
+  private wireTerminal(): void {
+    const t = this.term.term;
+    t.onData((data) => this.transport?.send(encoder.encode(data)));
+    t.onBinary((data) => {
+      const bytes = new Uint8Array(data.length);
+      for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
+      this.transport?.send(bytes);
+    });
+    t.onTitleChange((title) => {
+      this.title = title;
+      this.render();
+    });
+    t.onBell(() => {
+      if (!this.active) this.item.classList.add('bell');
+    });
+    t.onSelectionChange(
+      debounce(() => {
+        if (this.host.copyOnSelect() && t.hasSelection()) void navigator.clipboard?.writeText(t.getSelection());
+      }, 150),
+    );
+    t.textarea?.addEventListener('focus', () => this.fitAndSync());
+    installKeys(t, {
+      openSearch: () => this.host.openSearch(),
+      copied: (ok) => this.host.notify(ok ? 'Copied to the clipboard' : 'Could not copy', ok ? 'info' : 'error'),
+    });
+  }
+
+  /** Shows an existing session (a snapshot of its screen, then live output). */
+  attach(session: api.Session): void {
+    this.transport?.stop();
+    this.sessionId = session.id;
+    this.label = session.label;
+    this.exit = null;
+    this.hideBanner();
+    const transport = new Transport(
+      session.id,
+      {
+        output: (data) => {
+          this.term.term.write(data);
+          if (!this.active && !this.activity && !this.inSnapshot) {
+            this.activity = true;
+            this.render();
+          }
+        },
+        snapshotStart: (cols, rows) => {
+          this.inSnapshot = true;
+          this.term.afterWrites(() => {
+            if (cols >= 2 && rows >= 1 && (cols !== this.term.term.cols || rows !== this.term.term.rows)) {
+              this.term.term.resize(cols, rows);
+            }
+          });
+        },
+        snapshotEnd: () => {
+          this.term.afterWrites(() => {
+            this.inSnapshot = false;
+            this.fitAndSync();
+          });
+        },
+        attached: (snapshot) => {
+          if (!snapshot) this.fitAndSync();
+        },
+        resized: () => this.render(),
+        exit: (status) => this.exited(status),
+        state: (state) => this.stateChanged(state),
+        notice: (message) => this.host.notify(message, 'error'),
+      },
+      { forcePoll: this.host.forcePoll },
+    );
+    this.transport = transport;
+    transport.start();
+    this.render();
+  }
+
+  /** Starts a new shell in this tab at the terminal's current size. */
+  async start(label?: string): Promise<void> {
+    this.transport?.stop();
+    this.transport = undefined;
+    this.sessionId = null;
+    this.exit = null;
+    this.hideBanner();
+    this.state = { kind: 'starting' };
+    this.render();
+    const { cols, rows } = this.term.fitToHost();
+    try {
+      const session = await api.createSession(cols, rows, label);
+      // The snapshot that attaching brings starts with a terminal reset.
+      this.attach(session);
+    } catch (e) {
+      const message = (e as Error).message;
+      this.state = { kind: 'failed', message };
+      this.showBanner(`Could not start a shell: ${message}`, [
+        ['Try again', () => void this.start(label)],
+        ['Close tab', () => this.host.requestClose(this)],
+      ]);
+      this.render();
+    }
+  }
+
+  /** Renames the session (PATCH); the label is shown once the server accepted it. */
+  async rename(label: string): Promise<void> {
+    if (!this.sessionId) return;
+    const s = await api.renameSession(this.sessionId, label);
+    this.label = s.label;
+    this.render();
+  }
+
+  /** Types `text` at the prompt, as keystrokes. */
+  type(text: string): void {
+    this.transport?.send(encoder.encode(text));
+  }
+
+  retryNow(): void {
+    this.transport?.retryNow();
+  }
+
+  /** The session's size as last agreed with the server. */
+  get size(): { cols: number; rows: number } {
+    return { cols: this.term.term.cols, rows: this.term.term.rows };
+  }
+
+  setActive(active: boolean): void {
+    this.active = active;
+    this.button.setAttribute('aria-selected', String(active));
+    this.button.tabIndex = active ? 0 : -1;
+    this.panel.classList.toggle('inactive', !active);
+    if (active) {
+      this.activity = false;
+      this.item.classList.remove('bell');
+      this.fitAndSync();
+      this.term.focus();
+    }
+    this.render();
+  }
+
+  /** Fits the terminal to its panel and tells the server the size. */
+  fitAndSync(): void {
+    if (this.inSnapshot) return;
+    const { cols, rows } = this.term.fitToHost();
+    this.transport?.resize(cols, rows);
+    this.host.changed(this);
+  }
+
+  /** Ends the stream (not the session) and frees the terminal. */
+  dispose(): void {
+    this.transport?.stop();
+    this.transport = undefined;
+    this.term.dispose();
+    this.panel.remove();
+    this.item.remove();
+  }
+
+  /** Stops streaming without disposing (before the session is deleted). */
+  detach(): void {
+    this.transport?.stop();
+    this.transport = undefined;
+  }
+
+  private upload(files: File[]): void {
+    this.term.focus();
+    void uploadFiles(files, { type: (text) => this.type(text), notify: (m, k) => this.host.notify(m, k) });
+  }
+
+  private exited(status: api.ExitStatus): void {
+    this.exit = status;
+    this.showBanner(`The shell ${describeExit(status)}.`, [
+      ['New shell', () => void this.start(this.label)],
+      ['Close tab', () => this.host.requestClose(this)],
+    ]);
+    this.render();
+  }
+
+  private stateChanged(state: ConnState): void {
+    this.state = state;
+    if (state.kind === 'gone') {
+      this.showBanner('This shell no longer exists: the kiln server was restarted or the shell was ended.', [
+        ['New shell', () => void this.start(this.label)],
+        ['Close tab', () => this.host.requestClose(this)],
+      ]);
+    } else if (state.kind === 'closed') {
+      this.showBanner('This shell was closed from another window.', [
+        ['New shell', () => void this.start(this.label)],
+        ['Close tab', () => this.host.requestClose(this)],
+      ]);
+    } else if (state.kind === 'unauthorized') {
+      this.showBanner(
+        'kiln no longer accepts this page’s access key (it restarted with a new one). Open the URL that kiln serve printed.',
+        [['Reload', () => location.reload()]],
+      );
+    }
+    this.render();
+  }
+
+  private showBanner(text: string, actions: [string, () => void][]): void {
+    this.bannerText.textContent = text;
+    this.bannerActions.replaceChildren(
+      ...actions.map(([name, fn], i) => {
+        const b = h('button', { type: 'button', class: i === 0 ? 'button primary' : 'button' }, name);
+        b.addEventListener('click', fn);
+        return b;
+      }),
+    );
+    this.banner.hidden = false;
+  }
+
+  private hideBanner(): void {
+    this.banner.hidden = true;
+  }
+
+  /** Updates the tab strip entry from the state. */
+  render(): void {
+    this.labelEl.textContent = this.label;
+    this.titleEl.textContent = this.title && this.title !== this.label ? this.title : '';
+    const kind = this.exit ? 'exited' : this.state.kind;
+    this.dot.className = `dot ${kind}`;
+    this.item.classList.toggle('activity', this.activity);
+    const closeBtn = this.item.querySelector('.tab-close');
+    closeBtn?.setAttribute('aria-label', `Close ${this.label}`);
+    const summary = tabSummary(this);
+    this.button.title = this.title ? `${this.label}: ${this.title}\n${summary}` : `${this.label}\n${summary}`;
+    this.button.setAttribute('aria-label', `${this.label}, ${summary}`);
+    this.host.changed(this);
+  }
+}
+
+/** The connection state in words ("connected", "reconnecting in 3 s", …). */
+export function tabSummary(tab: Tab): string {
+  if (tab.exit) return `shell ${describeExit(tab.exit)}`;
+  const s = tab.state;
+  switch (s.kind) {
+    case 'starting':
+      return 'starting';
+    case 'failed':
+      return `failed: ${s.message}`;
+    case 'connecting':
+      return s.attempt ? 'reconnecting' : 'connecting';
+    case 'connected':
+      return s.via === 'websocket' ? 'connected' : 'connected (HTTP long-poll)';
+    case 'reconnecting': {
+      const secs = Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000));
+      return `reconnecting in ${secs} s (${s.reason})`;
+    }
+    case 'offline':
+      return 'offline: waiting for the network';
+    case 'gone':
+      return 'session gone';
+    case 'closed':
+      return 'session closed';
+    case 'unauthorized':
+      return 'access key refused';
+    case 'stopped':
+      return 'stopped';
+  }
+}

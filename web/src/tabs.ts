@@ -1,0 +1,226 @@
+// The tab strip and the set of tabs: restore every running session on load, new / close /
+// rename / switch, keyboard navigation of the strip, and noticing sessions started elsewhere.
+
+import * as api from './api';
+import { byId, h } from './dom';
+import { Tab, type TabHost } from './tab';
+
+/** Longest label the server accepts. */
+const MAX_LABEL_CHARS = 64;
+
+export interface TabsEvents {
+  /** The active tab, its state or its size changed. */
+  changed(active: Tab | null): void;
+  notify(message: string, kind?: 'info' | 'error'): void;
+  openSearch(): void;
+  copyOnSelect(): boolean;
+}
+
+export class Tabs {
+  readonly list: Tab[] = [];
+  active: Tab | null = null;
+  private readonly strip = byId('tabs');
+  private readonly empty = byId('empty');
+  private readonly confirmDialog = byId<HTMLDialogElement>('confirm');
+  private creating = 0;
+  private readonly host: TabHost;
+
+  constructor(
+    private readonly events: TabsEvents,
+    forcePoll: boolean,
+  ) {
+    this.host = {
+      activate: (tab) => this.activate(tab),
+      requestClose: (tab) => void this.close(tab),
+      changed: (tab) => {
+        if (tab === this.active) this.events.changed(tab);
+      },
+      notify: (m, k) => this.events.notify(m, k),
+      openSearch: () => this.events.openSearch(),
+      copyOnSelect: () => this.events.copyOnSelect(),
+      forcePoll,
+    };
+    this.strip.addEventListener('keydown', (e) => this.onStripKey(e));
+    this.strip.addEventListener('dblclick', (e) => {
+      const tab = this.list.find((t) => t.item.contains(e.target as Node));
+      if (tab) this.beginRename(tab);
+    });
+    this.renderEmpty();
+  }
+
+  /** Reattaches to every session the server has; starts one when there is none. */
+  async restore(): Promise<void> {
+    let sessions: api.Session[];
+    try {
+      sessions = await api.listSessions();
+    } catch (e) {
+      this.events.notify(`Could not list the sessions: ${(e as Error).message}`, 'error');
+      sessions = [];
+      if (e instanceof api.ApiError && e.status !== 0) return;
+    }
+    for (const s of sessions) this.adopt(s);
+    const remembered = sessionStorage.getItem('kiln.active');
+    const first = this.list.find((t) => t.sessionId === remembered) ?? this.list[0];
+    if (first) this.activate(first);
+    else await this.create();
+  }
+
+  /** Adds tabs for sessions started elsewhere (another window) since the last look. */
+  async refresh(): Promise<void> {
+    if (this.creating) return;
+    let sessions: api.Session[];
+    try {
+      sessions = await api.listSessions();
+    } catch {
+      return; // the tabs' own transports report the trouble
+    }
+    if (this.creating) return;
+    const known = new Set(this.list.map((t) => t.sessionId));
+    for (const s of sessions) if (!known.has(s.id)) this.adopt(s);
+    this.renderEmpty();
+  }
+
+  private adopt(session: api.Session): Tab {
+    const tab = this.add(session.label);
+    tab.attach(session);
+    return tab;
+  }
+
+  private add(label: string): Tab {
+    const tab = new Tab(this.host, label);
+    this.list.push(tab);
+    this.strip.append(tab.item);
+    this.renderEmpty();
+    return tab;
+  }
+
+  /** Opens a new tab with a new shell. */
+  async create(): Promise<Tab> {
+    this.creating += 1;
+    try {
+      const tab = this.add(this.nextLabel());
+      this.activate(tab);
+      await tab.start(tab.label);
+      return tab;
+    } finally {
+      this.creating -= 1;
+    }
+  }
+
+  private nextLabel(): string {
+    const used = new Set(this.list.map((t) => t.label));
+    for (let n = 1; ; n++) if (!used.has(`shell ${n}`)) return `shell ${n}`;
+  }
+
+  activate(tab: Tab): void {
+    if (this.active && this.active !== tab) this.active.setActive(false);
+    this.active = tab;
+    tab.setActive(true);
+    if (tab.sessionId) sessionStorage.setItem('kiln.active', tab.sessionId);
+    this.events.changed(tab);
+  }
+
+  /** Closes `tab`, ending its shell (after a confirmation while it runs). */
+  async close(tab: Tab): Promise<void> {
+    const running = tab.sessionId && !tab.exit && (tab.state.kind === 'connected' || tab.state.kind === 'connecting');
+    if (running && !(await this.confirm(`End the shell in “${tab.label}” and close its tab?`))) return;
+    const id = tab.sessionId;
+    tab.detach();
+    if (id) {
+      try {
+        await api.deleteSession(id);
+      } catch (e) {
+        this.events.notify(`Could not end the shell: ${(e as Error).message}`, 'error');
+      }
+    }
+    const i = this.list.indexOf(tab);
+    if (i >= 0) this.list.splice(i, 1);
+    tab.dispose();
+    if (this.active === tab) {
+      this.active = null;
+      const next = this.list[Math.min(i, this.list.length - 1)];
+      if (next) this.activate(next);
+      else this.events.changed(null);
+    }
+    this.renderEmpty();
+  }
+
+  private confirm(text: string): Promise<boolean> {
+    const dialog = this.confirmDialog;
+    if (typeof dialog.showModal !== 'function') return Promise.resolve(window.confirm(text));
+    byId('confirm-text').textContent = text;
+    return new Promise((resolve) => {
+      dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'), { once: true });
+      dialog.returnValue = '';
+      dialog.showModal();
+    });
+  }
+
+  /** Replaces the tab's label with an input; Enter or leaving it renames, Escape cancels. */
+  beginRename(tab: Tab): void {
+    const labelEl = tab.button.querySelector<HTMLElement>('.tab-label');
+    if (!labelEl || !tab.sessionId) return;
+    const input = h('input', {
+      class: 'tab-rename',
+      'aria-label': 'New name for this tab',
+      maxlength: String(MAX_LABEL_CHARS),
+      value: tab.label,
+    });
+    labelEl.hidden = true;
+    tab.button.insertBefore(input, labelEl);
+    input.focus();
+    input.select();
+    let done = false;
+    const finish = async (commit: boolean) => {
+      if (done) return;
+      done = true;
+      const label = input.value.trim();
+      input.remove();
+      labelEl.hidden = false;
+      if (commit && label && label !== tab.label) {
+        try {
+          await tab.rename(label);
+        } catch (e) {
+          this.events.notify(`Could not rename: ${(e as Error).message}`, 'error');
+        }
+      }
+      if (tab === this.active) tab.term.focus();
+    };
+    input.addEventListener('keydown', (e) => {
+      e.stopPropagation();
+      if (e.key === 'Enter') void finish(true);
+      else if (e.key === 'Escape') void finish(false);
+    });
+    input.addEventListener('click', (e) => e.stopPropagation());
+    input.addEventListener('blur', () => void finish(true));
+  }
+
+  private onStripKey(e: KeyboardEvent): void {
+    const i = this.list.findIndex((t) => t.button === e.target);
+    if (i < 0) return;
+    const tab = this.list[i]!;
+    let target: Tab | undefined;
+    if (e.key === 'ArrowRight') target = this.list[(i + 1) % this.list.length];
+    else if (e.key === 'ArrowLeft') target = this.list[(i - 1 + this.list.length) % this.list.length];
+    else if (e.key === 'Home') target = this.list[0];
+    else if (e.key === 'End') target = this.list[this.list.length - 1];
+    else if (e.key === 'F2') {
+      e.preventDefault();
+      this.beginRename(tab);
+      return;
+    } else if (e.key === 'Delete') {
+      e.preventDefault();
+      void this.close(tab);
+      return;
+    }
+    if (target) {
+      e.preventDefault();
+      this.activate(target);
+      target.button.focus();
+    }
+  }
+
+  private renderEmpty(): void {
+    this.empty.hidden = this.list.length > 0;
+  }
+}
