@@ -1,2 +1,37 @@
-//! `kiln-bench`: measures kiln against a reference in the same run and prints ratios.
-fn main() {}
+//! `kiln-bench`: measures kiln's terminal against a raw PTY driven in-process, in one run on the
+//! same machine, and prints both numbers with their difference or ratio.
+//!
+//! `main` only parses the command line; `run` orders the measurements, one module per
+//! measurement does the work, and `report` prints the result.
+
+mod cli;
+mod concurrent;
+mod echo;
+mod kiln;
+mod memory;
+mod pattern;
+mod raw;
+mod report;
+mod run;
+mod startup;
+mod stats;
+mod term;
+mod throughput;
+mod ws;
+
+use clap::Parser;
+use std::process::ExitCode;
+
+fn main() -> ExitCode {
+    let cli = cli::Cli::parse();
+    match cli.command {
+        Some(cli::Command::Gen(args)) => match pattern::run(&args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("kiln-bench gen: {e}");
+                ExitCode::FAILURE
+            }
+        },
+        None => run::main(cli.bench),
+    }
+}
