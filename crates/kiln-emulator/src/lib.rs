@@ -1,1 +1,2 @@
 //! An emulated Databricks workspace, faithful to `shared/reference/databricks-api.md`, for tests and local trials.
+pub mod serving;

@@ -1,0 +1,232 @@
+//! The model-serving data plane of the emulated workspace: the query paths agent CLIs call on
+//! `/serving-endpoints/…` and `/ai-gateway/…` (reference §10.2), in four wire flavours —
+//! Anthropic Messages, OpenAI Chat Completions, OpenAI Responses, Gemini `generateContent` —
+//! each as plain JSON and as SSE streaming in the event shapes the real CLIs consume.
+//!
+//! # Deterministic answers
+//!
+//! Without a script, every call answers with text: [`ANSWER_MARKER`], a space, then an echo of
+//! the conversation's last user turn:
+//! - the last text part of the last user message, skipping parts that are injected context
+//!   (`<system-reminder>`, `<environment_context>`, `<user_instructions>` blocks), e.g.
+//!   `kiln-emulator: say hello`;
+//! - when that turn carries only tool results: `kiln-emulator: tool result: <result text>`;
+//! - with no user message at all: `kiln-emulator: (no user message)`.
+//!
+//! Echoed text is cut at [`ECHO_MAX_CHARS`] characters. Streaming answers are split at word
+//! boundaries into several deltas (and tool arguments into several JSON fragments), sent
+//! [`ServingState::set_stream_interval`] apart, so clients see real chunking.
+//! Usage is deterministic: input tokens are the whitespace-separated words of every string in
+//! the request body except `model` (at least 1); output tokens are the words of the answer text,
+//! or of the tool name plus its serialized arguments.
+//!
+//! # Scripted mode
+//!
+//! [`ServingState::push_script`] queues [`ScriptStep`]s; each model call (any flavour) consumes
+//! the oldest one: `Text` answers with exactly that text, `ToolCall` answers with one tool call in
+//! the flavour's shape (Anthropic `tool_use`, Chat `tool_calls`, Responses `function_call` item,
+//! Gemini `functionCall` part). When the queue is empty the echo answer above is used again.
+//!
+//! # Errors and quirks
+//!
+//! Unknown model or endpoint: 404 `{"error_code":"RESOURCE_DOES_NOT_EXIST","message":…}`; a
+//! model whose API types do not include the flavour: 400 `BAD_REQUEST`; malformed bodies: 400
+//! with a message; bodies over [`BODY_LIMIT_BYTES`]: 413. [`Quirks`] reproduces the request
+//! checks Databricks is known to apply (empty text blocks, orphaned tool results for Claude;
+//! JSON-Schema keys and `stream_options` for Gemini on Chat Completions), so kiln's gateway
+//! filters can be tested against them.
+
+mod answer;
+mod anthropic;
+mod catalog;
+mod chat;
+mod error;
+mod gemini;
+mod quirks;
+mod responses;
+mod routes;
+mod sse;
+mod time;
+
+pub use answer::{ANSWER_MARKER, ECHO_MAX_CHARS};
+pub use catalog::EndpointSpec;
+pub use quirks::Quirks;
+pub use routes::router;
+
+use serde::Serialize;
+use std::collections::VecDeque;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+/// Largest request body the data plane accepts (16 MiB).
+pub const BODY_LIMIT_BYTES: usize = 16 << 20;
+/// Default pause between two streamed events (2 ms), so each event is its own network chunk.
+pub const DEFAULT_STREAM_INTERVAL: Duration = Duration::from_millis(2);
+/// How many recent requests [`ServingState::requests`] keeps (oldest dropped first).
+pub const RECORDED_REQUESTS_MAX: usize = 256;
+
+/// One scripted answer, consumed by the next model call of any flavour.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ScriptStep {
+    /// Answer with exactly this text.
+    Text(String),
+    /// Answer with one call of the tool `name`. `arguments` should be a JSON object; anything
+    /// else is wrapped as `{"value": arguments}` for flavours that need an object.
+    ToolCall {
+        name: String,
+        arguments: serde_json::Value,
+    },
+}
+
+/// A data-plane request as the emulator received it, for test assertions. Credential headers
+/// (`authorization`, `x-api-key`, `x-goog-api-key`, `x-databricks-ai-gateway-token`, `cookie`)
+/// are never recorded.
+#[derive(Clone, Debug, Serialize)]
+pub struct RecordedRequest {
+    /// Request path (without the query).
+    pub path: String,
+    /// Wire flavour: `anthropic`, `chat`, `invocations`, `responses` or `gemini`.
+    pub flavour: &'static str,
+    /// The `model` field, or the endpoint/model named in the path; empty when absent.
+    pub model: String,
+    /// HTTP status answered.
+    pub status: u16,
+    /// Header names (lower case) and values, credentials left out.
+    pub headers: Vec<(String, String)>,
+    /// The JSON body, or `null` when it was not JSON.
+    pub body: serde_json::Value,
+}
+
+/// Shared state of the data plane: the endpoint catalog, the script queue, the request record
+/// and settings. Interior mutability with short std locks, never held across `.await`.
+#[derive(Debug)]
+pub struct ServingState {
+    endpoints: Mutex<Vec<EndpointSpec>>,
+    inner: Mutex<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    script: VecDeque<ScriptStep>,
+    seq: u64,
+    recorded: VecDeque<RecordedRequest>,
+    quirks: Quirks,
+    stream_interval: Duration,
+}
+
+impl ServingState {
+    /// A data plane serving exactly these endpoints.
+    pub fn new(endpoints: Vec<EndpointSpec>) -> Self {
+        Self {
+            endpoints: Mutex::new(endpoints),
+            inner: Mutex::new(Inner {
+                script: VecDeque::new(),
+                seq: 0,
+                recorded: VecDeque::new(),
+                quirks: Quirks::default(),
+                stream_interval: DEFAULT_STREAM_INTERVAL,
+            }),
+        }
+    }
+
+    /// The pay-per-token foundation-model endpoints a workspace typically has (names from the
+    /// reference, §10.2): Claude, GPT, Gemini and open models.
+    pub fn default_catalog() -> Vec<EndpointSpec> {
+        catalog::default_catalog()
+    }
+
+    /// A snapshot of the served endpoints.
+    pub fn endpoints(&self) -> Vec<EndpointSpec> {
+        lock(&self.endpoints).clone()
+    }
+
+    /// Adds an endpoint, replacing one with the same name.
+    pub fn add_endpoint(&self, spec: EndpointSpec) {
+        let mut endpoints = lock(&self.endpoints);
+        endpoints.retain(|e| e.name != spec.name);
+        endpoints.push(spec);
+    }
+
+    /// Removes the endpoint `name`; returns whether it existed.
+    pub fn remove_endpoint(&self, name: &str) -> bool {
+        let mut endpoints = lock(&self.endpoints);
+        let before = endpoints.len();
+        endpoints.retain(|e| e.name != name);
+        endpoints.len() != before
+    }
+
+    /// Queues a scripted answer; the next model call consumes it.
+    pub fn push_script(&self, step: ScriptStep) {
+        lock(&self.inner).script.push_back(step);
+    }
+
+    /// How many scripted answers are still queued.
+    pub fn script_len(&self) -> usize {
+        lock(&self.inner).script.len()
+    }
+
+    /// Drops every queued scripted answer.
+    pub fn clear_script(&self) {
+        lock(&self.inner).script.clear();
+    }
+
+    /// Replaces the request checks (see [`Quirks`]).
+    pub fn set_quirks(&self, quirks: Quirks) {
+        lock(&self.inner).quirks = quirks;
+    }
+
+    /// The request checks in force.
+    pub fn quirks(&self) -> Quirks {
+        lock(&self.inner).quirks.clone()
+    }
+
+    /// Sets the pause between streamed events ([`DEFAULT_STREAM_INTERVAL`] by default; zero
+    /// sends events back to back, which benchmarks may prefer).
+    pub fn set_stream_interval(&self, interval: Duration) {
+        lock(&self.inner).stream_interval = interval;
+    }
+
+    /// The most recent data-plane requests, oldest first (at most [`RECORDED_REQUESTS_MAX`]).
+    pub fn requests(&self) -> Vec<RecordedRequest> {
+        lock(&self.inner).recorded.iter().cloned().collect()
+    }
+
+    /// Forgets the recorded requests.
+    pub fn clear_requests(&self) {
+        lock(&self.inner).recorded.clear();
+    }
+
+    pub(crate) fn stream_interval(&self) -> Duration {
+        lock(&self.inner).stream_interval
+    }
+
+    pub(crate) fn record(&self, request: RecordedRequest) {
+        let mut inner = lock(&self.inner);
+        if inner.recorded.len() >= RECORDED_REQUESTS_MAX {
+            inner.recorded.pop_front();
+        }
+        inner.recorded.push_back(request);
+    }
+
+    /// Finds the endpoint a request names. On the AI Gateway a model may also be named by its
+    /// Unity Catalog served entity (`system.ai.<model>`).
+    pub(crate) fn find(&self, model: &str, gateway: bool) -> Option<EndpointSpec> {
+        lock(&self.endpoints)
+            .iter()
+            .find(|e| e.name == model || (gateway && e.served_entity_name == model))
+            .cloned()
+    }
+
+    /// Takes the next scripted step (if any) and a fresh sequence number for ids.
+    pub(crate) fn next_step(&self) -> (u64, Option<ScriptStep>) {
+        let mut inner = lock(&self.inner);
+        inner.seq += 1;
+        (inner.seq, inner.script.pop_front())
+    }
+}
+
+/// Locks a std mutex, recovering the data of a poisoned one (every update here is a single
+/// assignment or push, so a panic elsewhere cannot leave it half-written).
+fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(PoisonError::into_inner)
+}
