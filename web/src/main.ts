@@ -15,7 +15,7 @@ const COPY_ON_SELECT_KEY = 'kiln.copyOnSelect';
 
 function boot(): void {
   const params = new URLSearchParams(location.search);
-  const forcePoll = params.get('transport') === 'poll';
+  const switches = { forcePoll: params.get('transport') === 'poll', webgl: params.get('renderer') !== 'dom' };
   let copyOnSelect = localStorage.getItem(COPY_ON_SELECT_KEY) === '1';
 
   const search = new SearchBar();
@@ -33,7 +33,7 @@ function boot(): void {
       },
       copyOnSelect: () => copyOnSelect,
     },
-    forcePoll,
+    switches,
   );
   const bar = new StatusBar(() => tabs.list);
   statusRef.bar = bar;

@@ -19,7 +19,9 @@ export interface TabHost {
   notify(message: string, kind?: 'info' | 'error'): void;
   openSearch(): void;
   copyOnSelect(): boolean;
+  /** Debug/test switches from the page URL: `?transport=poll`, `?renderer=dom`. */
   forcePoll: boolean;
+  webgl: boolean;
 }
 
 const encoder = new TextEncoder();
@@ -101,7 +103,7 @@ export class Tab {
       this.banner,
     );
     document.getElementById('panels')?.append(this.panel);
-    this.term = new KilnTerminal(termHost);
+    this.term = new KilnTerminal(termHost, { webgl: host.webgl });
     this.wireTerminal();
     acceptFiles(this.panel, overlay, (files) => this.upload(files));
     const refit = debounce(() => this.fitAndSync(), 60);

@@ -27,7 +27,7 @@ export class Tabs {
 
   constructor(
     private readonly events: TabsEvents,
-    forcePoll: boolean,
+    switches: { forcePoll: boolean; webgl: boolean },
   ) {
     this.host = {
       activate: (tab) => this.activate(tab),
@@ -38,7 +38,7 @@ export class Tabs {
       notify: (m, k) => this.events.notify(m, k),
       openSearch: () => this.events.openSearch(),
       copyOnSelect: () => this.events.copyOnSelect(),
-      forcePoll,
+      ...switches,
     };
     this.strip.addEventListener('keydown', (e) => this.onStripKey(e));
     this.strip.addEventListener('dblclick', (e) => {

@@ -9,7 +9,7 @@ import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
-import { DARK, FONT_FAMILY, FONT_SIZE } from './theme';
+import { DARK, FONT_FAMILY, FONT_SIZE, LINE_HEIGHT } from './theme';
 
 /** Lines of scrollback kept in the browser. */
 const SCROLLBACK_LINES = 10_000;
@@ -31,12 +31,16 @@ export class KilnTerminal {
   private webgl: WebglAddon | undefined;
   renderer: Renderer = 'dom';
 
-  constructor(readonly host: HTMLElement) {
+  constructor(
+    readonly host: HTMLElement,
+    options: { webgl?: boolean } = {},
+  ) {
     this.term = new Terminal({
       allowProposedApi: true,
       cursorBlink: true,
       fontFamily: FONT_FAMILY,
       fontSize: FONT_SIZE,
+      lineHeight: LINE_HEIGHT,
       scrollback: SCROLLBACK_LINES,
       theme: DARK,
       macOptionIsMeta: false,
@@ -50,7 +54,7 @@ export class KilnTerminal {
     this.term.loadAddon(new WebLinksAddon((_ev, uri) => window.open(uri, '_blank', 'noopener,noreferrer')));
     this.term.loadAddon(new ClipboardAddon(undefined, writeOnlyClipboard));
     this.term.open(host);
-    this.enableWebgl();
+    if (options.webgl !== false) this.enableWebgl();
   }
 
   private enableWebgl(): void {

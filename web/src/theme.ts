@@ -34,3 +34,5 @@ export const DARK: ITheme = {
 export const FONT_FAMILY =
   'ui-monospace, "JetBrains Mono", "Cascadia Mono", "DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace';
 export const FONT_SIZE = 14;
+/** A little air between rows keeps underscores visible in the DOM renderer. */
+export const LINE_HEIGHT = 1.1;
