@@ -1,0 +1,536 @@
+//! Apps REST routes: create, get, list, update, delete, start, stop, deploy, get/list
+//! deployments. Users may read every app; a service principal may read only its own app,
+//! and only while `Settings::sp_can_read_own_app` is on.
+
+use std::sync::Arc;
+
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use super::model::{App, Compute, DeployState, Deployment, secs_ms};
+use crate::error::{ApiError, ApiResult};
+use crate::extract::{JsonBody, Params, parse_bool};
+use crate::ids;
+use crate::workspace::routes::can_read;
+use crate::workspace::tree::{Kind, normalize};
+use crate::world::{Caller, Shared, World};
+
+/// Largest file allowed in an app's source, bytes (10 MiB).
+const MAX_APP_FILE_BYTES: usize = 10 << 20;
+
+/// Routes of this module.
+pub fn router() -> Router<Arc<Shared>> {
+    Router::new()
+        .route("/api/2.0/apps", post(create).get(list))
+        .route(
+            "/api/2.0/apps/{name}",
+            get(get_app).patch(update).delete(delete),
+        )
+        .route("/api/2.0/apps/{name}/start", post(start))
+        .route("/api/2.0/apps/{name}/stop", post(stop))
+        .route(
+            "/api/2.0/apps/{name}/deployments",
+            post(deploy).get(list_deployments),
+        )
+        .route(
+            "/api/2.0/apps/{name}/deployments/{deployment_id}",
+            get(get_deployment),
+        )
+}
+
+/// Credentials of a newly created app's service principal.
+pub struct NewApp {
+    /// Application (client) id.
+    pub client_id: String,
+    /// OAuth secret.
+    pub secret: String,
+}
+
+/// Creates an app and its service principal. `active` starts it as already running with a
+/// successful deployment of `/Users/<creator>/<name>` (used for the seeded app).
+#[allow(clippy::too_many_arguments)]
+pub fn insert_app(
+    w: &mut World,
+    name: &str,
+    creator: &str,
+    description: Option<String>,
+    client_id: Option<String>,
+    secret: Option<String>,
+    now: i64,
+    active: bool,
+) -> NewApp {
+    let client_id = client_id.unwrap_or_else(ids::uuid4);
+    let secret = secret.unwrap_or_else(|| format!("dose{}", ids::hex(32)));
+    let sp_name = format!("app-{} {name}", &ids::hex(3));
+    let sp_id = w.add_service_principal(&client_id, &sp_name, &secret, now);
+    let mut app = App {
+        name: name.to_string(),
+        id: ids::uuid4(),
+        description,
+        creator: creator.to_string(),
+        updater: creator.to_string(),
+        create_ms: now,
+        update_ms: now,
+        sp_id,
+        sp_client_id: client_id.clone(),
+        sp_secret: secret.clone(),
+        sp_name,
+        compute: Compute::Stopped,
+        compute_next: None,
+        deployments: Vec::new(),
+        active_deployment: None,
+        compute_size: "MEDIUM".into(),
+        user_api_scopes: None,
+        resources: None,
+        gone: false,
+    };
+    if active {
+        let source = format!("/Workspace/Users/{creator}/{name}");
+        let _ = w.tree.mkdirs(&format!("/Users/{creator}/{name}"), now);
+        let id = ids::hex(16);
+        app.compute = Compute::Active;
+        app.deployments.push(Deployment {
+            id: id.clone(),
+            source_code_path: source,
+            mode: "SNAPSHOT".into(),
+            state: DeployState::Succeeded,
+            message: "App started successfully".into(),
+            outcome: (DeployState::Succeeded, "App started successfully".into()),
+            done_ms: now,
+            artifacts_path: format!("/Workspace/Users/{client_id}/src/{id}"),
+            creator: creator.to_string(),
+            create_ms: now,
+            update_ms: now,
+            command: None,
+            env_var_names: Vec::new(),
+        });
+        app.active_deployment = Some(id);
+    }
+    w.apps.by_name.insert(name.to_string(), app);
+    NewApp { client_id, secret }
+}
+
+fn no_such_app(name: &str) -> ApiError {
+    ApiError::not_found(format!(
+        "App with name {name} does not exist or is deleted."
+    ))
+}
+
+/// Finds an app the caller may see.
+fn visible<'a>(w: &'a World, caller: &Caller, name: &str) -> ApiResult<&'a App> {
+    let app = w.apps.by_name.get(name).ok_or_else(|| no_such_app(name))?;
+    if caller.is_sp && !caller.admin {
+        let own = app.sp_id == caller.id;
+        if !own || !w.settings.sp_can_read_own_app {
+            return Err(ApiError::permission_denied(format!(
+                "Principal {} does not have permission CAN_VIEW on app {name}.",
+                caller.user_name
+            )));
+        }
+    }
+    Ok(app)
+}
+
+/// Finds an app the caller may change (creator, admins, or its own SP when readable).
+fn manageable<'a>(w: &'a mut World, caller: &Caller, name: &str) -> ApiResult<&'a mut App> {
+    visible(w, caller, name)?;
+    let app = w
+        .apps
+        .by_name
+        .get_mut(name)
+        .ok_or_else(|| no_such_app(name))?;
+    if !caller.admin && !caller.is_sp && !app.creator.eq_ignore_ascii_case(&caller.user_name) {
+        return Err(ApiError::permission_denied(format!(
+            "User {} does not have permission CAN_MANAGE on app {name}.",
+            caller.user_name
+        )));
+    }
+    Ok(app)
+}
+
+fn valid_name(name: &str) -> bool {
+    (2..=30).contains(&name.len())
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        && !name.starts_with('-')
+        && !name.ends_with('-')
+}
+
+#[derive(Deserialize)]
+struct CreateQuery {
+    no_compute: Option<String>,
+}
+
+async fn create(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Params(q): Params<CreateQuery>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let name = body["name"].as_str().unwrap_or_default().to_string();
+    if name.is_empty() {
+        return Err(ApiError::invalid("Missing required field: name"));
+    }
+    if !valid_name(&name) {
+        return Err(ApiError::invalid(format!(
+            "Invalid app name {name}: names must be 2-30 characters of lowercase letters, digits and hyphens, and must not start or end with a hyphen."
+        )));
+    }
+    let no_compute = parse_bool(q.no_compute.as_deref()).unwrap_or(false);
+    let now = shared.now_ms();
+    let mut w = shared.world();
+    if w.apps.by_name.contains_key(&name) {
+        return Err(ApiError::new(
+            StatusCode::CONFLICT,
+            "RESOURCE_ALREADY_EXISTS",
+            format!("An app with the same name already exists: {name}"),
+        ));
+    }
+    let description = body["description"].as_str().map(str::to_string);
+    insert_app(
+        &mut w,
+        &name,
+        &caller.user_name,
+        description,
+        None,
+        None,
+        now,
+        false,
+    );
+    let start_secs = w.delays.app_start_secs;
+    let app = w
+        .apps
+        .by_name
+        .get_mut(&name)
+        .ok_or_else(|| no_such_app(&name))?;
+    apply_update(app, &body);
+    if !no_compute {
+        app.transition(now, Compute::Starting, Compute::Active, start_secs);
+    }
+    tracing::info!(app = %name, creator = %caller.user_name, "app created");
+    Ok(Json(app.render(shared.workspace_id)))
+}
+
+fn apply_update(app: &mut App, body: &Value) {
+    if let Some(d) = body.get("description").and_then(Value::as_str) {
+        app.description = Some(d.to_string());
+    }
+    if let Some(s) = body.get("user_api_scopes").filter(|v| v.is_array()) {
+        app.user_api_scopes = Some(s.clone());
+    }
+    if let Some(r) = body.get("resources").filter(|v| v.is_array()) {
+        app.resources = Some(r.clone());
+    }
+    if let Some(c) = body.get("compute_size").and_then(Value::as_str) {
+        app.compute_size = c.to_string();
+    }
+}
+
+async fn get_app(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let w = shared.world();
+    Ok(Json(
+        visible(&w, &caller, &name)?.render(shared.workspace_id),
+    ))
+}
+
+#[derive(Deserialize)]
+struct ListQuery {
+    page_size: Option<usize>,
+    page_token: Option<String>,
+}
+
+async fn list(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Params(q): Params<ListQuery>,
+) -> Json<Value> {
+    let w = shared.world();
+    let names: Vec<&String> = w
+        .apps
+        .by_name
+        .keys()
+        .filter(|n| visible(&w, &caller, n).is_ok())
+        .filter(|n| {
+            q.page_token
+                .as_ref()
+                .is_none_or(|t| n.as_str() > t.as_str())
+        })
+        .collect();
+    let size = q.page_size.filter(|n| *n > 0).unwrap_or(100);
+    let page: Vec<Value> = names
+        .iter()
+        .take(size)
+        .filter_map(|n| {
+            w.apps
+                .by_name
+                .get(*n)
+                .map(|a| a.render(shared.workspace_id))
+        })
+        .collect();
+    let mut body = json!({});
+    if !page.is_empty() {
+        body["apps"] = json!(page);
+    }
+    if names.len() > size
+        && let Some(last) = names.get(size - 1)
+    {
+        body["next_page_token"] = json!(last);
+    }
+    Json(body)
+}
+
+async fn update(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
+    let now = shared.now_ms();
+    let mut w = shared.world();
+    let app = manageable(&mut w, &caller, &name)?;
+    apply_update(app, &body);
+    app.updater = caller.user_name.clone();
+    app.update_ms = now;
+    Ok(Json(app.render(shared.workspace_id)))
+}
+
+async fn delete(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let now = shared.now_ms();
+    let mut w = shared.world();
+    let secs = w.delays.app_delete_secs;
+    let app = manageable(&mut w, &caller, &name)?;
+    if app.compute == Compute::Deleting {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "BAD_REQUEST",
+            format!(
+                "Cannot delete app {name} as it is not terminal with state DELETING, and was updated less than 20 minutes ago. Please wait before trying again."
+            ),
+        ));
+    }
+    app.transition(now, Compute::Deleting, Compute::Deleting, secs);
+    tracing::info!(app = %name, "app deleting");
+    Ok(Json(app.render(shared.workspace_id)))
+}
+
+async fn start(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let now = shared.now_ms();
+    let mut w = shared.world();
+    let secs = w.delays.app_start_secs;
+    let app = manageable(&mut w, &caller, &name)?;
+    match app.compute {
+        Compute::Stopped => app.transition(now, Compute::Starting, Compute::Active, secs),
+        Compute::Active | Compute::Starting => {}
+        other => {
+            return Err(ApiError::invalid_state(format!(
+                "Cannot start app {name} while its compute is {other:?}."
+            )));
+        }
+    }
+    Ok(Json(app.render(shared.workspace_id)))
+}
+
+async fn stop(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let now = shared.now_ms();
+    let mut w = shared.world();
+    let secs = w.delays.app_stop_secs;
+    let app = manageable(&mut w, &caller, &name)?;
+    match app.compute {
+        Compute::Active | Compute::Starting => {
+            app.transition(now, Compute::Stopping, Compute::Stopped, secs);
+        }
+        Compute::Stopped | Compute::Stopping => {}
+        Compute::Deleting => {
+            return Err(ApiError::invalid_state(format!(
+                "Cannot stop app {name} while it is being deleted."
+            )));
+        }
+    }
+    Ok(Json(app.render(shared.workspace_id)))
+}
+
+#[derive(Deserialize)]
+struct DeployBody {
+    source_code_path: Option<String>,
+    mode: Option<String>,
+    command: Option<Value>,
+    env_vars: Option<Vec<Value>>,
+}
+
+/// Checks the source tree and copies it to the snapshot location; the outcome to report.
+fn snapshot(w: &mut World, source: &str, dest: &str, now: i64) -> (DeployState, String) {
+    let Ok(src) = normalize(source) else {
+        return (
+            DeployState::Failed,
+            format!("Source code path {source} is not a valid path."),
+        );
+    };
+    match w.tree.get(&src) {
+        Some(n) if n.is_dir() => {}
+        Some(_) => {
+            return (
+                DeployState::Failed,
+                format!("Source code path {source} is not a directory."),
+            );
+        }
+        None => {
+            return (
+                DeployState::Failed,
+                format!("Source code path {source} does not exist."),
+            );
+        }
+    }
+    if let Some((p, _)) = w
+        .tree
+        .subtree(&src)
+        .into_iter()
+        .find(|(_, n)| n.kind == Kind::File && n.content.len() > MAX_APP_FILE_BYTES)
+    {
+        return (
+            DeployState::Failed,
+            format!("File {p} is larger than the 10 MB limit for app source files."),
+        );
+    }
+    match normalize(dest) {
+        Ok(d) => match w.tree.copy_dir(&src, &d, now) {
+            Ok(()) => (DeployState::Succeeded, "App started successfully".into()),
+            Err(e) => (DeployState::Failed, e.message),
+        },
+        Err(e) => (DeployState::Failed, e.message),
+    }
+}
+
+async fn deploy(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+    JsonBody(body): JsonBody<DeployBody>,
+) -> ApiResult<Json<Value>> {
+    let source = body
+        .source_code_path
+        .filter(|s| !s.is_empty())
+        .ok_or_else(|| ApiError::invalid("Missing required field: source_code_path"))?;
+    let mode = body.mode.unwrap_or_else(|| "SNAPSHOT".into());
+    if mode != "SNAPSHOT" && mode != "AUTO_SYNC" {
+        return Err(ApiError::invalid(format!(
+            "Invalid deployment mode: {mode}"
+        )));
+    }
+    let src_norm = normalize(&source)?;
+    if !can_read(&caller, &src_norm) {
+        return Err(ApiError::permission_denied(format!(
+            "{} does not have Read permissions on {source}.",
+            caller.user_name
+        )));
+    }
+    let now = shared.now_ms();
+    let mut w = shared.world();
+    let secs = w.delays.app_deploy_secs;
+    let (client_id, compute, deploying) = {
+        let app = manageable(&mut w, &caller, &name)?;
+        (app.sp_client_id.clone(), app.compute, app.deploying())
+    };
+    if compute != Compute::Active {
+        return Err(ApiError::invalid_state(format!(
+            "Cannot deploy app {name} as its compute is not active. Start the app first."
+        )));
+    }
+    if deploying {
+        return Err(ApiError::invalid_state(format!(
+            "Cannot deploy app {name}: a deployment is already in progress."
+        )));
+    }
+    let id = ids::hex(16);
+    let artifacts = format!("/Workspace/Users/{client_id}/src/{id}");
+    let outcome = snapshot(&mut w, &source, &artifacts, now);
+    let env_var_names = body
+        .env_vars
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|e| e["name"].as_str().map(str::to_string))
+        .collect();
+    let d = Deployment {
+        id,
+        source_code_path: source,
+        mode,
+        state: DeployState::InProgress,
+        message: "Deployment is in progress.".into(),
+        outcome,
+        done_ms: now + secs_ms(secs),
+        artifacts_path: artifacts,
+        creator: caller.user_name.clone(),
+        create_ms: now,
+        update_ms: now,
+        command: body.command,
+        env_var_names,
+    };
+    let rendered = d.render();
+    let app = w
+        .apps
+        .by_name
+        .get_mut(&name)
+        .ok_or_else(|| no_such_app(&name))?;
+    app.deployments.push(d);
+    app.update_ms = now;
+    tracing::info!(app = %name, "app deployment started");
+    Ok(Json(rendered))
+}
+
+async fn get_deployment(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path((name, deployment_id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
+    let w = shared.world();
+    let app = visible(&w, &caller, &name)?;
+    let d = app
+        .deployments
+        .iter()
+        .find(|d| d.id == deployment_id)
+        .ok_or_else(|| {
+            ApiError::not_found(format!(
+                "Deployment {deployment_id} does not exist for app {name}."
+            ))
+        })?;
+    Ok(Json(d.render()))
+}
+
+async fn list_deployments(
+    State(shared): State<Arc<Shared>>,
+    Extension(caller): Extension<Caller>,
+    Path(name): Path<String>,
+) -> ApiResult<Json<Value>> {
+    let w = shared.world();
+    let app = visible(&w, &caller, &name)?;
+    let all: Vec<Value> = app
+        .deployments
+        .iter()
+        .rev()
+        .map(Deployment::render)
+        .collect();
+    if all.is_empty() {
+        return Ok(Json(json!({})));
+    }
+    Ok(Json(json!({ "app_deployments": all })))
+}

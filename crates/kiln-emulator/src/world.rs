@@ -1,0 +1,339 @@
+//! The emulated workspace's state: principals (users and service principals), personal
+//! access tokens, OAuth access tokens, settings, and the per-API stores. One `World` lives
+//! behind a mutex in [`Shared`]; handlers lock it briefly and never across `.await`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use serde::{Deserialize, Serialize};
+
+use crate::apps::Apps;
+use crate::clock::Clock;
+use crate::clusters::Clusters;
+use crate::faults::Faults;
+use crate::files::Volumes;
+use crate::ids;
+use crate::reqlog::RequestLog;
+use crate::serving::ServingState;
+use crate::workspace::tree::Tree;
+
+/// Switches that change how the emulated workspace answers; all can be changed at run time.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct Settings {
+    /// Whether an app's own service principal may `GET /api/2.0/apps/{its name}` (undocumented in
+    /// the real product, so switchable). Default `true`.
+    pub sp_can_read_own_app: bool,
+    /// Personal access tokens per principal before `QUOTA_EXCEEDED` (real workspaces: 600).
+    pub token_quota: usize,
+    /// Auth errors carry a numeric `error_code` (`403`, `401`) as observed from real
+    /// workspaces; `false` gives `PERMISSION_DENIED` / `UNAUTHENTICATED`. Default `true`.
+    pub numeric_auth_error_codes: bool,
+    /// Lifetime of OAuth access tokens minted by `/oidc/v1/token`, seconds (real: 3600).
+    pub oauth_token_lifetime_secs: u64,
+    /// OAuth tokens are refused this many seconds before they expire (real: about 30).
+    pub oauth_expiry_margin_secs: u64,
+    /// Admin cap on new PAT lifetimes, seconds; `None` means no cap.
+    pub max_token_lifetime_secs: Option<u64>,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            sp_can_read_own_app: true,
+            token_quota: 600,
+            numeric_auth_error_codes: true,
+            oauth_token_lifetime_secs: 3600,
+            oauth_expiry_margin_secs: 30,
+            max_token_lifetime_secs: None,
+        }
+    }
+}
+
+/// How long (in emulator-clock seconds) each state-machine step takes.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[serde(default)]
+pub struct StateDelays {
+    /// Cluster `PENDING`/`RESTARTING` → `RUNNING`.
+    pub cluster_start_secs: u64,
+    /// Cluster `TERMINATING` → `TERMINATED`.
+    pub cluster_terminate_secs: u64,
+    /// App compute `STARTING` → `ACTIVE`.
+    pub app_start_secs: u64,
+    /// App compute `STOPPING` → `STOPPED`.
+    pub app_stop_secs: u64,
+    /// App deployment `IN_PROGRESS` → `SUCCEEDED`/`FAILED`.
+    pub app_deploy_secs: u64,
+    /// App `DELETING` → gone.
+    pub app_delete_secs: u64,
+}
+
+impl Default for StateDelays {
+    fn default() -> Self {
+        Self {
+            cluster_start_secs: 20,
+            cluster_terminate_secs: 5,
+            app_start_secs: 10,
+            app_stop_secs: 5,
+            app_deploy_secs: 5,
+            app_delete_secs: 5,
+        }
+    }
+}
+
+/// A user or a service principal.
+#[derive(Debug, Clone)]
+pub struct Principal {
+    /// SCIM id.
+    pub id: u64,
+    /// Email for users, application (client) id UUID for service principals.
+    pub user_name: String,
+    /// Display name.
+    pub display_name: String,
+    /// Workspace admin.
+    pub admin: bool,
+    /// `Some` for service principals: SHA-256 ids of its OAuth secrets.
+    pub sp_secrets: Option<Vec<String>>,
+}
+
+impl Principal {
+    /// Whether this is a service principal.
+    pub fn is_sp(&self) -> bool {
+        self.sp_secrets.is_some()
+    }
+}
+
+/// A personal access token (the value itself is never stored, only its SHA-256 id).
+#[derive(Debug, Clone)]
+pub struct Pat {
+    /// SHA-256 hex of the value.
+    pub token_id: String,
+    /// Principal id.
+    pub owner: u64,
+    /// Epoch ms.
+    pub created_ms: i64,
+    /// Epoch ms, `-1` = never.
+    pub expiry_ms: i64,
+    /// Free text.
+    pub comment: Option<String>,
+    /// Scoped-PAT scopes.
+    pub scopes: Option<Vec<String>>,
+}
+
+/// An OAuth access token minted by the token endpoint.
+#[derive(Debug, Clone)]
+pub struct OauthToken {
+    /// Principal id.
+    pub owner: u64,
+    /// Epoch ms.
+    pub expiry_ms: i64,
+}
+
+/// Who made a request (inserted into request extensions by the auth layer).
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// Principal id.
+    pub id: u64,
+    /// Email or SP application id.
+    pub user_name: String,
+    /// Service principal?
+    pub is_sp: bool,
+    /// Workspace admin?
+    pub admin: bool,
+}
+
+/// Everything the emulator knows about its workspace.
+pub struct World {
+    /// Run-time switches.
+    pub settings: Settings,
+    /// State-machine step lengths.
+    pub delays: StateDelays,
+    /// Principals by id.
+    pub principals: BTreeMap<u64, Principal>,
+    /// PATs by token id.
+    pub pats: HashMap<String, Pat>,
+    /// OAuth tokens by SHA-256 of the value.
+    pub oauth: HashMap<String, OauthToken>,
+    /// Databricks Apps.
+    pub apps: Apps,
+    /// Workspace files, directories and notebooks.
+    pub tree: Tree,
+    /// Unity Catalog volume files.
+    pub volumes: Volumes,
+    /// Clusters.
+    pub clusters: Clusters,
+}
+
+impl World {
+    /// An empty workspace (only the root folders).
+    pub fn new(settings: Settings, delays: StateDelays, now_ms: i64) -> Self {
+        Self {
+            settings,
+            delays,
+            principals: BTreeMap::new(),
+            pats: HashMap::new(),
+            oauth: HashMap::new(),
+            apps: Apps::default(),
+            tree: Tree::new(now_ms),
+            volumes: Volumes::default(),
+            clusters: Clusters::default(),
+        }
+    }
+
+    /// Finds a principal by user name (case-insensitive) or numeric id.
+    pub fn principal_by_name(&self, name: &str) -> Option<&Principal> {
+        self.principals
+            .values()
+            .find(|p| p.user_name.eq_ignore_ascii_case(name) || p.id.to_string() == name)
+    }
+
+    /// Adds a user (idempotent on the email) and gives it a home folder; returns its id.
+    pub fn add_user(&mut self, email: &str, admin: bool, now_ms: i64) -> u64 {
+        if let Some(p) = self.principal_by_name(email) {
+            return p.id;
+        }
+        let id = ids::numeric_id();
+        self.principals.insert(
+            id,
+            Principal {
+                id,
+                user_name: email.to_string(),
+                display_name: display_name_from_email(email),
+                admin,
+                sp_secrets: None,
+            },
+        );
+        self.tree.ensure_home(email, now_ms);
+        id
+    }
+
+    /// Adds a service principal with one OAuth secret; returns its id.
+    pub fn add_service_principal(
+        &mut self,
+        application_id: &str,
+        display_name: &str,
+        secret: &str,
+        now_ms: i64,
+    ) -> u64 {
+        let id = ids::numeric_id();
+        self.principals.insert(
+            id,
+            Principal {
+                id,
+                user_name: application_id.to_string(),
+                display_name: display_name.to_string(),
+                admin: false,
+                sp_secrets: Some(vec![ids::token_id(secret)]),
+            },
+        );
+        self.tree.ensure_home(application_id, now_ms);
+        id
+    }
+
+    /// Stores a PAT with a known value for `owner`; returns its token id.
+    pub fn insert_pat(
+        &mut self,
+        owner: u64,
+        value: &str,
+        created_ms: i64,
+        expiry_ms: i64,
+        comment: Option<String>,
+    ) -> String {
+        let token_id = ids::token_id(value);
+        self.pats.insert(
+            token_id.clone(),
+            Pat {
+                token_id: token_id.clone(),
+                owner,
+                created_ms,
+                expiry_ms,
+                comment,
+                scopes: None,
+            },
+        );
+        token_id
+    }
+
+    /// Moves every state machine forward to `now_ms`.
+    pub fn settle(&mut self, now_ms: i64) {
+        let delays = self.delays.clone();
+        for sp in self.apps.settle(now_ms, &delays) {
+            self.principals.remove(&sp);
+            self.pats.retain(|_, t| t.owner != sp);
+            self.oauth.retain(|_, t| t.owner != sp);
+        }
+        let World {
+            clusters,
+            tree,
+            volumes,
+            ..
+        } = self;
+        clusters.settle(now_ms, &delays, tree, volumes);
+    }
+}
+
+/// "alice.smith@example.com" → "Alice Smith".
+pub fn display_name_from_email(email: &str) -> String {
+    let local = email.split('@').next().unwrap_or(email);
+    local
+        .split(['.', '_', '-', '+'])
+        .filter(|s| !s.is_empty())
+        .map(|w| {
+            let mut c = w.chars();
+            match c.next() {
+                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
+                None => String::new(),
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// State shared by every handler.
+pub struct Shared {
+    /// The emulator clock.
+    pub clock: Clock,
+    /// The workspace.
+    pub world: Mutex<World>,
+    /// Fault injection rules.
+    pub faults: Faults,
+    /// Request log.
+    pub log: RequestLog,
+    /// The model-serving data plane's state (endpoints, scripts).
+    pub serving: Arc<ServingState>,
+    /// Workspace id (also `X-Databricks-Org-Id`).
+    pub workspace_id: u64,
+    /// `http://127.0.0.1:PORT`.
+    pub base_url: String,
+    /// What the workspace was seeded with.
+    pub identities: crate::control::Identities,
+}
+
+impl Shared {
+    /// Locks the world after settling its state machines to the current clock time.
+    pub fn world(&self) -> MutexGuard<'_, World> {
+        let now = self.clock.now_ms();
+        let mut w = self.world.lock().unwrap_or_else(|p| p.into_inner());
+        w.settle(now);
+        w
+    }
+
+    /// Current emulator time, epoch ms.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn display_names() {
+        assert_eq!(
+            display_name_from_email("alice.smith@example.com"),
+            "Alice Smith"
+        );
+        assert_eq!(display_name_from_email("bob@x"), "Bob");
+    }
+}
