@@ -1,0 +1,473 @@
+//! Databricks Apps: get, list, create, delete, deploy, get-deployment, start, stop, and waiting
+//! for compute or deployment states (`/api/2.0/apps/...`).
+
+use super::is_none;
+use crate::Client;
+use crate::error::Result;
+use crate::http::{Request, encode_path};
+use crate::wait::{Poll, wait_for};
+use reqwest::Method;
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// `compute_status.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum ComputeState {
+    /// Running.
+    Active,
+    /// Starting up.
+    Starting,
+    /// Stopped.
+    Stopped,
+    /// Stopping.
+    Stopping,
+    /// Being updated.
+    Updating,
+    /// Being deleted.
+    Deleting,
+    /// Failed.
+    Error,
+    /// A state this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `app_status.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum AppState {
+    /// Deploying.
+    Deploying,
+    /// Running.
+    Running,
+    /// Crashed.
+    Crashed,
+    /// Unavailable.
+    Unavailable,
+    /// A state this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// A deployment's `status.state`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DeploymentState {
+    /// Running.
+    InProgress,
+    /// Done.
+    Succeeded,
+    /// Failed.
+    Failed,
+    /// Cancelled.
+    Cancelled,
+    /// A state this client does not know.
+    #[serde(other)]
+    Unknown,
+}
+
+/// `compute_status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ComputeStatus {
+    /// State.
+    pub state: ComputeState,
+    /// Message.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub message: Option<String>,
+}
+
+/// `app_status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AppStatus {
+    /// State.
+    pub state: AppState,
+    /// Message.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub message: Option<String>,
+}
+
+/// A deployment's `status`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentStatus {
+    /// State.
+    pub state: DeploymentState,
+    /// Message.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub message: Option<String>,
+}
+
+/// An environment variable of a deployment (`value` is stripped in responses).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EnvVar {
+    /// Name.
+    pub name: String,
+    /// Literal value.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub value: Option<String>,
+    /// App resource key to take the value from.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub value_from: Option<String>,
+}
+
+/// Where the snapshot of a deployment actually runs from.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DeploymentArtifacts {
+    /// System-generated snapshot path.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub source_code_path: Option<String>,
+}
+
+/// An app deployment (request and response).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct AppDeployment {
+    /// Deployment id (response only).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub deployment_id: Option<String>,
+    /// Workspace path the code is copied from.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub source_code_path: Option<String>,
+    /// `SNAPSHOT` or `AUTO_SYNC`.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub mode: Option<String>,
+    /// Status (response only).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub status: Option<DeploymentStatus>,
+    /// Snapshot location (response only).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub deployment_artifacts: Option<DeploymentArtifacts>,
+    /// Command overriding `app.yaml`.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub command: Option<Vec<String>>,
+    /// Environment overriding `app.yaml`.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub env_vars: Option<Vec<EnvVar>>,
+    /// Creation time (ISO-8601).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub create_time: Option<String>,
+    /// Update time (ISO-8601).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub update_time: Option<String>,
+    /// Creator's email.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub creator: Option<String>,
+    /// Fields this client does not model, kept as they came.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl AppDeployment {
+    /// The deployment's state, if reported.
+    pub fn state(&self) -> Option<DeploymentState> {
+        self.status.as_ref().map(|s| s.state)
+    }
+}
+
+/// An app (request of `create`, response of most calls).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct App {
+    /// Name: lowercase letters, digits and hyphens.
+    pub name: String,
+    /// Id.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub id: Option<String>,
+    /// Description.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub description: Option<String>,
+    /// The app's URL.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub url: Option<String>,
+    /// Email of the creating user (the owner).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub creator: Option<String>,
+    /// Email of the last updater.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub updater: Option<String>,
+    /// Creation time (ISO-8601).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub create_time: Option<String>,
+    /// Update time (ISO-8601).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub update_time: Option<String>,
+    /// The app's service principal client id (its `DATABRICKS_CLIENT_ID`).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub service_principal_client_id: Option<String>,
+    /// The app's service principal id.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub service_principal_id: Option<i64>,
+    /// The app's service principal name.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub service_principal_name: Option<String>,
+    /// Compute status.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub compute_status: Option<ComputeStatus>,
+    /// App status.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub app_status: Option<AppStatus>,
+    /// `MEDIUM`, `LARGE`, …
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub compute_size: Option<String>,
+    /// Active deployment.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub active_deployment: Option<AppDeployment>,
+    /// Pending deployment.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub pending_deployment: Option<AppDeployment>,
+    /// Default source code path.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub default_source_code_path: Option<String>,
+    /// Resources (secrets, serving endpoints, …) as JSON.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub resources: Option<Vec<serde_json::Value>>,
+    /// User authorization scopes.
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub user_api_scopes: Option<Vec<String>>,
+    /// Effective user authorization scopes (response only).
+    #[serde(default, skip_serializing_if = "is_none")]
+    pub effective_user_api_scopes: Option<Vec<String>>,
+    /// Fields this client does not model, kept as they came.
+    #[serde(flatten)]
+    pub extra: serde_json::Map<String, serde_json::Value>,
+}
+
+impl App {
+    /// The compute state, if reported.
+    pub fn compute_state(&self) -> Option<ComputeState> {
+        self.compute_status.as_ref().map(|s| s.state)
+    }
+}
+
+#[derive(Deserialize)]
+struct AppList {
+    #[serde(default)]
+    apps: Vec<App>,
+    #[serde(default)]
+    next_page_token: Option<String>,
+}
+
+/// Apps calls.
+#[derive(Debug, Clone, Copy)]
+pub struct AppsApi<'a> {
+    client: &'a Client,
+}
+
+impl Client {
+    /// Databricks Apps calls.
+    pub fn apps(&self) -> AppsApi<'_> {
+        AppsApi { client: self }
+    }
+}
+
+fn app_path(name: &str, suffix: &str) -> Result<String> {
+    if name.contains('/') {
+        return Err(crate::Error::InvalidInput(format!(
+            "app name {name:?} contains '/'"
+        )));
+    }
+    Ok(format!(
+        "/api/2.0/apps{}{suffix}",
+        encode_path(&format!("/{name}"))?
+    ))
+}
+
+impl AppsApi<'_> {
+    /// `GET /api/2.0/apps/{name}`.
+    pub async fn get(&self, name: &str) -> Result<App> {
+        self.client
+            .execute(Request::get(app_path(name, "")?))
+            .await?
+            .json()
+    }
+
+    /// `GET /api/2.0/apps`, following `next_page_token` to the end.
+    pub async fn list(&self) -> Result<Vec<App>> {
+        let mut out = Vec::new();
+        let mut token: Option<String> = None;
+        loop {
+            let mut req = Request::get("/api/2.0/apps");
+            if let Some(t) = &token {
+                req = req.query("page_token", t);
+            }
+            let page: AppList = self.client.execute(req).await?.json()?;
+            out.extend(page.apps);
+            match page.next_page_token.filter(|t| !t.is_empty()) {
+                Some(t) => token = Some(t),
+                None => return Ok(out),
+            }
+        }
+    }
+
+    /// `POST /api/2.0/apps?no_compute=…`: creates an app (409 `AlreadyExists` if the name is taken).
+    pub async fn create(&self, app: &App, no_compute: bool) -> Result<App> {
+        let req = Request::post("/api/2.0/apps")
+            .query("no_compute", no_compute)
+            .json(app)?;
+        self.client.execute(req).await?.json()
+    }
+
+    /// `DELETE /api/2.0/apps/{name}`.
+    pub async fn delete(&self, name: &str) -> Result<App> {
+        let req = Request::new(Method::DELETE, app_path(name, "")?);
+        self.client.execute(req).await?.json()
+    }
+
+    /// `POST /api/2.0/apps/{name}/deployments`: starts a deployment.
+    pub async fn deploy(&self, name: &str, deployment: &AppDeployment) -> Result<AppDeployment> {
+        let req = Request::post(app_path(name, "/deployments")?).json(deployment)?;
+        self.client.execute(req).await?.json()
+    }
+
+    /// `GET /api/2.0/apps/{name}/deployments/{id}`.
+    pub async fn get_deployment(&self, name: &str, deployment_id: &str) -> Result<AppDeployment> {
+        let id = encode_path(&format!("/{deployment_id}"))?;
+        let req = Request::get(app_path(name, &format!("/deployments{id}"))?);
+        self.client.execute(req).await?.json()
+    }
+
+    /// `POST /api/2.0/apps/{name}/start`.
+    pub async fn start(&self, name: &str) -> Result<App> {
+        let req = Request::post(app_path(name, "/start")?)
+            .json(&serde_json::json!({}))?
+            .idempotent();
+        self.client.execute(req).await?.json()
+    }
+
+    /// `POST /api/2.0/apps/{name}/stop`.
+    pub async fn stop(&self, name: &str) -> Result<App> {
+        let req = Request::post(app_path(name, "/stop")?)
+            .json(&serde_json::json!({}))?
+            .idempotent();
+        self.client.execute(req).await?.json()
+    }
+
+    /// Polls until the app's compute is `target` (`Active` fails early on `ERROR`/`STOPPED`;
+    /// `Stopped` fails early on `ERROR`).
+    pub async fn wait_for_compute(
+        &self,
+        name: &str,
+        target: ComputeState,
+        timeout: Duration,
+    ) -> Result<App> {
+        let what = format!("app {name}");
+        let target_name = format!("{target:?}").to_ascii_uppercase();
+        wait_for(
+            &what,
+            &target_name,
+            timeout,
+            self.client.max_poll_interval(),
+            || async {
+                let app = self.get(name).await?;
+                let status = app.compute_status.clone();
+                let state = status.as_ref().map(|s| s.state);
+                let message = status.and_then(|s| s.message).unwrap_or_default();
+                Ok(match state {
+                    Some(s) if s == target => Poll::Ready(app),
+                    Some(s @ ComputeState::Error) => Poll::Failed {
+                        state: format!("{s:?}").to_ascii_uppercase(),
+                        message,
+                    },
+                    Some(s @ ComputeState::Stopped) if target == ComputeState::Active => {
+                        Poll::Failed {
+                            state: format!("{s:?}").to_ascii_uppercase(),
+                            message,
+                        }
+                    }
+                    Some(s) => Poll::Pending(format!("{s:?}").to_ascii_uppercase()),
+                    None => Poll::Pending("UNKNOWN".into()),
+                })
+            },
+        )
+        .await
+    }
+
+    /// Polls a deployment until `SUCCEEDED` (fails early on `FAILED` / `CANCELLED`).
+    pub async fn wait_for_deployment(
+        &self,
+        name: &str,
+        deployment_id: &str,
+        timeout: Duration,
+    ) -> Result<AppDeployment> {
+        let what = format!("deployment {deployment_id} of app {name}");
+        wait_for(
+            &what,
+            "SUCCEEDED",
+            timeout,
+            self.client.max_poll_interval(),
+            || async {
+                let d = self.get_deployment(name, deployment_id).await?;
+                let message = d
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.message.clone())
+                    .unwrap_or_default();
+                Ok(match d.state() {
+                    Some(DeploymentState::Succeeded) => Poll::Ready(d),
+                    Some(s @ (DeploymentState::Failed | DeploymentState::Cancelled)) => {
+                        Poll::Failed {
+                            state: format!("{s:?}").to_ascii_uppercase(),
+                            message,
+                        }
+                    }
+                    Some(s) => Poll::Pending(format!("{s:?}").to_ascii_uppercase()),
+                    None => Poll::Pending("UNKNOWN".into()),
+                })
+            },
+        )
+        .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn app_round_trip_and_unknowns() {
+        let app: App = serde_json::from_str(
+            r#"{"name":"agent-terminal","creator":"alice@example.com",
+                "service_principal_client_id":"0b6e","service_principal_id":5566778899001122,
+                "compute_status":{"state":"ACTIVE","message":"ok","active_instances":1},
+                "app_status":{"state":"SOMETHING_NEW"},
+                "active_deployment":{"deployment_id":"d1","mode":"SNAPSHOT","status":{"state":"SUCCEEDED"},
+                   "deployment_artifacts":{"source_code_path":"/W/x"}},
+                "brand_new_field":{"a":1}}"#,
+        )
+        .unwrap();
+        assert_eq!(app.compute_state(), Some(ComputeState::Active));
+        assert_eq!(app.app_status.as_ref().unwrap().state, AppState::Unknown);
+        assert_eq!(
+            app.active_deployment.as_ref().unwrap().state(),
+            Some(DeploymentState::Succeeded)
+        );
+        assert!(app.extra.contains_key("brand_new_field"));
+        let req = App {
+            name: "x".into(),
+            description: Some("d".into()),
+            ..App::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&req).unwrap(),
+            r#"{"name":"x","description":"d"}"#
+        );
+        let d = AppDeployment {
+            source_code_path: Some("/Workspace/a".into()),
+            mode: Some("SNAPSHOT".into()),
+            ..AppDeployment::default()
+        };
+        assert_eq!(
+            serde_json::to_string(&d).unwrap(),
+            r#"{"source_code_path":"/Workspace/a","mode":"SNAPSHOT"}"#
+        );
+    }
+
+    #[test]
+    fn app_paths_are_encoded() {
+        assert_eq!(
+            app_path("agent-terminal", "/start").unwrap(),
+            "/api/2.0/apps/agent-terminal/start"
+        );
+        assert!(app_path("../token", "").is_err());
+        assert!(app_path("a/b", "").is_err());
+        assert_eq!(app_path("a b", "").unwrap(), "/api/2.0/apps/a%20b");
+    }
+}
