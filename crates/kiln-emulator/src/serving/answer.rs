@@ -44,10 +44,10 @@ pub(crate) enum AnswerBody {
 }
 
 impl Answer {
-    /// Answers a call whose last user turn is `turn` and whose whole body is `body`: the next
-    /// scripted step if one is queued, else the echo.
-    pub(crate) fn next(state: &ServingState, turn: &[Part], body: &Value) -> Self {
-        let (seq, step) = state.next_step();
+    /// Answers a call to `endpoint` whose last user turn is `turn` and whose whole body is
+    /// `body`: the next scripted step for it if one is queued, else the echo.
+    pub(crate) fn next(state: &ServingState, endpoint: &str, turn: &[Part], body: &Value) -> Self {
+        let (seq, step) = state.next_step(endpoint);
         let body_out = match step {
             Some(ScriptStep::Text(text)) => AnswerBody::Text(text),
             Some(ScriptStep::ToolCall { name, arguments }) => {
@@ -271,14 +271,31 @@ mod tests {
         state.push_script(ScriptStep::Text("done".into()));
         let turn = vec![Part::Text("hi".into())];
         let body = json!({});
-        let a = Answer::next(&state, &turn, &body);
+        let a = Answer::next(&state, "m", &turn, &body);
         assert!(matches!(a.body, AnswerBody::ToolCall { ref name, .. } if name == "Bash"));
-        let b = Answer::next(&state, &turn, &body);
+        let b = Answer::next(&state, "m", &turn, &body);
         assert_eq!(b.body, AnswerBody::Text("done".into()));
-        let c = Answer::next(&state, &turn, &body);
+        let c = Answer::next(&state, "m", &turn, &body);
         assert_eq!(c.body, AnswerBody::Text("kiln-emulator: hi".into()));
         assert_eq!((a.seq, b.seq, c.seq), (1, 2, 3));
         assert_eq!(c.id("msg_"), "msg_emu00000003");
+    }
+
+    #[test]
+    fn scripted_steps_for_one_endpoint_skip_others() {
+        let state = ServingState::new(vec![]);
+        state.push_script_for("main", ScriptStep::Text("for main".into()));
+        state.push_script(ScriptStep::Text("for anyone".into()));
+        let turn = vec![Part::Text("hi".into())];
+        let body = json!({});
+        let small = Answer::next(&state, "small", &turn, &body);
+        assert_eq!(small.body, AnswerBody::Text("for anyone".into()));
+        let small = Answer::next(&state, "small", &turn, &body);
+        assert_eq!(small.body, AnswerBody::Text("kiln-emulator: hi".into()));
+        assert_eq!(state.script_len(), 1);
+        let main = Answer::next(&state, "main", &turn, &body);
+        assert_eq!(main.body, AnswerBody::Text("for main".into()));
+        assert_eq!(state.script_len(), 0);
     }
 
     #[test]

@@ -23,9 +23,9 @@ pub(crate) fn messages(
     let model = required_str(body, "model")?;
     let messages = required_array(body, "messages")?;
     let stream = stream_flag(body)?;
-    resolve(state, model, gateway, API_ANTHROPIC, "Anthropic Messages")?;
+    let endpoint = resolve(state, model, gateway, API_ANTHROPIC, "Anthropic Messages")?;
     check_anthropic(&state.quirks(), body)?;
-    let answer = Answer::next(state, &last_user_turn(messages), body);
+    let answer = Answer::next(state, &endpoint.name, &last_user_turn(messages), body);
     Ok(if stream {
         Reply::Events(events(model, &answer))
     } else {

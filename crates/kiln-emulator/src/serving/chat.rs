@@ -39,7 +39,7 @@ pub(crate) fn completions(
     let endpoint = resolve_chat(state, model, gateway)?;
     let quirks = state.quirks();
     check_chat(&quirks, &endpoint.family, body)?;
-    let answer = Answer::next(state, &last_user_turn(messages), body);
+    let answer = Answer::next(state, &endpoint.name, &last_user_turn(messages), body);
     let shape = Shape {
         model,
         created: unix_now(),

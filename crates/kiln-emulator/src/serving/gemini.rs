@@ -44,8 +44,8 @@ pub(crate) fn call(
             "Field 'contents' must not be empty.".to_owned(),
         ));
     }
-    resolve(state, model, gateway, API_GEMINI, "Gemini")?;
-    let answer = Answer::next(state, &last_user_turn(contents), body);
+    let endpoint = resolve(state, model, gateway, API_GEMINI, "Gemini")?;
+    let answer = Answer::next(state, &endpoint.name, &last_user_turn(contents), body);
     let chunks = if stream {
         stream_chunks(model, &answer)
     } else {

@@ -23,7 +23,8 @@
 //! # Scripted mode
 //!
 //! [`ServingState::push_script`] queues [`ScriptStep`]s; each model call (any flavour) consumes
-//! the oldest one: `Text` answers with exactly that text, `ToolCall` answers with one tool call in
+//! the oldest one ([`ServingState::push_script_for`] queues one that only calls to a given
+//! endpoint consume): `Text` answers with exactly that text, `ToolCall` answers with one tool call in
 //! the flavour's shape (Anthropic `tool_use`, Chat `tool_calls`, Responses `function_call` item,
 //! Gemini `functionCall` part). When the queue is empty the echo answer above is used again.
 //!
@@ -107,7 +108,8 @@ pub struct ServingState {
 
 #[derive(Debug)]
 struct Inner {
-    script: VecDeque<ScriptStep>,
+    /// Queued steps, each for any endpoint (`None`) or one endpoint name.
+    script: VecDeque<(Option<String>, ScriptStep)>,
     seq: u64,
     recorded: VecDeque<RecordedRequest>,
     quirks: Quirks,
@@ -157,7 +159,16 @@ impl ServingState {
 
     /// Queues a scripted answer; the next model call consumes it.
     pub fn push_script(&self, step: ScriptStep) {
-        lock(&self.inner).script.push_back(step);
+        lock(&self.inner).script.push_back((None, step));
+    }
+
+    /// Queues a scripted answer that only a call to the endpoint `endpoint` consumes (calls to
+    /// other endpoints pass it by), e.g. so that OpenCode's title call to its small model does
+    /// not take the step meant for the main model.
+    pub fn push_script_for(&self, endpoint: &str, step: ScriptStep) {
+        lock(&self.inner)
+            .script
+            .push_back((Some(endpoint.to_owned()), step));
     }
 
     /// How many scripted answers are still queued.
@@ -217,11 +228,19 @@ impl ServingState {
             .cloned()
     }
 
-    /// Takes the next scripted step (if any) and a fresh sequence number for ids.
-    pub(crate) fn next_step(&self) -> (u64, Option<ScriptStep>) {
+    /// Takes the oldest scripted step meant for `endpoint` (if any) and a fresh sequence
+    /// number for ids.
+    pub(crate) fn next_step(&self, endpoint: &str) -> (u64, Option<ScriptStep>) {
         let mut inner = lock(&self.inner);
         inner.seq += 1;
-        (inner.seq, inner.script.pop_front())
+        let position = inner
+            .script
+            .iter()
+            .position(|(only, _)| only.as_deref().is_none_or(|e| e == endpoint));
+        let step = position
+            .and_then(|i| inner.script.remove(i))
+            .map(|(_, step)| step);
+        (inner.seq, step)
     }
 }
 

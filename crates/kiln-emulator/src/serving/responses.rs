@@ -28,12 +28,12 @@ pub(crate) fn create(
         _ => return Err(ServingError::field("input", "a string or an array")),
     };
     let stream = stream_flag(body)?;
-    if any_family {
-        resolve_chat(state, model, gateway)?;
+    let endpoint = if any_family {
+        resolve_chat(state, model, gateway)?
     } else {
-        resolve(state, model, gateway, API_RESPONSES, "OpenAI Responses")?;
-    }
-    let answer = Answer::next(state, &last_user_turn(input), body);
+        resolve(state, model, gateway, API_RESPONSES, "OpenAI Responses")?
+    };
+    let answer = Answer::next(state, &endpoint.name, &last_user_turn(input), body);
     let shape = Shape {
         model,
         created_at: unix_now(),
