@@ -27,7 +27,11 @@ pub struct ApiError {
 impl fmt::Display for ApiError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{} (HTTP {}", self.message, self.status)?;
-        if let Some(code) = &self.error_code {
+        if let Some(code) = self
+            .error_code
+            .as_deref()
+            .filter(|c| *c != self.status.to_string())
+        {
             write!(f, " {code}")?;
         }
         if let Some(reason) = &self.reason {

@@ -296,6 +296,10 @@ mod tests {
         assert_eq!(api.error_code.as_deref(), Some("403"));
         assert_eq!(api.message, "Invalid access token.");
         assert!(e.is_auth_failure());
+        assert_eq!(
+            e.to_string(),
+            "permission denied: Invalid access token. (HTTP 403, GET /x)"
+        );
         let e = err(
             401,
             r#"{"error_code": 401, "message": "Credential was not sent"}"#,

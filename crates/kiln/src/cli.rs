@@ -15,6 +15,8 @@ pub struct Cli {
 pub enum Command {
     /// Run the browser terminal server.
     Serve(crate::serve::ServeArgs),
+    /// Show who the Databricks credentials belong to, and where each setting came from.
+    Whoami(crate::whoami::WhoamiArgs),
 }
 
 fn init_tracing() {
@@ -32,5 +34,6 @@ pub fn main() -> ExitCode {
     init_tracing();
     match cli.command {
         Command::Serve(args) => crate::serve::main(args),
+        Command::Whoami(args) => crate::whoami::main(args),
     }
 }

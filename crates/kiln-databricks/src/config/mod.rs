@@ -129,24 +129,35 @@ impl Config {
         self.values.get(&attr).map(|v| Secret::new(v.value.clone()))
     }
 
-    /// The redacted description: `host=https://x (from env DATABRICKS_HOST), token=*** (from
-    /// profile DEFAULT in ~/.databrickscfg)`. Safe to log and to show.
-    pub fn describe(&self) -> String {
-        if self.values.is_empty() {
-            return "nothing configured".to_owned();
-        }
-        let mut parts = Vec::new();
-        for spec in attrs::ATTRIBUTES {
-            if let Some(v) = self.values.get(&spec.attr) {
+    /// Every set attribute as `(attribute, value or *** when sensitive, source)`, in table order.
+    pub fn redacted_values(&self) -> Vec<(Attr, String, Source)> {
+        attrs::ATTRIBUTES
+            .iter()
+            .filter_map(|spec| {
+                let v = self.values.get(&spec.attr)?;
                 let shown = if spec.sensitive {
                     "***"
                 } else {
                     v.value.as_str()
                 };
-                parts.push(format!("{}={} (from {})", spec.name, shown, v.source));
-            }
+                Some((spec.attr, shown.to_owned(), v.source.clone()))
+            })
+            .collect()
+    }
+
+    /// The redacted description: `host=https://x (from env DATABRICKS_HOST), token=*** (from
+    /// profile DEFAULT in ~/.databrickscfg)`. Safe to log and to show.
+    pub fn describe(&self) -> String {
+        let parts: Vec<String> = self
+            .redacted_values()
+            .into_iter()
+            .map(|(attr, shown, source)| format!("{attr}={shown} (from {source})"))
+            .collect();
+        if parts.is_empty() {
+            "nothing configured".to_owned()
+        } else {
+            parts.join(", ")
         }
-        parts.join(", ")
     }
 
     /// The authentication method: the forced `auth_type`, else the first of pat → basic →
