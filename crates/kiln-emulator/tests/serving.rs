@@ -30,7 +30,7 @@ async fn start() -> Server {
     let state = Arc::new(ServingState::new(ServingState::default_catalog()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
-    let app = serving::router(state.clone());
+    let app = serving::router(state.clone()).merge(serving::admin_router(state.clone()));
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
@@ -414,4 +414,131 @@ async fn requests_are_recorded_without_credentials() {
             .iter()
             .any(|(k, v)| k == "authorization" || v.contains("dapi"))
     );
+}
+
+#[tokio::test]
+async fn admin_routes_script_settings_and_endpoints() {
+    let server = start().await;
+    let admin = |p: &str| format!("{}/__emulator/serving/{p}", server.base);
+    let queued: Value = server
+        .client
+        .post(admin("script"))
+        .json(&json!({"endpoint": "databricks-claude-opus-4-1", "steps": [
+            {"tool_call": {"name": "Bash", "arguments": {"command": "ls"}}},
+            {"text": "all done"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queued["queued"], 2);
+
+    let messages = |model: &str| {
+        json!({"model": model, "max_tokens": 100,
+               "messages": [{"role": "user", "content": "go"}]})
+    };
+    // Another endpoint passes the scripted steps by.
+    let (_, v) = server
+        .post_json(
+            "/serving-endpoints/anthropic/v1/messages",
+            &messages("databricks-claude-sonnet-4-5"),
+        )
+        .await;
+    assert_eq!(v["content"][0]["text"], "kiln-emulator: go");
+    let (_, v) = server
+        .post_json(
+            "/serving-endpoints/anthropic/v1/messages",
+            &messages("databricks-claude-opus-4-1"),
+        )
+        .await;
+    assert_eq!(v["content"][0]["type"], "tool_use");
+    assert_eq!(v["content"][0]["input"], json!({"command": "ls"}));
+    let (_, v) = server
+        .post_json(
+            "/serving-endpoints/anthropic/v1/messages",
+            &messages("databricks-claude-opus-4-1"),
+        )
+        .await;
+    assert_eq!(v["content"][0]["text"], "all done");
+
+    let recorded: Value = server
+        .client
+        .get(admin("requests"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(recorded["requests"].as_array().unwrap().len(), 3);
+    assert_eq!(
+        recorded["requests"][1]["model"],
+        "databricks-claude-opus-4-1"
+    );
+
+    let settings: Value = server
+        .client
+        .put(admin("settings"))
+        .json(&json!({"quirks": {"claude_rejects_empty_text": false}, "stream_interval_ms": 0}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(settings["stream_interval_ms"], 0);
+    assert_eq!(settings["quirks"]["claude_rejects_empty_text"], false);
+    assert_eq!(
+        settings["quirks"]["claude_rejects_orphan_tool_results"],
+        true
+    );
+
+    let spec: Value = server
+        .client
+        .post(admin("endpoints"))
+        .json(&json!({"name": "my-claude", "family": "anthropic", "ready": false}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        spec["api_types"],
+        json!(["llm/v1/chat", "anthropic/v1/messages"])
+    );
+    let (status, v) = server
+        .post_json(
+            "/serving-endpoints/anthropic/v1/messages",
+            &messages("my-claude"),
+        )
+        .await;
+    assert_eq!(
+        (status, v["error_code"].as_str()),
+        (503, Some("TEMPORARILY_UNAVAILABLE"))
+    );
+    let gone = server
+        .client
+        .delete(admin("endpoints/my-claude"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), 200);
+    let (status, _) = server
+        .post_json(
+            "/serving-endpoints/anthropic/v1/messages",
+            &messages("my-claude"),
+        )
+        .await;
+    assert_eq!(status, 404);
+    let bad = server
+        .client
+        .post(admin("script"))
+        .body("{")
+        .header("content-type", "application/json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(bad.status(), 400);
 }

@@ -28,6 +28,9 @@
 //! the flavour's shape (Anthropic `tool_use`, Chat `tool_calls`, Responses `function_call` item,
 //! Gemini `functionCall` part). When the queue is empty the echo answer above is used again.
 //!
+//! Tests that run the emulator as a separate process use the same controls over HTTP through
+//! [`admin_router`] (`/__emulator/serving/…`).
+//!
 //! # Errors and quirks
 //!
 //! Unknown model or endpoint: 404 `{"error_code":"RESOURCE_DOES_NOT_EXIST","message":…}`; a
@@ -37,6 +40,7 @@
 //! JSON-Schema keys and `stream_options` for Gemini on Chat Completions), so kiln's gateway
 //! filters can be tested against them.
 
+mod admin;
 mod answer;
 mod anthropic;
 mod catalog;
@@ -49,12 +53,13 @@ mod routes;
 mod sse;
 mod time;
 
+pub use admin::admin_router;
 pub use answer::{ANSWER_MARKER, ECHO_MAX_CHARS};
 pub use catalog::EndpointSpec;
 pub use quirks::Quirks;
 pub use routes::router;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use std::collections::VecDeque;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
@@ -66,8 +71,10 @@ pub const DEFAULT_STREAM_INTERVAL: Duration = Duration::from_millis(2);
 /// How many recent requests [`ServingState::requests`] keeps (oldest dropped first).
 pub const RECORDED_REQUESTS_MAX: usize = 256;
 
-/// One scripted answer, consumed by the next model call of any flavour.
-#[derive(Clone, Debug, PartialEq)]
+/// One scripted answer, consumed by the next model call of any flavour. As JSON (admin API):
+/// `{"text": "…"}` or `{"tool_call": {"name": "…", "arguments": {…}}}`.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum ScriptStep {
     /// Answer with exactly this text.
     Text(String),
@@ -75,6 +82,7 @@ pub enum ScriptStep {
     /// else is wrapped as `{"value": arguments}` for flavours that need an object.
     ToolCall {
         name: String,
+        #[serde(default = "empty_object")]
         arguments: serde_json::Value,
     },
 }
@@ -207,7 +215,8 @@ impl ServingState {
         lock(&self.inner).recorded.clear();
     }
 
-    pub(crate) fn stream_interval(&self) -> Duration {
+    /// The pause between streamed events.
+    pub fn stream_interval(&self) -> Duration {
         lock(&self.inner).stream_interval
     }
 
@@ -242,6 +251,10 @@ impl ServingState {
             .map(|(_, step)| step);
         (inner.seq, step)
     }
+}
+
+fn empty_object() -> serde_json::Value {
+    serde_json::Value::Object(serde_json::Map::new())
 }
 
 /// Locks a std mutex, recovering the data of a poisoned one (every update here is a single

@@ -2,6 +2,7 @@
 //! reference's list of incompatibilities), so that kiln's gateway filters meet them in tests.
 
 use super::error::ServingError;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::collections::HashSet;
 
@@ -19,7 +20,8 @@ const EMPTY_TEXT: &str = "messages: text content blocks must be non-empty";
 
 /// Switches for the extra checks. `Default` has every request check on and the response quirk
 /// off; [`Quirks::none`] turns everything off.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
 pub struct Quirks {
     /// Claude endpoints (Messages and Chat) refuse empty text content with 400
     /// `messages: text content blocks must be non-empty`.
