@@ -71,6 +71,12 @@ pub struct BenchArgs {
     /// Bytes of output for the single-stream throughput measurement.
     #[arg(long, default_value_t = 200_000_000)]
     pub bytes: u64,
+    /// Echo samples beside the streams (fewer: each can take long under load).
+    #[arg(long, default_value_t = 300)]
+    pub concurrent_samples: usize,
+    /// Longest time spent measuring one echo series, in seconds (fewer samples then).
+    #[arg(long, default_value_t = 120)]
+    pub echo_budget_s: u64,
     /// Sessions streaming at once while a further one measures echo.
     #[arg(long, default_value_t = 20)]
     pub streams: usize,

@@ -51,6 +51,7 @@ async fn drain<T: Term + Send + 'static>(
             r = t.recv() => match r? {
                 Chunk::Data(d) => { counters.bytes.fetch_add(d.len() as u64, Ordering::Relaxed); }
                 Chunk::Gap => { counters.gaps.fetch_add(1, Ordering::Relaxed); }
+                Chunk::Snapshot(_) => {}
                 Chunk::End => bail!("a streaming terminal ended early"),
             },
         }

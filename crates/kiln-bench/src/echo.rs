@@ -12,6 +12,8 @@ pub struct EchoPlan {
     pub samples: usize,
     pub warmup: usize,
     pub interval: Duration,
+    /// Stop early (with the samples so far) once measuring has taken this long.
+    pub budget: Duration,
 }
 
 /// Latencies and anything odd seen on the way.
@@ -49,7 +51,9 @@ async fn one<T: Term>(t: &mut T, byte: u8) -> anyhow::Result<(Duration, u64)> {
                 }
                 stray += d.len() as u64;
             }
-            Chunk::Gap => bail!("output was skipped during an echo measurement"),
+            Chunk::Gap | Chunk::Snapshot(_) => {
+                bail!("output was skipped during an echo measurement")
+            }
             Chunk::End => bail!("the terminal ended during an echo measurement"),
         }
     }
@@ -59,12 +63,17 @@ async fn one<T: Term>(t: &mut T, byte: u8) -> anyhow::Result<(Duration, u64)> {
 pub async fn measure<T: Term>(t: &mut T, plan: EchoPlan) -> anyhow::Result<EchoResult> {
     let mut samples = Vec::with_capacity(plan.samples);
     let mut stray_bytes = 0;
+    let mut measuring_since = None;
     for i in 0..plan.warmup + plan.samples {
         let byte = b'a' + (i % 26) as u8;
         let (d, stray) = one(t, byte).await?;
         if i >= plan.warmup {
             samples.push(d);
             stray_bytes += stray;
+            let since = *measuring_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > plan.budget {
+                break;
+            }
         }
         tokio::time::sleep(plan.interval).await;
     }

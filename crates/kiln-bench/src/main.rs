@@ -17,6 +17,7 @@ mod startup;
 mod stats;
 mod term;
 mod throughput;
+mod vtparse;
 mod ws;
 
 use clap::Parser;

@@ -34,6 +34,11 @@ pub struct Results {
     pub throughput_kiln: Option<StreamResult>,
     pub concurrent_raw: Option<ConcurrentResult>,
     pub concurrent_kiln: Option<ConcurrentResult>,
+    /// The `vt100` parser alone on the same stream, MB/s.
+    pub vt_parser_mb_per_s: Option<f64>,
+    /// `/proc/loadavg` when the run started and ended (other work on the machine skews results).
+    pub load_before: String,
+    pub load_after: String,
     /// VmHWM of the server at the end of the run, bytes.
     pub peak_rss: Option<u64>,
     pub errors: Vec<String>,
@@ -68,6 +73,13 @@ fn machine() -> Machine {
     }
 }
 
+/// The first three fields of `/proc/loadavg` (1, 5 and 15 minute load averages).
+pub fn loadavg() -> String {
+    std::fs::read_to_string("/proc/loadavg")
+        .map(|s| s.split_whitespace().take(3).collect::<Vec<_>>().join(" "))
+        .unwrap_or_default()
+}
+
 impl Results {
     pub fn new(args: &BenchArgs) -> Self {
         Results {
@@ -84,6 +96,9 @@ impl Results {
             throughput_kiln: None,
             concurrent_raw: None,
             concurrent_kiln: None,
+            vt_parser_mb_per_s: None,
+            load_before: loadavg(),
+            load_after: String::new(),
             peak_rss: None,
             errors: Vec::new(),
         }
@@ -200,6 +215,17 @@ fn rows(r: &Results) -> Vec<Row> {
         "at least 80 % of raw",
         ratio.map(|x| x >= 0.8),
     ));
+    rows.push(row(
+        "VT parser alone (vt100), same stream",
+        DASH.to_owned(),
+        opt(r.vt_parser_mb_per_s.as_ref(), |v| format!("{v:.1} MB/s")),
+        match (tr, r.vt_parser_mb_per_s) {
+            (Some(t), Some(v)) => format!("{:.0} % of raw", v / t.mb_per_s * 100.0),
+            _ => DASH.to_owned(),
+        },
+        "(ceiling for kiln)",
+        None,
+    ));
     let intact = |t: &StreamResult| {
         if t.intact {
             "sha256 ok".to_owned()
@@ -243,9 +269,10 @@ fn rows(r: &Results) -> Vec<Row> {
         DASH,
         None,
     ));
+    let samples = ck.or(cr).map_or(0, |c| c.echo.summary.samples);
     echo_rows(
         &mut rows,
-        &format!("echo beside {n} streams"),
+        &format!("echo beside {n} streams (n={samples})"),
         cr.map(|c| &c.echo),
         ck.map(|c| &c.echo),
         false,
@@ -312,7 +339,10 @@ fn rows(r: &Results) -> Vec<Row> {
 }
 
 fn table(r: &Results) -> String {
-    let rows = rows(r);
+    let rows: Vec<Row> = rows(r)
+        .into_iter()
+        .filter(|x| x.raw != DASH || x.kiln != DASH)
+        .collect();
     let head = [
         "measurement",
         "raw PTY",
@@ -376,6 +406,10 @@ pub fn print(r: &Results, json: bool) {
         m.cpus, m.cpu_model, m.kernel, m.memory_mib
     );
     println!("command: {}", r.command);
+    println!(
+        "load average: {} at the start, {} at the end",
+        r.load_before, r.load_after
+    );
     println!(
         "echo: {} samples per measurement, one keystroke every {} ms\n",
         r.samples, r.keystroke_interval_ms

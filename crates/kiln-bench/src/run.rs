@@ -8,7 +8,7 @@ use crate::kiln::{self, KilnServer, ServerConfig, TempHome};
 use crate::raw::RawPty;
 use crate::report::Results;
 use crate::ws::KilnTerm;
-use crate::{concurrent, memory, pattern, startup, throughput};
+use crate::{concurrent, memory, pattern, startup, throughput, vtparse};
 use anyhow::{Context, bail};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -56,6 +56,17 @@ pub fn main(args: BenchArgs) -> ExitCode {
     }
 }
 
+impl Ctx {
+    /// The echo plan beside the streams.
+    fn loaded_plan(&self) -> EchoPlan {
+        EchoPlan {
+            samples: self.args.concurrent_samples.max(1),
+            warmup: self.args.warmup.min(self.args.concurrent_samples),
+            ..self.plan
+        }
+    }
+}
+
 fn context(args: BenchArgs) -> anyhow::Result<Ctx> {
     let exe = std::env::current_exe().context("cannot locate this executable")?;
     let kiln = match &args.kiln {
@@ -81,6 +92,7 @@ fn context(args: BenchArgs) -> anyhow::Result<Ctx> {
         samples: args.samples.max(1),
         warmup: args.warmup,
         interval: Duration::from_millis(args.keystroke_interval_ms),
+        budget: Duration::from_secs(args.echo_budget_s),
     };
     Ok(Ctx {
         exe,
@@ -129,6 +141,12 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
             results.memory = Some(m);
             results.snapshot = Some(s);
         }
+    }
+    if ctx.args.wants(Part::Throughput) {
+        progress("VT parser alone (the server's per-byte work)");
+        let bytes = ctx.args.bytes.min(50_000_000);
+        let r = tokio::task::spawn_blocking(move || vtparse::measure(bytes)).await;
+        results.vt_parser_mb_per_s = record(&mut results, "VT parser", r.map_err(Into::into));
     }
     if ctx.args.wants(Part::Echo) {
         progress("keystroke echo, raw PTY");
@@ -184,7 +202,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
                 terms.push(KilnTerm::connect(&api, &id, Some(0)).await?);
                 ids.push(id);
             }
-            let echo = echo::kiln_on_own_thread(api.clone(), ctx.plan);
+            let echo = echo::kiln_on_own_thread(api.clone(), ctx.loaded_plan());
             let r = concurrent::run(terms, ctx.exe.clone(), echo).await;
             for id in &ids {
                 api.delete_session(id).await?;
@@ -197,5 +215,6 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
     let peak = kiln::rss(server.pid);
     results.peak_rss = record(&mut results, "peak RSS", peak).map(|r| r.peak);
     server.stop().await;
+    results.load_after = crate::report::loadavg();
     Ok(results)
 }

@@ -17,8 +17,10 @@ pub const WAIT: Duration = Duration::from_secs(30);
 pub enum Chunk {
     /// Output bytes, in stream order.
     Data(Bytes),
-    /// The viewer fell behind and bytes were skipped (kiln sent a snapshot instead).
+    /// The viewer fell behind and bytes were skipped (kiln sends a snapshot instead).
     Gap,
+    /// Snapshot bytes (a screen reproduction, not part of the stream).
+    Snapshot(Bytes),
     /// The output ended (the program exited or the session was closed).
     End,
 }
@@ -58,7 +60,7 @@ pub fn fill_command(exe: &Path, bytes: u64) -> Vec<u8> {
 }
 
 /// Reads until `marker` has appeared and returns the bytes that followed it in the same read.
-/// Gaps are ignored (a marker is still found after one).
+/// After a gap the marker is also looked for in the snapshot (then nothing is returned).
 pub async fn wait_for<T: Term>(t: &mut T, marker: &[u8], limit: Duration) -> anyhow::Result<Bytes> {
     let search = async {
         let mut window: Vec<u8> = Vec::new();
@@ -76,6 +78,12 @@ pub async fn wait_for<T: Term>(t: &mut T, marker: &[u8], limit: Duration) -> any
                     window.drain(..tail);
                 }
                 Chunk::Gap => window.clear(),
+                // The marker may have been skipped over into a snapshot; it shows on the screen.
+                Chunk::Snapshot(d) => {
+                    if find(&d, marker).is_some() {
+                        return Ok(Bytes::new());
+                    }
+                }
                 Chunk::End => bail!(
                     "the terminal ended before {:?} appeared",
                     String::from_utf8_lossy(marker)

@@ -55,6 +55,7 @@ pub async fn measure<T: Term>(
             match t.recv().await? {
                 Chunk::Data(d) => take(&d, &mut received),
                 Chunk::Gap => gaps += 1,
+                Chunk::Snapshot(_) => {}
                 Chunk::End => break,
             }
         }

@@ -23,6 +23,8 @@ pub struct KilnTerm {
     snapshot_left: usize,
     /// Size of the snapshot announced by `hello` (0 when none).
     pub snapshot_len: usize,
+    /// Live bytes that arrived in the same frame as the end of a snapshot.
+    pending: Option<Bytes>,
 }
 
 impl KilnTerm {
@@ -59,6 +61,7 @@ impl KilnTerm {
             ws,
             snapshot_left: snapshot_len,
             snapshot_len,
+            pending: None,
         })
     }
 
@@ -67,13 +70,12 @@ impl KilnTerm {
     pub async fn read_snapshot(&mut self) -> anyhow::Result<Bytes> {
         while self.snapshot_left > 0 {
             match self.recv().await? {
-                // `recv` yields data only once the snapshot is complete.
-                Chunk::Data(d) => return Ok(d),
-                Chunk::Gap => {}
+                Chunk::Snapshot(_) | Chunk::Gap => {}
+                Chunk::Data(d) => bail!("{} live bytes before the snapshot ended", d.len()),
                 Chunk::End => bail!("the session ended during its snapshot"),
             }
         }
-        Ok(Bytes::new())
+        Ok(self.pending.take().unwrap_or_default())
     }
 
     /// Closes the connection politely.
@@ -91,26 +93,24 @@ impl Term for KilnTerm {
     }
 
     async fn recv(&mut self) -> anyhow::Result<Chunk> {
+        if let Some(d) = self.pending.take() {
+            return Ok(Chunk::Data(d));
+        }
         loop {
             let msg = match self.ws.next().await {
                 None => return Ok(Chunk::End),
                 Some(m) => m?,
             };
             match msg {
-                Message::Binary(mut b) => {
-                    if self.snapshot_left > 0 {
-                        let skip = self.snapshot_left.min(b.len());
-                        self.snapshot_left -= skip;
-                        b = b.slice(skip..);
+                Message::Binary(b) if self.snapshot_left > 0 => {
+                    let n = self.snapshot_left.min(b.len());
+                    self.snapshot_left -= n;
+                    if n < b.len() {
+                        self.pending = Some(b.slice(n..));
                     }
-                    if !b.is_empty() {
-                        return Ok(Chunk::Data(b));
-                    }
-                    if self.snapshot_left == 0 {
-                        // A snapshot just completed; report it as an empty read.
-                        return Ok(Chunk::Data(b));
-                    }
+                    return Ok(Chunk::Snapshot(b.slice(..n)));
                 }
+                Message::Binary(b) => return Ok(Chunk::Data(b)),
                 Message::Text(t) => {
                     let v: Value = serde_json::from_str(t.as_str())?;
                     match v["type"].as_str() {
