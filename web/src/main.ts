@@ -1,6 +1,7 @@
 // Entry point of the kiln web UI: CSP shims first, then the tabs, status bar, search bar and
-// toolbar, then every running session is reattached. `window.__kiln` is a read-only view for
-// the browser tests (and curious users): tabs, states and terminal text.
+// toolbar, then every running session is reattached. `window.__kiln` is a view for the browser
+// tests (and curious users): tabs, states and terminal text, plus `drop()` to simulate a network
+// failure (nothing the page's own scripts could not do anyway).
 
 import { installCspShims } from './csp';
 import { byId } from './dom';
@@ -81,6 +82,8 @@ function boot(): void {
       tabs: () => tabs.list.map(view),
       active: () => (tabs.active ? view(tabs.active) : null),
       text: (id?: string) => find(id)?.term.text() ?? '',
+      /** Drops the tab's connection as a network failure would; it then reconnects and resumes. */
+      drop: (id?: string) => find(id)?.simulateDrop(),
     }),
   });
 

@@ -221,6 +221,11 @@ export class Tab {
     this.transport?.send(encoder.encode(text));
   }
 
+  /** See Transport.simulateDrop. */
+  simulateDrop(): void {
+    this.transport?.simulateDrop();
+  }
+
   retryNow(): void {
     this.transport?.retryNow();
   }

@@ -101,7 +101,7 @@ export class KilnTerminal {
   text(): string {
     const buf = this.term.buffer.active;
     const lines: string[] = [];
-    for (let i = 0; i < buf.length; i++) lines.push(buf.getLine(i)?.translateToString(true) ?? '');
+    for (let i = 0; i < buf.length; i++) lines.push((buf.getLine(i)?.translateToString(true) ?? '').trimEnd());
     while (lines.length && lines[lines.length - 1] === '') lines.pop();
     return lines.join('\n');
   }

@@ -149,6 +149,16 @@ export class Transport {
     if (this.state.kind === 'reconnecting' || this.state.kind === 'offline') this.connect();
   }
 
+  /** Drops the connection as a network failure would (for tests; the transport reconnects). */
+  simulateDrop(): void {
+    if (this.via === 'websocket') this.ws?.close(4000, 'simulated network drop');
+    else if (this.poll) {
+      this.poll.abort();
+      this.poll = undefined;
+      this.scheduleReconnect('the connection was lost');
+    }
+  }
+
   /** Whether input is flowing. */
   get connected(): boolean {
     return this.state.kind === 'connected';

@@ -1,0 +1,201 @@
+// Browser tests of the terminal UI against a real kiln: echo, reattach after reload, tabs,
+// exit display, resume after a dropped connection without loss or repetition, the long-poll
+// transport, and no CSP violation with either renderer.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import {
+  launchBrowser,
+  openPage,
+  startKiln,
+  typeLine,
+  waitFor,
+  waitForLine,
+  waitForPrompt,
+  waitForState,
+} from './harness.mjs';
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+/** Runs `body` with a fresh kiln and page; stops both however the test ends. */
+async function withKiln(urlSuffix, body) {
+  const kiln = await startKiln();
+  let ui;
+  try {
+    ui = await openPage(browser, kiln.url + urlSuffix);
+    await body(kiln, ui);
+  } finally {
+    await ui?.close();
+    await kiln.stop();
+  }
+}
+
+describe('terminal', () => {
+  test('the printed URL opens a shell; echo hello shows hello; no CSP violation', async () => {
+    await withKiln('', async (kiln, { page, cspViolations, consoleErrors, pageErrors }) => {
+      // The key was exchanged for a cookie and stripped from the address.
+      assert.equal(new URL(page.url()).search, '');
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await typeLine(page, 'echo hello');
+      await waitForLine(page, 'hello');
+      const sessions = (await kiln.api('/api/sessions')).body.sessions;
+      assert.equal(sessions.length, 1);
+      assert.equal((await page.evaluate(() => window.__kiln.active())).id, sessions[0].id);
+      // Colours through the renderer (xterm styles its rows at run time).
+      await typeLine(page, 'printf "\\e[38;2;250;120;0mtrue\\e[0mcolour\\n"');
+      await waitForLine(page, 'truecolour');
+      assert.match(await page.locator('#status').innerText(), /connected/);
+      assert.deepEqual(await cspViolations(), []);
+      assert.deepEqual(pageErrors, []);
+      assert.deepEqual(consoleErrors, []);
+      // The listener does see violations: a <style> without the page's nonce is one.
+      await page.evaluate(() => {
+        const s = document.createElementNS('http://www.w3.org/1999/xhtml', 'style');
+        s.textContent = 'body { color: red }';
+        document.head.append(s);
+      });
+      await waitFor(page, 'the deliberate CSP violation', () => window.__cspViolations.length > 0);
+    });
+  });
+
+  test('the DOM renderer works under the CSP too', async () => {
+    await withKiln('&renderer=dom', async (_kiln, { page, cspViolations, pageErrors }) => {
+      await waitForState(page, 'connected');
+      assert.equal((await page.evaluate(() => window.__kiln.active())).renderer, 'dom');
+      await waitForPrompt(page);
+      await typeLine(page, 'printf "\\e[38;2;250;120;0mdom\\e[0m-\\e[48;5;22mrenderer\\e[0m\\n"');
+      await waitForLine(page, 'dom-renderer');
+      assert.deepEqual(await cspViolations(), []);
+      assert.deepEqual(pageErrors, []);
+    });
+  });
+
+  test('a reload reattaches to the same session and shows its screen', async () => {
+    await withKiln('', async (kiln, { page }) => {
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await typeLine(page, 'echo before-reload');
+      await waitForLine(page, 'before-reload');
+      const id = (await page.evaluate(() => window.__kiln.active())).id;
+      await page.reload();
+      await waitForState(page, 'connected');
+      await waitForLine(page, 'before-reload');
+      const tabs = await page.evaluate(() => window.__kiln.tabs());
+      assert.deepEqual(
+        tabs.map((t) => t.id),
+        [id],
+      );
+      assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 1);
+      await typeLine(page, 'echo after-reload');
+      await waitForLine(page, 'after-reload');
+    });
+  });
+
+  test('tabs: new, rename by double-click, close ends the session', async () => {
+    await withKiln('', async (kiln, { page }) => {
+      await waitForState(page, 'connected');
+      await page.getByRole('button', { name: 'New terminal' }).click();
+      await waitFor(page, 'two tabs', () => window.__kiln.tabs().length === 2);
+      await waitForState(page, 'connected');
+      const [first, second] = await page.evaluate(() => window.__kiln.tabs());
+      assert.equal(second.active, true);
+      assert.notEqual(first.id, second.id);
+      assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 2);
+
+      // Rename the second tab.
+      await page.locator('.tab-item').nth(1).locator('.tab-label').dblclick();
+      const input = page.getByRole('textbox', { name: 'New name for this tab' });
+      await input.fill('build');
+      await input.press('Enter');
+      await waitFor(page, 'the new label', () => window.__kiln.tabs()[1].label === 'build');
+      const renamed = (await kiln.api(`/api/sessions/${second.id}`)).body;
+      assert.equal(renamed.label, 'build');
+      assert.match(await page.getByRole('tab', { selected: true }).innerText(), /build/);
+
+      // Close it: a running shell asks first.
+      await page.getByRole('button', { name: 'Close build' }).click();
+      await page.getByRole('button', { name: 'End shell' }).click();
+      await waitFor(page, 'one tab', () => window.__kiln.tabs().length === 1);
+      const left = (await kiln.api('/api/sessions')).body.sessions;
+      assert.deepEqual(
+        left.map((s) => s.id),
+        [first.id],
+      );
+      assert.equal((await kiln.api(`/api/sessions/${second.id}`)).status, 404);
+      // The remaining tab is active and usable.
+      await waitForState(page, 'connected');
+      await typeLine(page, 'echo still-here');
+      await waitForLine(page, 'still-here');
+    });
+  });
+
+  test('an exited shell says how it ended and can be closed', async () => {
+    await withKiln('', async (kiln, { page }) => {
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await typeLine(page, 'exit 3');
+      await waitForState(page, 'exited');
+      const banner = page.locator('.panel:not(.inactive) .banner');
+      await banner.getByText('The shell exited with code 3.').waitFor();
+      assert.deepEqual((await page.evaluate(() => window.__kiln.active())).exit, { code: 3, signal: null });
+      await banner.getByRole('button', { name: 'Close tab' }).click();
+      await waitFor(page, 'no tabs', () => window.__kiln.tabs().length === 0);
+      await page.getByText('No terminals are open.').waitFor();
+      assert.deepEqual((await kiln.api('/api/sessions')).body.sessions, []);
+      // And a new one can be started from the empty state.
+      await page.locator('#empty-new').click();
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+    });
+  });
+
+  test('a dropped connection resumes from the last byte: nothing lost, nothing repeated', async () => {
+    await withKiln('', async (_kiln, { page }) => {
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await typeLine(page, 'for i in $(seq 1 400); do echo n$i; sleep 0.005; done; echo loop-done');
+      await waitForLine(page, 'n40');
+      await page.evaluate(() => window.__kiln.drop());
+      await waitFor(page, 'the reconnect to start', () => window.__kiln.active().state !== 'connected');
+      await waitForState(page, 'connected');
+      await waitForLine(page, 'loop-done');
+      const numbers = (await page.evaluate(() => window.__kiln.text()))
+        .split('\n')
+        .filter((l) => /^n\d+$/.test(l))
+        .map((l) => Number(l.slice(1)));
+      assert.deepEqual(
+        numbers,
+        Array.from({ length: 400 }, (_, i) => i + 1),
+      );
+    });
+  });
+
+  test('the HTTP long-poll transport carries the same terminal', async () => {
+    await withKiln('&transport=poll', async (_kiln, { page, cspViolations }) => {
+      await waitForState(page, 'connected');
+      assert.match((await page.evaluate(() => window.__kiln.active())).summary, /long-poll/);
+      await waitForPrompt(page);
+      await typeLine(page, 'echo via-http');
+      await waitForLine(page, 'via-http');
+      await typeLine(page, 'for i in $(seq 1 200); do echo p$i; sleep 0.005; done; echo poll-done');
+      await waitForLine(page, 'p20');
+      await page.evaluate(() => window.__kiln.drop());
+      await waitForLine(page, 'poll-done');
+      const numbers = (await page.evaluate(() => window.__kiln.text()))
+        .split('\n')
+        .filter((l) => /^p\d+$/.test(l))
+        .map((l) => Number(l.slice(1)));
+      assert.deepEqual(
+        numbers,
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
+      assert.deepEqual(await cspViolations(), []);
+    });
+  });
+});
