@@ -96,8 +96,8 @@ export function launchBrowser() {
  * A fresh browser context and page that records CSP violations, console errors and page
  * errors from the first script on.
  */
-export async function openPage(browser, url, { viewport = { width: 1000, height: 600 } } = {}) {
-  const context = await browser.newContext({ viewport });
+export async function openPage(browser, url, { viewport = { width: 1000, height: 600 }, permissions = [] } = {}) {
+  const context = await browser.newContext({ viewport, permissions });
   const page = await context.newPage();
   const consoleErrors = [];
   const pageErrors = [];

@@ -1,0 +1,113 @@
+// Browser tests of getting things into and out of a terminal: files dropped or pasted are
+// uploaded to ~/uploads and their shell-quoted paths typed at the prompt; Ctrl+Shift+C copies
+// the selection; Ctrl+Shift+V and Shift+Insert paste.
+import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { after, before, test } from 'node:test';
+import {
+  launchBrowser,
+  openPage,
+  startKiln,
+  typeLine,
+  waitFor,
+  waitForLine,
+  waitForPrompt,
+  waitForState,
+} from './harness.mjs';
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+const TERMINAL = '.panel:not(.inactive) .xterm';
+
+test('dropped and pasted files are uploaded and their paths typed at the prompt', async () => {
+  const kiln = await startKiln();
+  let ui;
+  try {
+    ui = await openPage(browser, kiln.url);
+    const { page } = ui;
+    await waitForState(page, 'connected');
+    await waitForPrompt(page);
+
+    // Drag and drop a file whose name needs quoting.
+    await page.locator(TERMINAL).click();
+    await page.keyboard.type('cat ');
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File(['dropped-content-42\n'], 'my notes.txt', { type: 'text/plain' }));
+      const target = document.querySelector('.panel:not(.inactive) .term-host');
+      for (const type of ['dragenter', 'dragover', 'drop']) {
+        target.dispatchEvent(new DragEvent(type, { dataTransfer: dt, bubbles: true, cancelable: true }));
+      }
+    });
+    const dropped = join(kiln.home, 'uploads', 'my notes.txt');
+    await waitFor(page, 'the quoted path at the prompt', (p) => window.__kiln.text().includes(`cat '${p}'`), dropped);
+    await page.keyboard.press('Enter');
+    await waitForLine(page, 'dropped-content-42');
+    assert.equal(await readFile(dropped, 'utf8'), 'dropped-content-42\n');
+
+    // Paste a binary file (clipboard with a file, as when copying one in a file manager).
+    await page.keyboard.type('wc -c ');
+    await page.evaluate(() => {
+      const dt = new DataTransfer();
+      dt.items.add(new File([new Uint8Array(Array.from({ length: 256 }, (_, i) => i))], 'data.bin'));
+      const textarea = document.querySelector('.panel:not(.inactive) .xterm-helper-textarea');
+      textarea.dispatchEvent(new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true }));
+    });
+    const pasted = join(kiln.home, 'uploads', 'data.bin');
+    await waitFor(page, 'the pasted path at the prompt', (p) => window.__kiln.text().includes(`wc -c ${p}`), pasted);
+    await page.keyboard.press('Enter');
+    await waitForLine(page, `256 ${pasted}`);
+    assert.equal((await readFile(pasted)).length, 256);
+    await waitFor(page, 'an upload notice', () => /Uploaded/.test(document.getElementById('notice').textContent));
+    assert.deepEqual(await ui.cspViolations(), []);
+  } finally {
+    await ui?.close();
+    await kiln.stop();
+  }
+});
+
+test('Ctrl+Shift+C copies the selection; Ctrl+Shift+V and Shift+Insert paste', async () => {
+  const kiln = await startKiln();
+  let ui;
+  try {
+    ui = await openPage(browser, kiln.url, { permissions: ['clipboard-read', 'clipboard-write'] });
+    const { page } = ui;
+    await waitForState(page, 'connected');
+    await waitForPrompt(page);
+    await typeLine(page, 'echo copy-me-123');
+    await waitForLine(page, 'copy-me-123');
+
+    // Double-click the word in the output line to select it.
+    const row = (await page.evaluate(() => window.__kiln.text())).split('\n').indexOf('copy-me-123');
+    const { cols, rows } = await page.evaluate(() => window.__kiln.active());
+    const box = await page.locator(`${TERMINAL} .xterm-screen`).boundingBox();
+    const cellW = box.width / cols;
+    const cellH = box.height / rows;
+    await page.mouse.dblclick(box.x + cellW * 3.5, box.y + cellH * (row + 0.5));
+    await page.keyboard.press('Control+Shift+C');
+    await waitFor(page, 'the copied text on the clipboard', async () => (await navigator.clipboard.readText()) === 'copy-me-123');
+
+    // Paste it back with Ctrl+Shift+V.
+    await page.keyboard.type('echo again-');
+    await page.keyboard.press('Control+Shift+V');
+    await page.keyboard.press('Enter');
+    await waitForLine(page, 'again-copy-me-123');
+
+    // Shift+Insert pastes too.
+    await page.evaluate(() => navigator.clipboard.writeText('echo via-shift-insert'));
+    await page.keyboard.press('Shift+Insert');
+    await page.keyboard.press('Enter');
+    await waitForLine(page, 'via-shift-insert');
+    assert.deepEqual(ui.pageErrors, []);
+  } finally {
+    await ui?.close();
+    await kiln.stop();
+  }
+});
