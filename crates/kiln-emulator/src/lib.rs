@@ -456,10 +456,9 @@ impl RunningEmulator {
 }
 
 impl Drop for RunningEmulator {
+    /// Stops accepting connections and closes idle ones (graceful shutdown in the
+    /// background; streams still in flight finish on their own).
     fn drop(&mut self) {
         self.cancel.cancel();
-        if let Some(task) = self.task.take() {
-            task.abort();
-        }
     }
 }
