@@ -52,6 +52,8 @@ export class Tab {
   private readonly banner: HTMLElement;
   private readonly bannerText: HTMLElement;
   private readonly bannerActions: HTMLElement;
+  private readonly stateEl: HTMLElement;
+  private readonly resizeObserver: ResizeObserver;
   private transport: Transport | undefined;
   private inSnapshot = false;
   private active = false;
@@ -64,6 +66,7 @@ export class Tab {
     this.dot = h('span', { class: 'dot', 'aria-hidden': 'true' });
     this.labelEl = h('span', { class: 'tab-label' }, label);
     this.titleEl = h('span', { class: 'tab-title' });
+    this.stateEl = h('span', { class: 'tab-state', 'aria-hidden': 'true' });
     this.button = h(
       'button',
       {
@@ -78,6 +81,7 @@ export class Tab {
       this.dot,
       this.labelEl,
       this.titleEl,
+      this.stateEl,
     );
     const close = h('button', { type: 'button', class: 'tab-close', tabindex: '-1', 'aria-label': `Close ${label}` }, '×');
     this.item = h('div', { class: 'tab-item', role: 'presentation' }, this.button, close);
@@ -107,7 +111,8 @@ export class Tab {
     this.wireTerminal();
     acceptFiles(this.panel, overlay, (files) => this.upload(files));
     const refit = debounce(() => this.fitAndSync(), 60);
-    new ResizeObserver(refit).observe(termHost);
+    this.resizeObserver = new ResizeObserver(refit);
+    this.resizeObserver.observe(termHost);
   }
 
   private wireTerminal(): void {
@@ -261,6 +266,7 @@ export class Tab {
   dispose(): void {
     this.transport?.stop();
     this.transport = undefined;
+    this.resizeObserver.disconnect();
     this.term.dispose();
     this.panel.remove();
     this.item.remove();
@@ -329,6 +335,7 @@ export class Tab {
     this.titleEl.textContent = this.title && this.title !== this.label ? this.title : '';
     const kind = this.exit ? 'exited' : this.state.kind;
     this.dot.className = `dot ${kind}`;
+    this.stateEl.textContent = shortState(this);
     this.item.classList.toggle('activity', this.activity);
     const closeBtn = this.item.querySelector('.tab-close');
     closeBtn?.setAttribute('aria-label', `Close ${this.label}`);
@@ -366,5 +373,29 @@ export function tabSummary(tab: Tab): string {
       return 'access key refused';
     case 'stopped':
       return 'stopped';
+  }
+}
+
+/** A few words in the tab itself when it is not simply connected. */
+function shortState(tab: Tab): string {
+  if (tab.exit) return tab.exit.signal !== null ? `signal ${tab.exit.signal}` : `exit ${tab.exit.code ?? '?'}`;
+  const s = tab.state;
+  switch (s.kind) {
+    case 'reconnecting':
+      return `retry ${Math.max(0, Math.ceil((s.retryAt - Date.now()) / 1000))} s`;
+    case 'connecting':
+      return s.attempt ? 'reconnecting' : '';
+    case 'offline':
+      return 'offline';
+    case 'gone':
+      return 'gone';
+    case 'closed':
+      return 'closed';
+    case 'failed':
+      return 'failed';
+    case 'unauthorized':
+      return 'no access';
+    default:
+      return '';
   }
 }

@@ -190,7 +190,7 @@ export class Transport {
 
   /** Asks the server to resize the session to this viewer's size. */
   resize(cols: number, rows: number): void {
-    if (!this.connected || (cols === this.size.cols && rows === this.size.rows)) return;
+    if (!this.connected || this.exited || (cols === this.size.cols && rows === this.size.rows)) return;
     this.size = { cols, rows };
     if (this.via === 'websocket') {
       this.ws?.send(JSON.stringify({ type: 'resize', cols, rows }));
