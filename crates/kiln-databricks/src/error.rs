@@ -44,8 +44,12 @@ impl fmt::Display for ApiError {
 /// What kind of transport failure happened; decides whether a retry is safe.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TransportKind {
-    /// The connection could not be made: the request was never sent.
+    /// The connection was refused, reset or timed out while connecting: the request was
+    /// never sent, and trying again may work.
     Connect,
+    /// The connection could not be set up for a reason that will not fix itself soon
+    /// (name resolution, TLS): never retried.
+    Setup,
     /// The request or the response body took longer than the per-request timeout.
     Timeout,
     /// Anything else (connection reset mid-request, protocol error, body read failure).

