@@ -7,6 +7,8 @@ import { Tab, type TabHost } from './tab';
 
 /** Longest label the server accepts. */
 const MAX_LABEL_CHARS = 64;
+/** sessionStorage key of the active session. */
+const ACTIVE_KEY = 'kiln.active';
 
 export interface TabsEvents {
   /** The active tab, its state or its size changed. */
@@ -33,7 +35,9 @@ export class Tabs {
       activate: (tab) => this.activate(tab),
       requestClose: (tab) => void this.close(tab),
       changed: (tab) => {
-        if (tab === this.active) this.events.changed(tab);
+        if (tab !== this.active) return;
+        this.rememberActive();
+        this.events.changed(tab);
       },
       notify: (m, k) => this.events.notify(m, k),
       openSearch: () => this.events.openSearch(),
@@ -59,7 +63,7 @@ export class Tabs {
       if (e instanceof api.ApiError && e.status !== 0) return;
     }
     for (const s of sessions) this.adopt(s);
-    const remembered = sessionStorage.getItem('kiln.active');
+    const remembered = sessionStorage.getItem(ACTIVE_KEY);
     const first = this.list.find((t) => t.sessionId === remembered) ?? this.list[0];
     if (first) this.activate(first);
     else await this.create();
@@ -116,8 +120,14 @@ export class Tabs {
     if (this.active && this.active !== tab) this.active.setActive(false);
     this.active = tab;
     tab.setActive(true);
-    if (tab.sessionId) sessionStorage.setItem('kiln.active', tab.sessionId);
+    this.rememberActive();
     this.events.changed(tab);
+  }
+
+  /** The active session survives a reload of this browser tab. */
+  private rememberActive(): void {
+    const id = this.active?.sessionId;
+    if (id && sessionStorage.getItem(ACTIVE_KEY) !== id) sessionStorage.setItem(ACTIVE_KEY, id);
   }
 
   /** Closes `tab`, ending its shell (after a confirmation while it runs). */

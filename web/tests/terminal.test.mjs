@@ -76,22 +76,40 @@ describe('terminal', () => {
     });
   });
 
-  test('a reload reattaches to the same session and shows its screen', async () => {
+  test('a reload reattaches to every session with its screen and title', async () => {
     await withKiln('', async (kiln, { page }) => {
       await waitForState(page, 'connected');
       await waitForPrompt(page);
-      await typeLine(page, 'echo before-reload');
+      await typeLine(page, "printf '\\e]2;first-title\\a'; echo before-reload");
       await waitForLine(page, 'before-reload');
-      const id = (await page.evaluate(() => window.__kiln.active())).id;
-      await page.reload();
+      await waitFor(page, 'the OSC title', () => window.__kiln.active().title === 'first-title');
+      assert.match(await page.title(), /first-title/);
+      await page.getByRole('button', { name: 'New terminal' }).click();
+      await waitFor(page, 'two tabs', () => window.__kiln.tabs().length === 2);
       await waitForState(page, 'connected');
-      await waitForLine(page, 'before-reload');
+      await waitForPrompt(page);
+      await typeLine(page, 'echo second-tab');
+      await waitForLine(page, 'second-tab');
+      const ids = (await page.evaluate(() => window.__kiln.tabs())).map((t) => t.id);
+
+      await page.reload();
+      await waitFor(page, 'both tabs connected', () => {
+        const tabs = window.__kiln?.tabs() ?? [];
+        return tabs.length === 2 && tabs.every((t) => t.state === 'connected');
+      });
       const tabs = await page.evaluate(() => window.__kiln.tabs());
       assert.deepEqual(
         tabs.map((t) => t.id),
-        [id],
+        ids,
       );
-      assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 1);
+      // The tab that was active stays active; each screen is back, and the title with it.
+      assert.equal(tabs[1].active, true);
+      await waitFor(page, 'both screens', ([a, b]) => {
+        const lines = (id) => window.__kiln.text(id).split('\n');
+        return lines(a).includes('before-reload') && lines(b).includes('second-tab');
+      }, ids);
+      assert.equal(tabs[0].title, 'first-title');
+      assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 2);
       await typeLine(page, 'echo after-reload');
       await waitForLine(page, 'after-reload');
     });
