@@ -1,6 +1,15 @@
 //! A Databricks REST client: SDK-compatible configuration, credentials, typed calls, errors and retries.
 //! It knows nothing about kiln.
 //!
+//! Rooms: `config` (attribute table, explicit > env > `.databrickscfg` profile, INI parser, host
+//! normalisation, redacted descriptions), `credentials` (PAT, OAuth M2M with a single-flight,
+//! refresh-ahead cache, caller-supplied [`TokenSource`]), `error` + `error_body` (typed errors
+//! from every body shape Databricks sends), `retry` (what may be repeated, backoff, budget),
+//! `http` (the shared rustls `reqwest` client, one attempt, safe path encoding), `client`
+//! ([`Client`]: auth, headers, retries, one re-authentication), `wait` (polling for states),
+//! `api` (one module per API group). Secrets live in [`Secret`], which has no `Display` and a
+//! redacted `Debug`.
+//!
 //! ```no_run
 //! # async fn demo() -> Result<(), kiln_databricks::Error> {
 //! use kiln_databricks::{Client, ConfigLoader, Environment};
