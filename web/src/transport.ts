@@ -124,6 +124,14 @@ export class Transport {
   private readonly onOnline = () => {
     if (this.state.kind === 'offline' || this.state.kind === 'reconnecting') this.connect();
   };
+  /** The browser lost its network: a socket may linger half-open, so let it go and wait. */
+  private readonly onOffline = () => {
+    if (this.finished) return;
+    if (this.timer !== undefined) clearTimeout(this.timer);
+    this.timer = undefined;
+    this.disconnect();
+    this.setState({ kind: 'offline' });
+  };
 
   constructor(
     readonly id: string,
@@ -136,6 +144,7 @@ export class Transport {
   /** Connects; call once. */
   start(): void {
     window.addEventListener('online', this.onOnline);
+    window.addEventListener('offline', this.onOffline);
     this.connect();
   }
 
@@ -210,13 +219,21 @@ export class Transport {
     if (this.finished) return;
     this.finished = true;
     window.removeEventListener('online', this.onOnline);
+    window.removeEventListener('offline', this.onOffline);
     if (this.timer !== undefined) clearTimeout(this.timer);
+    this.disconnect();
+    this.pending = [];
+    this.setState(state);
+  }
+
+  /** Closes the socket or poll quietly (their handlers see they are no longer current). */
+  private disconnect(): void {
+    this.abandonSnapshot();
     this.poll?.abort();
+    this.poll = undefined;
     const ws = this.ws;
     this.ws = undefined;
     if (ws && ws.readyState <= WebSocket.OPEN) ws.close(1000, 'client done');
-    this.pending = [];
-    this.setState(state);
   }
 
   private connect(): void {
@@ -255,6 +272,14 @@ export class Transport {
     this.snapshotLeft = len;
     this.h.snapshotStart(this.size.cols, this.size.rows);
     if (len === 0) this.h.snapshotEnd();
+  }
+
+  /** A connection ended inside a snapshot: the next one must start with a fresh snapshot. */
+  private abandonSnapshot(): void {
+    if (this.snapshotLeft > 0) {
+      this.snapshotLeft = 0;
+      this.offset = null;
+    }
   }
 
   private onBytes(data: Uint8Array): void {
@@ -335,6 +360,7 @@ export class Transport {
     ws.onclose = (ev: CloseEvent) => {
       if (this.ws !== ws) return;
       this.ws = undefined;
+      this.abandonSnapshot();
       if (this.finished) return;
       if (closedFrame || ev.code === 1000) {
         this.finish({ kind: 'closed' });

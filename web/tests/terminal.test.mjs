@@ -194,6 +194,24 @@ describe('terminal', () => {
     });
   });
 
+  test('going offline shows it; back online the stream resumes', async () => {
+    await withKiln('', async (_kiln, { page, context }) => {
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await typeLine(page, 'sleep 1; echo while-offline');
+      await context.setOffline(true);
+      await waitForState(page, 'offline');
+      assert.match(await page.locator('#status').innerText(), /offline/);
+      await context.setOffline(false);
+      await waitForState(page, 'connected');
+      await waitForLine(page, 'while-offline');
+      await typeLine(page, 'echo back-online');
+      await waitForLine(page, 'back-online');
+      const text = await page.evaluate(() => window.__kiln.text());
+      assert.equal(text.split('\n').filter((l) => l === 'while-offline').length, 1);
+    });
+  });
+
   test('the HTTP long-poll transport carries the same terminal', async () => {
     await withKiln('&transport=poll', async (_kiln, { page, cspViolations }) => {
       await waitForState(page, 'connected');
