@@ -148,6 +148,7 @@ export class Tab {
     this.sessionId = session.id;
     this.label = session.label;
     this.exit = null;
+    this.inSnapshot = false;
     this.hideBanner();
     const transport = new Transport(
       session.id,
@@ -235,7 +236,7 @@ export class Tab {
     this.transport?.retryNow();
   }
 
-  /** The session's size as last agreed with the server. */
+  /** The terminal's size in cells. */
   get size(): { cols: number; rows: number } {
     return { cols: this.term.term.cols, rows: this.term.term.rows };
   }

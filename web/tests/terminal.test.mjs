@@ -194,6 +194,30 @@ describe('terminal', () => {
     });
   });
 
+  test('Ctrl+Shift+F finds text in the terminal', async () => {
+    await withKiln('', async (_kiln, { page }) => {
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await typeLine(page, 'echo needle-in-haystack');
+      await waitForLine(page, 'needle-in-haystack');
+      await page.keyboard.press('Control+Shift+F');
+      const find = page.getByRole('searchbox', { name: 'Find' });
+      await find.waitFor();
+      await find.fill('needle-in');
+      await find.press('Enter');
+      assert.equal(await page.locator('.search-count').innerText(), '');
+      await find.fill('absent-words');
+      await find.press('Enter');
+      await page.locator('.search-count').getByText('No matches').waitFor();
+      await find.press('Escape');
+      await page.locator('.search-bar').waitFor({ state: 'hidden' });
+      // Focus is back in the terminal: typing reaches the shell.
+      await page.keyboard.type('echo typed-after-search');
+      await page.keyboard.press('Enter');
+      await waitForLine(page, 'typed-after-search');
+    });
+  });
+
   test('going offline shows it; back online the stream resumes', async () => {
     await withKiln('', async (_kiln, { page, context }) => {
       await waitForState(page, 'connected');
