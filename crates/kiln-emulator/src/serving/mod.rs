@@ -70,6 +70,10 @@ pub const BODY_LIMIT_BYTES: usize = 16 << 20;
 pub const DEFAULT_STREAM_INTERVAL: Duration = Duration::from_millis(2);
 /// How many recent requests [`ServingState::requests`] keeps (oldest dropped first).
 pub const RECORDED_REQUESTS_MAX: usize = 256;
+/// Total body bytes the recorded requests may hold (64 MiB); the oldest are dropped beyond it.
+pub const RECORDED_BYTES_MAX: usize = 64 << 20;
+/// Bodies larger than this (4 MiB) are recorded as `null` (their size is still recorded).
+pub const RECORDED_BODY_MAX_BYTES: usize = 4 << 20;
 
 /// One scripted answer, consumed by the next model call of any flavour. As JSON (admin API):
 /// `{"text": "…"}` or `{"tool_call": {"name": "…", "arguments": {…}}}`.
@@ -102,8 +106,11 @@ pub struct RecordedRequest {
     pub status: u16,
     /// Header names (lower case) and values, credentials left out.
     pub headers: Vec<(String, String)>,
-    /// The JSON body, or `null` when it was not JSON.
+    /// The JSON body, or `null` when it was not JSON or larger than
+    /// [`RECORDED_BODY_MAX_BYTES`].
     pub body: serde_json::Value,
+    /// Size of the request body in bytes.
+    pub body_bytes: usize,
 }
 
 /// Shared state of the data plane: the endpoint catalog, the script queue, the request record
@@ -120,6 +127,8 @@ struct Inner {
     script: VecDeque<(Option<String>, ScriptStep)>,
     seq: u64,
     recorded: VecDeque<RecordedRequest>,
+    /// Sum of the recorded bodies' sizes (only those kept as JSON).
+    recorded_bytes: usize,
     quirks: Quirks,
     stream_interval: Duration,
 }
@@ -133,6 +142,7 @@ impl ServingState {
                 script: VecDeque::new(),
                 seq: 0,
                 recorded: VecDeque::new(),
+                recorded_bytes: 0,
                 quirks: Quirks::default(),
                 stream_interval: DEFAULT_STREAM_INTERVAL,
             }),
@@ -212,7 +222,9 @@ impl ServingState {
 
     /// Forgets the recorded requests.
     pub fn clear_requests(&self) {
-        lock(&self.inner).recorded.clear();
+        let mut inner = lock(&self.inner);
+        inner.recorded.clear();
+        inner.recorded_bytes = 0;
     }
 
     /// The pause between streamed events.
@@ -220,12 +232,21 @@ impl ServingState {
         lock(&self.inner).stream_interval
     }
 
-    pub(crate) fn record(&self, request: RecordedRequest) {
-        let mut inner = lock(&self.inner);
-        if inner.recorded.len() >= RECORDED_REQUESTS_MAX {
-            inner.recorded.pop_front();
+    pub(crate) fn record(&self, mut request: RecordedRequest) {
+        if request.body_bytes > RECORDED_BODY_MAX_BYTES {
+            request.body = serde_json::Value::Null;
         }
+        let kept = |r: &RecordedRequest| if r.body.is_null() { 0 } else { r.body_bytes };
+        let mut inner = lock(&self.inner);
+        inner.recorded_bytes += kept(&request);
         inner.recorded.push_back(request);
+        while inner.recorded.len() > RECORDED_REQUESTS_MAX
+            || (inner.recorded_bytes > RECORDED_BYTES_MAX && inner.recorded.len() > 1)
+        {
+            if let Some(old) = inner.recorded.pop_front() {
+                inner.recorded_bytes -= kept(&old);
+            }
+        }
     }
 
     /// Finds the endpoint a request names. On the AI Gateway a model may also be named by its
@@ -261,4 +282,59 @@ fn empty_object() -> serde_json::Value {
 /// assignment or push, so a panic elsewhere cannot leave it half-written).
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn request(body_bytes: usize) -> RecordedRequest {
+        RecordedRequest {
+            path: "/p".into(),
+            flavour: "chat",
+            model: "m".into(),
+            status: 200,
+            headers: vec![],
+            body: serde_json::json!({"n": body_bytes}),
+            body_bytes,
+        }
+    }
+
+    #[test]
+    fn recording_is_bounded_in_count_and_bytes() {
+        let state = ServingState::new(vec![]);
+        for _ in 0..RECORDED_REQUESTS_MAX + 10 {
+            state.record(request(10));
+        }
+        assert_eq!(state.requests().len(), RECORDED_REQUESTS_MAX);
+
+        state.clear_requests();
+        state.record(request(RECORDED_BODY_MAX_BYTES + 1));
+        assert!(state.requests()[0].body.is_null());
+        let big = RECORDED_BODY_MAX_BYTES;
+        for _ in 0..RECORDED_BYTES_MAX / big + 3 {
+            state.record(request(big));
+        }
+        let kept = state.requests();
+        let total: usize = kept
+            .iter()
+            .filter(|r| !r.body.is_null())
+            .map(|r| r.body_bytes)
+            .sum();
+        assert!(total <= RECORDED_BYTES_MAX);
+        assert_eq!(kept.len(), RECORDED_BYTES_MAX / big);
+    }
+
+    #[test]
+    fn endpoints_can_be_added_and_removed() {
+        let state = ServingState::new(ServingState::default_catalog());
+        let n = state.endpoints().len();
+        state.add_endpoint(EndpointSpec::chat("databricks-gpt-5", "openai", "again"));
+        assert_eq!(state.endpoints().len(), n);
+        assert!(state.remove_endpoint("databricks-gpt-5"));
+        assert!(!state.remove_endpoint("databricks-gpt-5"));
+        assert!(state.find("databricks-gpt-5", true).is_none());
+        assert!(state.find("system.ai.claude-sonnet-4-5", true).is_some());
+        assert!(state.find("system.ai.claude-sonnet-4-5", false).is_none());
+    }
 }

@@ -166,6 +166,7 @@ fn serve(
     headers: &HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Response {
+    let body_bytes = body.as_ref().map_or(0, Bytes::len);
     let parsed: Result<Value, ServingError> = match body {
         Ok(bytes) => parse_body(&bytes),
         Err(BytesRejection::FailedToBufferBody(FailedToBufferBody::LengthLimitError(_))) => {
@@ -207,6 +208,7 @@ fn serve(
         status: response.status().as_u16(),
         headers: recordable_headers(headers),
         body: body_value,
+        body_bytes,
     });
     response
 }
