@@ -68,10 +68,17 @@ export async function startKiln({ port = 0, home } = {}) {
       if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
       await exited;
     },
-    /** Stops kiln and removes the temp HOME (when this fixture made it). */
+    /** Stops kiln (SIGTERM: it ends its shells; SIGKILL if it lingers) and removes the temp
+     *  HOME when this fixture made it. */
     async stop() {
-      await this.kill();
-      if (ownHome) await rm(home, { recursive: true, force: true });
+      if (proc.exitCode === null && proc.signalCode === null) {
+        proc.kill('SIGTERM');
+        const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+        await exited;
+        clearTimeout(timer);
+      }
+      // Shells of a killed kiln may still be writing their history while they hang up.
+      if (ownHome) await rm(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
     /** Calls the API as a program would (bearer key). */
     async api(path, init = {}) {
