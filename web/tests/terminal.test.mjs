@@ -108,7 +108,7 @@ describe('terminal', () => {
         const lines = (id) => window.__kiln.text(id).split('\n');
         return lines(a).includes('before-reload') && lines(b).includes('second-tab');
       }, ids);
-      assert.equal(tabs[0].title, 'first-title');
+      await waitFor(page, 'the restored title', (id) => window.__kiln.tabs().find((t) => t.id === id)?.title === 'first-title', ids[0]);
       assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 2);
       await typeLine(page, 'echo after-reload');
       await waitForLine(page, 'after-reload');
