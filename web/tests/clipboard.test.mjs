@@ -62,10 +62,10 @@ test('dropped and pasted files are uploaded and their paths typed at the prompt'
     });
     const pasted = join(kiln.home, 'uploads', 'data.bin');
     await waitFor(page, 'the pasted path at the prompt', (p) => window.__kiln.text().includes(`wc -c ${p}`), pasted);
+    assert.match(await page.locator('#notice').innerText(), /Uploaded/);
     await page.keyboard.press('Enter');
     await waitForLine(page, `256 ${pasted}`);
     assert.equal((await readFile(pasted)).length, 256);
-    await waitFor(page, 'an upload notice', () => /Uploaded/.test(document.getElementById('notice').textContent));
     assert.deepEqual(await ui.cspViolations(), []);
   } finally {
     await ui?.close();
