@@ -11,7 +11,7 @@ use std::future::Future;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 /// The outcome of one concurrent run.
@@ -25,6 +25,9 @@ pub struct ConcurrentResult {
     /// Echo of the one further, interactive session.
     pub echo: EchoResult,
 }
+
+/// Longest wait for every stream to be running (sessions start slowly under load).
+const START_WAIT: Duration = Duration::from_secs(120);
 
 #[derive(Default)]
 struct Counters {
@@ -40,10 +43,10 @@ async fn drain<T: Term + Send + 'static>(
     mut stop: watch::Receiver<bool>,
 ) -> anyhow::Result<()> {
     t.send(&term::stream_command(&exe, None)).await?;
-    let first = term::wait_for(&mut t, pattern::BEGIN_MARKER, term::WAIT).await?;
+    let start = term::wait_for_stream(&mut t, pattern::BEGIN_MARKER, START_WAIT).await?;
     counters
         .bytes
-        .fetch_add(first.len() as u64, Ordering::Relaxed);
+        .fetch_add(start.after.len() as u64, Ordering::Relaxed);
     let _ = ready.send(()).await;
     loop {
         tokio::select! {
@@ -81,9 +84,9 @@ where
     }
     drop(ready_tx);
     for _ in 0..streams {
-        tokio::time::timeout(term::WAIT, ready_rx.recv())
+        tokio::time::timeout(START_WAIT, ready_rx.recv())
             .await
-            .context("the streams did not all start within 30 s")?
+            .context("the streams did not all start within 2 minutes")?
             .context("a streaming terminal failed to start")?;
     }
     let started = Instant::now();

@@ -269,10 +269,14 @@ fn rows(r: &Results) -> Vec<Row> {
         DASH,
         None,
     ));
-    let samples = ck.or(cr).map_or(0, |c| c.echo.summary.samples);
+    let samples = |c: Option<&ConcurrentResult>| opt(c, |c| c.echo.summary.samples.to_string());
     echo_rows(
         &mut rows,
-        &format!("echo beside {n} streams (n={samples})"),
+        &format!(
+            "echo beside {n} streams (n={}/{})",
+            samples(cr),
+            samples(ck)
+        ),
         cr.map(|c| &c.echo),
         ck.map(|c| &c.echo),
         false,

@@ -187,8 +187,11 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
             for _ in 0..n {
                 terms.push(RawPty::spawn(&ctx.cfg.shell, &ctx.raw_home.0, 80, 24)?);
             }
-            let echo =
-                echo::raw_on_own_thread(ctx.cfg.shell.clone(), ctx.raw_home.0.clone(), ctx.plan);
+            let echo = echo::raw_on_own_thread(
+                ctx.cfg.shell.clone(),
+                ctx.raw_home.0.clone(),
+                ctx.loaded_plan(),
+            );
             concurrent::run(terms, ctx.exe.clone(), echo).await
         }
         .await;

@@ -99,6 +99,52 @@ pub async fn wait_for<T: Term>(t: &mut T, marker: &[u8], limit: Duration) -> any
     })?
 }
 
+/// How a stream began: the bytes after its marker, or a gap that swallowed the marker.
+pub struct StreamStart {
+    pub after: Bytes,
+    /// The viewer fell behind before the marker was seen (bytes were lost).
+    pub gapped: bool,
+}
+
+/// Waits for the start marker of a stream started just before. A gap before the marker also
+/// means the stream is running (only it can overrun the ring), with loss.
+pub async fn wait_for_stream<T: Term>(
+    t: &mut T,
+    marker: &[u8],
+    limit: Duration,
+) -> anyhow::Result<StreamStart> {
+    let search = async {
+        let mut window: Vec<u8> = Vec::new();
+        loop {
+            match t.recv().await? {
+                Chunk::Data(d) => {
+                    let keep = window.len();
+                    window.extend_from_slice(&d);
+                    if let Some(at) = find(&window, marker) {
+                        let after = (at + marker.len()).saturating_sub(keep).min(d.len());
+                        return Ok(StreamStart {
+                            after: d.slice(after..),
+                            gapped: false,
+                        });
+                    }
+                    let tail = window.len().saturating_sub(marker.len());
+                    window.drain(..tail);
+                }
+                Chunk::Gap | Chunk::Snapshot(_) => {
+                    return Ok(StreamStart {
+                        after: Bytes::new(),
+                        gapped: true,
+                    });
+                }
+                Chunk::End => bail!("the terminal ended before its stream started"),
+            }
+        }
+    };
+    tokio::time::timeout(limit, search)
+        .await
+        .with_context(|| format!("the stream did not start within {limit:?}"))?
+}
+
 /// Position of `needle` in `hay`.
 pub fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     if needle.is_empty() || hay.len() < needle.len() {

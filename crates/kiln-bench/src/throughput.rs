@@ -39,11 +39,12 @@ pub async fn measure<T: Term>(
     expected: &[u8; 32],
 ) -> anyhow::Result<StreamResult> {
     t.send(&term::stream_command(exe, Some(bytes))).await?;
-    let first = term::wait_for(t, pattern::BEGIN_MARKER, term::WAIT).await?;
+    let start = term::wait_for_stream(t, pattern::BEGIN_MARKER, term::WAIT).await?;
+    let first = start.after;
     let started = Instant::now();
     let mut hasher = Sha256::new();
     let mut received = 0u64;
-    let mut gaps = 0u64;
+    let mut gaps = u64::from(start.gapped);
     let mut take = |d: &[u8], received: &mut u64| {
         let n = (bytes - *received).min(d.len() as u64) as usize;
         hasher.update(&d[..n]);
