@@ -22,6 +22,8 @@ pub struct EchoResult {
     pub summary: Summary,
     /// Bytes received that were not the expected echo (should be 0).
     pub stray_bytes: u64,
+    /// A keystroke got no echo within 30 s; it counts as 30 s and measuring stopped there.
+    pub timed_out: bool,
 }
 
 /// Turns the shell into an echoing `cat` and waits until it is in place.
@@ -34,20 +36,22 @@ pub async fn prepare<T: Term>(t: &mut T) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Sends one byte and waits for it; returns the latency and stray bytes seen.
-async fn one<T: Term>(t: &mut T, byte: u8) -> anyhow::Result<(Duration, u64)> {
+/// Sends one byte and waits for it; returns the latency (`None`: no echo within
+/// [`term::WAIT`]) and stray bytes seen.
+async fn one<T: Term>(t: &mut T, byte: u8) -> anyhow::Result<(Option<Duration>, u64)> {
     let started = Instant::now();
+    let deadline = tokio::time::Instant::now() + term::WAIT;
     t.send(&[byte]).await?;
     let mut stray = 0u64;
     loop {
-        match tokio::time::timeout(term::WAIT, t.recv())
-            .await
-            .context("no echo within 30 s")??
-        {
+        let Ok(chunk) = tokio::time::timeout_at(deadline, t.recv()).await else {
+            return Ok((None, stray));
+        };
+        match chunk? {
             Chunk::Data(d) => {
                 if d.contains(&byte) {
                     stray += (d.len() - 1) as u64;
-                    return Ok((started.elapsed(), stray));
+                    return Ok((Some(started.elapsed()), stray));
                 }
                 stray += d.len() as u64;
             }
@@ -64,9 +68,15 @@ pub async fn measure<T: Term>(t: &mut T, plan: EchoPlan) -> anyhow::Result<EchoR
     let mut samples = Vec::with_capacity(plan.samples);
     let mut stray_bytes = 0;
     let mut measuring_since = None;
+    let mut timed_out = false;
     for i in 0..plan.warmup + plan.samples {
         let byte = b'a' + (i % 26) as u8;
         let (d, stray) = one(t, byte).await?;
+        let Some(d) = d else {
+            samples.push(term::WAIT);
+            timed_out = true;
+            break;
+        };
         if i >= plan.warmup {
             samples.push(d);
             stray_bytes += stray;
@@ -81,6 +91,7 @@ pub async fn measure<T: Term>(t: &mut T, plan: EchoPlan) -> anyhow::Result<EchoR
     Ok(EchoResult {
         summary,
         stray_bytes,
+        timed_out,
     })
 }
 

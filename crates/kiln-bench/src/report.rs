@@ -174,18 +174,25 @@ fn echo_rows(
         },
         p50_met,
     ));
+    let capped = |e: &EchoResult, v: f64| {
+        if e.timed_out {
+            format!("{} (a 30 s timeout)", ms(v))
+        } else {
+            ms(v)
+        }
+    };
     rows.push(row(
         format!("{label} p99"),
-        opt(raw, |e| ms(e.summary.p99_ms)),
-        opt(kiln, |e| ms(e.summary.p99_ms)),
+        opt(raw, |e| capped(e, e.summary.p99_ms)),
+        opt(kiln, |e| capped(e, e.summary.p99_ms)),
         diff(|e| e.summary.p99_ms),
         if targets { "under 2 ms" } else { DASH },
         kiln.filter(|_| targets).map(|k| k.summary.p99_ms < 2.0),
     ));
     rows.push(row(
         format!("{label} max"),
-        opt(raw, |e| ms(e.summary.max_ms)),
-        opt(kiln, |e| ms(e.summary.max_ms)),
+        opt(raw, |e| capped(e, e.summary.max_ms)),
+        opt(kiln, |e| capped(e, e.summary.max_ms)),
         diff(|e| e.summary.max_ms),
         DASH,
         None,
@@ -231,8 +238,8 @@ fn rows(r: &Results) -> Vec<Row> {
             "sha256 ok".to_owned()
         } else {
             format!(
-                "LOST: {}/{} B, {} gaps",
-                t.received_bytes, t.expected_bytes, t.gaps
+                "LOST: got {}/{} B, {} gaps (PTY drained at {:.1} MB/s)",
+                t.received_bytes, t.expected_bytes, t.gaps, t.drained_mb_per_s
             )
         }
     };

@@ -29,6 +29,10 @@ pub struct StreamResult {
     pub intact: bool,
     /// Times the viewer fell behind and was sent a snapshot instead of bytes.
     pub gaps: u64,
+    /// How fast the program's output was consumed from the PTY: the stream size over the time
+    /// until it was all received or the program's exit was reported (differs from `mb_per_s`
+    /// only when bytes were skipped).
+    pub drained_mb_per_s: f64,
 }
 
 /// Runs `gen --bytes bytes` in the terminal's shell and measures it.
@@ -51,13 +55,17 @@ pub async fn measure<T: Term>(
         *received += n as u64;
     };
     take(&first, &mut received);
+    let mut ended = false;
     let run = async {
         while received < bytes {
             match t.recv().await? {
                 Chunk::Data(d) => take(&d, &mut received),
                 Chunk::Gap => gaps += 1,
                 Chunk::Snapshot(_) => {}
-                Chunk::End => break,
+                Chunk::End => {
+                    ended = true;
+                    break;
+                }
             }
         }
         anyhow::Ok(())
@@ -76,5 +84,10 @@ pub async fn measure<T: Term>(
         sha256_expected: pattern::hex(expected),
         intact: received == bytes && gaps == 0 && &digest == expected,
         gaps,
+        drained_mb_per_s: if received == bytes || ended {
+            bytes as f64 / 1e6 / seconds.max(1e-9)
+        } else {
+            f64::NAN
+        },
     })
 }
