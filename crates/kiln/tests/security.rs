@@ -1,0 +1,363 @@
+//! Local-mode security of `kiln serve` (design.md §5): the access key, the same-origin rule,
+//! security headers, bad input, and uploads that cannot escape `~/uploads`.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use common::{KEY, TestServer, WAIT};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio_tungstenite::tungstenite::http::HeaderValue;
+
+async fn error_json(r: reqwest::Response) -> Value {
+    let v: Value = r.json().await.unwrap();
+    assert!(
+        v["error"].is_string() && v["message"].is_string(),
+        "error shape: {v}"
+    );
+    v
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn missing_or_wrong_key_is_401_and_health_is_public() {
+    let srv = TestServer::start().await;
+    let health = srv.http.get(srv.url("/health")).send().await.unwrap();
+    assert_eq!(health.status(), StatusCode::OK);
+    let body: Value = health.json().await.unwrap();
+    assert_eq!(body["status"], "ok");
+    assert!(!body.to_string().contains(KEY));
+
+    for path in ["/api/status", "/api/sessions", "/", "/no-such-page"] {
+        let r = srv.http.get(srv.url(path)).send().await.unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path} without a key");
+        let r = srv
+            .http
+            .get(srv.url(path))
+            .bearer_auth("wrong-key-0123456789abcdef")
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(
+            r.status(),
+            StatusCode::UNAUTHORIZED,
+            "{path} with a wrong key"
+        );
+        let text = r.text().await.unwrap();
+        assert!(
+            !text.contains(KEY),
+            "the real key never appears in a refusal"
+        );
+    }
+    let r = srv.http.get(srv.url("/api/sessions")).send().await.unwrap();
+    error_json(r).await;
+    let r = srv
+        .http
+        .get(srv.url("/api/sessions?key=nope-nope-nope-nope"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    let r = srv
+        .http
+        .get(srv.url("/api/sessions"))
+        .header("cookie", "kiln_key=nope")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A WebSocket upgrade without the key is refused before any session is touched.
+    let id = srv.create_id().await;
+    let req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{}/api/sessions/{id}/ws", srv.addr),
+    )
+    .unwrap();
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(err.to_string().contains("401"), "refused with 401: {err}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn key_in_the_url_becomes_an_httponly_cookie_and_is_stripped() {
+    let srv = TestServer::start().await;
+    let r = srv
+        .http
+        .get(srv.url(&format!("/?key={KEY}&tab=2")))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::SEE_OTHER);
+    assert_eq!(
+        r.headers()["location"],
+        "/?tab=2",
+        "key stripped, other parameters kept"
+    );
+    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
+    assert!(cookie.contains("HttpOnly"), "{cookie}");
+    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
+    let pair = cookie.split(';').next().unwrap().to_owned();
+    let page = srv
+        .http
+        .get(srv.url("/"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    let api = srv
+        .http
+        .get(srv.url("/api/sessions"))
+        .header("cookie", &pair)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(api.status(), StatusCode::OK);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn foreign_origin_is_403_on_post_and_websocket() {
+    let srv = TestServer::start().await;
+    let r = srv
+        .req(Method::POST, "/api/sessions")
+        .header("origin", "https://evil.example")
+        .json(&json!({"cols": 80, "rows": 24}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    error_json(r).await;
+    let r = srv
+        .req(Method::POST, "/api/sessions")
+        .header("sec-fetch-site", "cross-site")
+        .json(&json!({"cols": 80, "rows": 24}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    let listed: Value = srv
+        .req(Method::GET, "/api/sessions")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["sessions"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    // The same request from the page's own origin works.
+    let r = srv
+        .req(Method::POST, "/api/sessions")
+        .header("origin", format!("http://{}", srv.addr))
+        .json(&json!({"cols": 80, "rows": 24}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let id = r.json::<Value>().await.unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+
+    let mut req = common::ws_request(srv.addr, &id, None);
+    req.headers_mut()
+        .insert("origin", HeaderValue::from_static("https://evil.example"));
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(
+        err.to_string().contains("403"),
+        "cross-origin upgrade refused: {err}"
+    );
+    let mut req = common::ws_request(srv.addr, &id, None);
+    req.headers_mut().insert(
+        "origin",
+        HeaderValue::from_str(&format!("http://{}", srv.addr)).unwrap(),
+    );
+    let (ws, _) = tokio::time::timeout(WAIT, tokio_tungstenite::connect_async(req))
+        .await
+        .unwrap()
+        .unwrap();
+    drop(ws);
+
+    // DELETE from a foreign origin does not end the session.
+    let r = srv
+        .req(Method::DELETE, &format!("/api/sessions/{id}"))
+        .header("origin", "http://127.0.0.1.evil:1")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    assert_eq!(srv.session(&id).await["id"], id.as_str());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn security_headers_and_a_csp_without_unsafe_inline() {
+    let srv = TestServer::start().await;
+    for path in ["/", "/api/status", "/health", "/nope"] {
+        let r = srv.req(Method::GET, path).send().await.unwrap();
+        let h = r.headers();
+        let csp = h["content-security-policy"].to_str().unwrap();
+        assert!(csp.contains("default-src 'self'"), "{path}: {csp}");
+        assert!(csp.contains("frame-ancestors 'none'"), "{path}: {csp}");
+        assert!(
+            !csp.contains("unsafe-inline") && !csp.contains("unsafe-eval"),
+            "{path}: {csp}"
+        );
+        assert_eq!(h["x-content-type-options"], "nosniff", "{path}");
+        assert!(h.contains_key("referrer-policy"), "{path}");
+        assert!(h.contains_key("x-frame-options"), "{path}");
+    }
+    let r = srv.req(Method::GET, "/api/status").send().await.unwrap();
+    assert_eq!(r.headers()["cache-control"], "no-store");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn malformed_input_is_a_400_with_a_message_and_changes_nothing() {
+    let srv = TestServer::start().await;
+    let cases: Vec<(&str, &str)> = vec![
+        ("/api/sessions", "{not json"),
+        ("/api/sessions", "[1,2,3]"),
+        ("/api/sessions", r#"{"cols": "eighty", "rows": 24}"#),
+        ("/api/sessions", r#"{"cols": 0, "rows": 24}"#),
+        ("/api/sessions", r#"{"cols": 80, "rows": 100000}"#),
+        ("/api/sessions", r#"{"cols": 80, "rows": 24, "label": 7}"#),
+    ];
+    for (path, body) in cases {
+        let r = srv
+            .req(Method::POST, path)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{body}");
+        let v = error_json(r).await;
+        assert!(!v["message"].as_str().unwrap().is_empty());
+    }
+    // A body far over the limit is refused, not buffered.
+    let huge = format!(
+        r#"{{"cols":80,"rows":24,"label":"{}"}}"#,
+        "x".repeat(8 << 20)
+    );
+    match srv
+        .req(Method::POST, "/api/sessions")
+        .header("content-type", "application/json")
+        .body(huge)
+        .send()
+        .await
+    {
+        Ok(r) => assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE),
+        // The server may answer and close while the client is still sending.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    let listed: Value = srv
+        .req(Method::GET, "/api/sessions")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        listed["sessions"].as_array().unwrap().len(),
+        0,
+        "nothing was created"
+    );
+
+    // Bad ids, bad offsets, bad resize bodies.
+    let r = srv
+        .req(Method::GET, "/api/sessions/../../etc/passwd")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error());
+    let id = srv.create_id().await;
+    let r = srv
+        .req(
+            Method::GET,
+            &format!("/api/sessions/{id}/output?offset=abc"),
+        )
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    error_json(r).await;
+    let r = srv
+        .req(Method::POST, &format!("/api/sessions/{id}/resize"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        r.status() == StatusCode::BAD_REQUEST || r.status() == StatusCode::UNPROCESSABLE_ENTITY,
+        "{}",
+        r.status()
+    );
+    let r = srv
+        .req(Method::GET, "/api/sessions/s-0000000000000000")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::NOT_FOUND);
+    error_json(r).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn uploads_are_sanitised_unique_and_limited() {
+    let srv = TestServer::with(|o| o.upload_limit = 1 << 20).await;
+    let uploads = srv.home.path().join("uploads");
+    let up = |name: &str, body: Vec<u8>| {
+        srv.req(
+            Method::POST,
+            &format!("/api/uploads?name={}", urlencode(name)),
+        )
+        .body(body)
+        .send()
+    };
+    let r = up("../../etc/passwd", b"one".to_vec()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::CREATED);
+    let v: Value = r.json().await.unwrap();
+    let p1 = std::path::PathBuf::from(v["path"].as_str().unwrap());
+    assert_eq!(p1, uploads.join("passwd"));
+    assert_eq!(std::fs::read(&p1).unwrap(), b"one");
+    assert_eq!(v["size"], 3);
+
+    let r = up("passwd", b"two".to_vec()).await.unwrap();
+    let p2 = std::path::PathBuf::from(r.json::<Value>().await.unwrap()["path"].as_str().unwrap());
+    assert_eq!(p2, uploads.join("passwd-1"), "never over an existing file");
+    assert_eq!(std::fs::read(&p1).unwrap(), b"one");
+
+    let r = up("..", b"x".to_vec()).await.unwrap();
+    let p3 = std::path::PathBuf::from(r.json::<Value>().await.unwrap()["path"].as_str().unwrap());
+    assert_eq!(p3.parent().unwrap(), uploads);
+
+    // Over the limit: 413, and no file is left behind.
+    let before = std::fs::read_dir(&uploads).unwrap().count();
+    let r = up("big.bin", vec![7u8; (1 << 20) + 1]).await;
+    match r {
+        Ok(r) => {
+            assert_eq!(r.status(), StatusCode::PAYLOAD_TOO_LARGE);
+            error_json(r).await;
+        }
+        // The server may close the connection while the client is still sending.
+        Err(e) => assert!(e.is_request() || e.is_body(), "{e}"),
+    }
+    assert_eq!(
+        std::fs::read_dir(&uploads).unwrap().count(),
+        before,
+        "no partial file left"
+    );
+    assert!(!uploads.join("big.bin").exists());
+}
+
+fn urlencode(s: &str) -> String {
+    s.bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
