@@ -60,3 +60,26 @@ async fn data_plane_requires_a_credential() {
         Some(c.emu.user_email())
     );
 }
+
+#[tokio::test]
+async fn serving_admin_routes_are_mounted_on_the_emulator() {
+    let c = start().await;
+    let http = reqwest::Client::new();
+    let queued: serde_json::Value = http
+        .post(c.url("/__emulator/serving/script"))
+        .json(&json!({"steps": [{"text": "scripted over http"}]}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(queued["queued"], 1);
+    let body = json!({"model": "databricks-claude-sonnet-4-5", "max_tokens": 16,
+                      "messages": [{"role": "user", "content": "hi"}]});
+    let r = c
+        .post("/serving-endpoints/anthropic/v1/messages", body)
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.body["content"][0]["text"], "scripted over http");
+}
