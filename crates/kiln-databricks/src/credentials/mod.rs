@@ -2,8 +2,10 @@
 //! token), a static PAT, OAuth M2M (cached, refreshed ahead of expiry, single-flight), and
 //! legacy basic auth. They produce the `Authorization` header of each attempt.
 
+mod config_file;
 mod oauth;
 
+pub use config_file::ConfigFileSource;
 pub(crate) use oauth::OAuthM2m;
 
 use crate::error::CredentialsError;
