@@ -10,7 +10,7 @@ mod guard;
 mod poll;
 mod sessions;
 mod status;
-mod time;
+pub(crate) mod time;
 mod uploads;
 mod ws;
 
