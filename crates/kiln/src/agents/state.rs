@@ -1,0 +1,83 @@
+//! What kiln remembers about each agent between runs (`~/.kiln/agents/state.json`): the version
+//! it installed and the result of the last check, for `kiln agents status`. Holds no secret.
+
+use super::Agent;
+use super::plan::write_atomic;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+/// The result of one check.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CheckResult {
+    /// The prompt got an answer.
+    pub ok: bool,
+    /// When (seconds since the epoch).
+    pub at_unix: u64,
+    /// The answer (first line) or the error.
+    pub message: String,
+    /// How long it took, in milliseconds.
+    #[serde(default)]
+    pub duration_ms: u64,
+}
+
+/// One agent's remembered facts.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AgentState {
+    /// Version kiln installed last.
+    #[serde(default)]
+    pub installed_version: Option<String>,
+    /// Last check.
+    #[serde(default)]
+    pub last_check: Option<CheckResult>,
+}
+
+/// The whole file.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct State {
+    /// By agent name.
+    #[serde(default)]
+    pub agents: BTreeMap<String, AgentState>,
+}
+
+/// `<home>/.kiln/agents/state.json`.
+pub fn path(home: &Path) -> PathBuf {
+    home.join(".kiln/agents/state.json")
+}
+
+/// Seconds since the epoch.
+pub fn now_unix() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
+}
+
+impl State {
+    /// Reads the state (empty when absent or unreadable).
+    pub fn load(home: &Path) -> Self {
+        std::fs::read(path(home))
+            .ok()
+            .and_then(|b| serde_json::from_slice(&b).ok())
+            .unwrap_or_default()
+    }
+
+    /// Changes one agent's entry and saves.
+    pub fn update(
+        home: &Path,
+        agent: Agent,
+        f: impl FnOnce(&mut AgentState),
+    ) -> std::io::Result<()> {
+        let mut s = Self::load(home);
+        f(s.agents.entry(agent.name().to_owned()).or_default());
+        let mut bytes = serde_json::to_vec_pretty(&s).map_err(std::io::Error::other)?;
+        bytes.push(b'\n');
+        write_atomic(&path(home), &bytes, false).map_err(std::io::Error::other)
+    }
+
+    /// One agent's entry.
+    pub fn get(&self, agent: Agent) -> AgentState {
+        self.agents.get(agent.name()).cloned().unwrap_or_default()
+    }
+}
