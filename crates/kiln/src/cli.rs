@@ -17,6 +17,8 @@ pub enum Command {
     Serve(crate::serve::ServeArgs),
     /// Show who the Databricks credentials belong to, and where each setting came from.
     Whoami(crate::whoami::WhoamiArgs),
+    /// Run the local model gateway on its own (`kiln gateway status`: upstreams and usage).
+    Gateway(crate::gateway::cli::GatewayArgs),
     /// Install, configure, check and report on the coding agents.
     Agents(crate::agents::cmd::AgentsArgs),
 }
@@ -37,6 +39,7 @@ pub fn main() -> ExitCode {
     match cli.command {
         Command::Serve(args) => crate::serve::main(args),
         Command::Whoami(args) => crate::whoami::main(args),
+        Command::Gateway(args) => crate::gateway::cli::main(args),
         Command::Agents(args) => crate::agents::cmd::main(args),
     }
 }

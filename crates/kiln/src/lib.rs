@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod cli;
+pub mod gateway;
 pub mod serve;
 pub mod server;
 pub mod whoami;

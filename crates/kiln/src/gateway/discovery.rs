@@ -1,0 +1,118 @@
+//! The discovery file `<state dir>/gateway.json` (`{"url","pid","started_at"}`): written
+//! atomically (0600) by a running gateway, removed on clean exit when it is still the one that
+//! wrote it. [`find_running`] reads it back and checks the process is alive.
+
+use serde::{Deserialize, Serialize};
+use std::io::{self, Write as _};
+use std::os::unix::fs::OpenOptionsExt as _;
+use std::path::{Path, PathBuf};
+
+/// File name inside the state directory.
+pub const DISCOVERY_FILE: &str = "gateway.json";
+
+/// What the discovery file holds.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discovery {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Process id of the gateway.
+    pub pid: u32,
+    /// RFC 3339 start time.
+    pub started_at: String,
+}
+
+/// `~/.kiln` (`$HOME/.kiln`), the default state directory.
+pub fn default_state_dir() -> Option<PathBuf> {
+    std::env::var_os("HOME")
+        .filter(|h| !h.is_empty())
+        .map(|h| PathBuf::from(h).join(".kiln"))
+}
+
+/// Writes `dir/gateway.json` atomically (temporary file + rename).
+pub fn write(dir: &Path, d: &Discovery) -> io::Result<PathBuf> {
+    let path = dir.join(DISCOVERY_FILE);
+    let tmp = dir.join(format!(".{DISCOVERY_FILE}.{}.tmp", std::process::id()));
+    let text = serde_json::to_vec_pretty(d).map_err(io::Error::other)?;
+    {
+        let mut f = std::fs::OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(true)
+            .mode(0o600)
+            .open(&tmp)?;
+        f.write_all(&text)?;
+        f.write_all(b"\n")?;
+        f.sync_all()?;
+    }
+    std::fs::rename(&tmp, &path)?;
+    Ok(path)
+}
+
+/// Reads `dir/gateway.json` (`None` when missing or unreadable).
+pub fn read(dir: &Path) -> Option<Discovery> {
+    let text = std::fs::read(dir.join(DISCOVERY_FILE)).ok()?;
+    serde_json::from_slice(&text).ok()
+}
+
+/// Removes `dir/gateway.json` if it still names process `pid` at `url`.
+pub fn remove_if_ours(dir: &Path, pid: u32, url: &str) {
+    if read(dir).is_some_and(|d| d.pid == pid && d.url == url) {
+        let _ = std::fs::remove_file(dir.join(DISCOVERY_FILE));
+    }
+}
+
+/// Whether a process with this id exists.
+pub fn pid_alive(pid: u32) -> bool {
+    let Ok(raw) = i32::try_from(pid) else {
+        return false;
+    };
+    match rustix::process::Pid::from_raw(raw) {
+        Some(p) => match rustix::process::test_kill_process(p) {
+            Ok(()) => true,
+            // It exists but belongs to someone else.
+            Err(e) => e == rustix::io::Errno::PERM,
+        },
+        None => false,
+    }
+}
+
+/// The running gateway described in `dir`, if its process is alive.
+pub fn find_running(dir: &Path) -> Option<Discovery> {
+    read(dir).filter(|d| pid_alive(d.pid))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::os::unix::fs::PermissionsExt as _;
+
+    #[test]
+    fn write_read_remove() {
+        let dir = tempfile::tempdir().unwrap();
+        let d = Discovery {
+            url: "http://127.0.0.1:1".into(),
+            pid: std::process::id(),
+            started_at: "2026-01-01T00:00:00Z".into(),
+        };
+        let path = write(dir.path(), &d).unwrap();
+        assert_eq!(
+            std::fs::metadata(&path).unwrap().permissions().mode() & 0o777,
+            0o600
+        );
+        assert_eq!(find_running(dir.path()), Some(d.clone()));
+        remove_if_ours(dir.path(), d.pid + 1, &d.url);
+        remove_if_ours(dir.path(), d.pid, "http://127.0.0.1:2");
+        assert!(read(dir.path()).is_some());
+        remove_if_ours(dir.path(), d.pid, &d.url);
+        assert!(read(dir.path()).is_none());
+
+        let dead = Discovery {
+            pid: u32::MAX - 1,
+            ..d
+        };
+        write(dir.path(), &dead).unwrap();
+        assert_eq!(read(dir.path()), Some(dead));
+        assert_eq!(find_running(dir.path()), None);
+        assert_eq!(std::fs::read_dir(dir.path()).unwrap().count(), 1);
+    }
+}

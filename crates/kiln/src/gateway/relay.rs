@@ -1,0 +1,323 @@
+//! Relaying an upstream answer to the agent as it arrives: every chunk is passed on at once
+//! (streams are never buffered), while a copy feeds the SSE splitter or a bounded JSON buffer
+//! to read the usage. Chat Completions answers also go through the answer filters (event by
+//! event for streams; whole for JSON, up to a cap). If the upstream breaks off or stalls after
+//! the first byte, an SSE client gets an error event in its protocol's shape; a JSON client
+//! sees the connection end early. The outcome is recorded in the usage store when the body
+//! ends, or when the agent goes away.
+
+use super::Gateway;
+use super::errors::stream_error_event;
+use super::filters::chat_response::{StreamFixer, fix_json};
+use super::forward::{error_chain, response_headers};
+use super::paths::{Agent, Flavour};
+use super::sse::Splitter;
+use super::upstream::UpstreamKind;
+use super::usage::{Outcome, Tokens};
+use axum::body::Body;
+use axum::http::header;
+use axum::response::Response;
+use bytes::Bytes;
+use futures_util::{Stream, StreamExt as _};
+use std::collections::VecDeque;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::time::Instant;
+
+/// Most bytes of a JSON answer kept to read its usage (4 MiB); beyond it usage is not read.
+const JSON_COPY_MAX_BYTES: usize = 4 << 20;
+/// Largest Chat Completions JSON answer held whole for the answer filters (8 MiB); a larger
+/// one passes unfiltered.
+const CHAT_JSON_HOLD_MAX_BYTES: usize = 8 << 20;
+
+/// What to record when the answer ends.
+pub struct Finish {
+    /// The gateway (usage store, settings).
+    pub gw: Arc<Gateway>,
+    /// Attributed agent.
+    pub agent: Agent,
+    /// Flavour of the call.
+    pub flavour: Flavour,
+    /// Model asked for.
+    pub model: String,
+    /// When the request arrived.
+    pub started: Instant,
+    /// Which upstream answered.
+    pub upstream: UpstreamKind,
+    /// Filters applied to the request (comma-separated).
+    pub filters: String,
+}
+
+/// How the body is handled.
+enum Mode {
+    /// SSE: chunks pass at once; the splitter reads usage (and feeds the fixer, if any).
+    Sse {
+        splitter: Splitter,
+        fixer: Option<StreamFixer>,
+    },
+    /// JSON passed at once, with a bounded copy for usage.
+    Json { copy: Vec<u8>, overflow: bool },
+    /// Chat JSON held whole (up to a cap) for the answer filters.
+    HeldJson { held: Vec<u8> },
+    /// Error answers: passed as they are, not inspected.
+    Opaque,
+}
+
+struct Relay {
+    upstream: Pin<Box<dyn Stream<Item = reqwest::Result<Bytes>> + Send>>,
+    mode: Mode,
+    queue: VecDeque<Bytes>,
+    idle: Duration,
+    ended: bool,
+    status: u16,
+    tokens: Tokens,
+    error: Option<String>,
+    first_byte: Option<Duration>,
+    finish: Option<Finish>,
+}
+
+/// The agent's response for an upstream answer.
+pub fn relay_response(response: reqwest::Response, finish: Finish) -> Response {
+    let status = response.status();
+    let is_sse = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.to_ascii_lowercase().starts_with("text/event-stream"));
+    let chat = finish.flavour == Flavour::Chat;
+    let mode = match (status.is_success(), is_sse, chat) {
+        (false, _, _) => Mode::Opaque,
+        (true, true, _) => Mode::Sse {
+            splitter: Splitter::new(),
+            fixer: chat.then(StreamFixer::new),
+        },
+        (true, false, true) => Mode::HeldJson { held: Vec::new() },
+        (true, false, false) => Mode::Json {
+            copy: Vec::new(),
+            overflow: false,
+        },
+    };
+    let keep_length = matches!(mode, Mode::Json { .. } | Mode::Opaque);
+    let headers = response_headers(response.headers(), keep_length);
+    let relay = Relay {
+        upstream: Box::pin(response.bytes_stream()),
+        mode,
+        queue: VecDeque::new(),
+        idle: finish.gw.settings.idle_timeout,
+        ended: false,
+        status: status.as_u16(),
+        tokens: Tokens::default(),
+        error: None,
+        first_byte: None,
+        finish: Some(finish),
+    };
+    let stream = futures_util::stream::unfold(relay, |mut r| async move {
+        let item = r.next_item().await?;
+        Some((item, r))
+    });
+    let mut out = Response::new(Body::from_stream(stream));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
+}
+
+impl Relay {
+    async fn next_item(&mut self) -> Option<Result<Bytes, std::io::Error>> {
+        loop {
+            if let Some(b) = self.queue.pop_front() {
+                if self.first_byte.is_none() && !b.is_empty() {
+                    self.first_byte = self.finish.as_ref().map(|f| f.started.elapsed());
+                }
+                return Some(Ok(b));
+            }
+            if self.ended {
+                self.record();
+                return None;
+            }
+            match tokio::time::timeout(self.idle, self.upstream.next()).await {
+                Ok(Some(Ok(chunk))) => self.take(chunk),
+                Ok(None) => self.end(),
+                Ok(Some(Err(e))) => {
+                    if let Some(err) = self.fail(format!(
+                        "the upstream answer broke off: {}",
+                        error_chain(&e)
+                    )) {
+                        return Some(Err(err));
+                    }
+                }
+                Err(_) => {
+                    let message =
+                        format!("the upstream sent nothing for {} s", self.idle.as_secs());
+                    if let Some(err) = self.fail(message) {
+                        return Some(Err(err));
+                    }
+                }
+            }
+        }
+    }
+
+    /// A chunk from upstream.
+    fn take(&mut self, chunk: Bytes) {
+        match &mut self.mode {
+            Mode::Sse { splitter, fixer } => {
+                let events = splitter.push(&chunk);
+                for ev in &events {
+                    self.tokens.observe_text(&ev.data);
+                }
+                match fixer {
+                    None => {
+                        self.queue.push_back(chunk);
+                        if splitter.disabled() {
+                            let _ = splitter.take_pending();
+                        }
+                    }
+                    Some(f) => {
+                        for ev in &events {
+                            self.queue.extend(f.fix(ev));
+                        }
+                        if splitter.disabled() {
+                            // An oversized event: send what is held; later chunks pass
+                            // straight through, uninspected.
+                            self.queue.extend(f.finish());
+                            let rest = splitter.take_pending();
+                            if !rest.is_empty() {
+                                self.queue.push_back(rest);
+                            }
+                            *fixer = None;
+                        }
+                    }
+                }
+            }
+            Mode::Json { copy, overflow } => {
+                if !*overflow {
+                    if copy.len() + chunk.len() <= JSON_COPY_MAX_BYTES {
+                        copy.extend_from_slice(&chunk);
+                    } else {
+                        *overflow = true;
+                        copy.clear();
+                    }
+                }
+                self.queue.push_back(chunk);
+            }
+            Mode::HeldJson { held } => {
+                held.extend_from_slice(&chunk);
+                if held.len() > CHAT_JSON_HOLD_MAX_BYTES {
+                    let all = std::mem::take(held);
+                    self.queue.push_back(Bytes::from(all));
+                    self.mode = Mode::Json {
+                        copy: Vec::new(),
+                        overflow: true,
+                    };
+                }
+            }
+            Mode::Opaque => self.queue.push_back(chunk),
+        }
+    }
+
+    /// The upstream body ended normally.
+    fn end(&mut self) {
+        self.ended = true;
+        match &mut self.mode {
+            Mode::Sse { splitter, fixer } => {
+                let rest = splitter.take_pending();
+                if let Some(f) = fixer {
+                    self.queue.extend(f.finish());
+                }
+                if !rest.is_empty() && fixer.is_some() {
+                    self.queue.push_back(rest);
+                }
+            }
+            Mode::Json { copy, overflow } => {
+                if !*overflow && let Ok(v) = serde_json::from_slice(copy) {
+                    self.tokens.observe(&v);
+                }
+            }
+            Mode::HeldJson { held } => {
+                let all = std::mem::take(held);
+                match serde_json::from_slice::<serde_json::Value>(&all) {
+                    Ok(mut v) => {
+                        self.tokens.observe(&v);
+                        let fixed = fix_json(&mut v)
+                            .then(|| serde_json::to_vec(&v).ok())
+                            .flatten();
+                        self.queue.push_back(Bytes::from(fixed.unwrap_or(all)));
+                    }
+                    Err(_) => self.queue.push_back(Bytes::from(all)),
+                }
+            }
+            Mode::Opaque => {}
+        }
+    }
+
+    /// The upstream failed after the answer started. SSE: an error event ends the stream
+    /// (returns `None`); otherwise the error to end the body with.
+    fn fail(&mut self, message: String) -> Option<std::io::Error> {
+        self.ended = true;
+        let flavour = self.finish.as_ref().map(|f| f.flavour);
+        tracing::warn!(flavour = ?flavour.map(Flavour::name), error = %message, "model answer failed after it started");
+        self.error = Some(message.clone());
+        match (&mut self.mode, flavour) {
+            (Mode::Sse { splitter, fixer }, Some(flavour)) => {
+                // An unfinished event is dropped: the error event must start on a clean line.
+                let _ = splitter.take_pending();
+                if let Some(f) = fixer {
+                    self.queue.extend(f.finish());
+                }
+                self.queue.push_back(stream_error_event(
+                    flavour,
+                    &format!("kiln gateway: {message}"),
+                ));
+                None
+            }
+            (Mode::HeldJson { held }, _) if !held.is_empty() => {
+                // Nothing was sent yet: send what arrived, then end early.
+                let all = std::mem::take(held);
+                self.queue.push_back(Bytes::from(all));
+                None
+            }
+            _ => {
+                self.record();
+                Some(std::io::Error::other(message))
+            }
+        }
+    }
+
+    /// Records the outcome once.
+    fn record(&mut self) {
+        let Some(f) = self.finish.take() else { return };
+        let latency = f.started.elapsed();
+        let outcome = Outcome {
+            agent: f.agent,
+            model: f.model,
+            status: self.status,
+            error: self.error.take(),
+            latency,
+            first_byte: self.first_byte,
+            tokens: self.tokens,
+        };
+        tracing::info!(
+            agent = %outcome.agent,
+            flavour = f.flavour.name(),
+            model = %outcome.model,
+            upstream = f.upstream.name(),
+            status = outcome.status,
+            ms = latency.as_millis() as u64,
+            input_tokens = outcome.tokens.input,
+            output_tokens = outcome.tokens.output,
+            filters = %f.filters,
+            error = outcome.error.as_deref().unwrap_or(""),
+            "model call"
+        );
+        f.gw.usage.record(&outcome);
+    }
+}
+
+impl Drop for Relay {
+    fn drop(&mut self) {
+        if self.finish.is_some() && !self.ended {
+            self.error = Some("the agent closed the connection before the answer ended".into());
+        }
+        self.record();
+    }
+}
