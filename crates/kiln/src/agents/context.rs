@@ -98,7 +98,11 @@ impl Context {
 
     /// Values to hide in diffs and logs.
     pub fn secrets(&self) -> Vec<String> {
-        self.gateway_key().map(str::to_owned).into_iter().collect()
+        let mut v: Vec<String> = self.gateway_key().map(str::to_owned).into_iter().collect();
+        if let Some(a) = &self.databricks_cli {
+            v.push(a.metadata_service_url.clone());
+        }
+        v
     }
 
     /// `~/projects`, where the owner's projects live.
