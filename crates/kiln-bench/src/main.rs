@@ -12,6 +12,7 @@ mod memory;
 mod pattern;
 mod raw;
 mod report;
+mod results;
 mod run;
 mod startup;
 mod stats;

@@ -6,7 +6,7 @@ use crate::cli::{BenchArgs, Part};
 use crate::echo::{self, EchoPlan};
 use crate::kiln::{self, KilnServer, ServerConfig, TempHome};
 use crate::raw::RawPty;
-use crate::report::Results;
+use crate::results::Results;
 use crate::ws::KilnTerm;
 use crate::{concurrent, memory, pattern, startup, throughput, vtparse};
 use anyhow::{Context, bail};
@@ -218,6 +218,6 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
     let peak = kiln::rss(server.pid);
     results.peak_rss = record(&mut results, "peak RSS", peak).map(|r| r.peak);
     server.stop().await;
-    results.load_after = crate::report::loadavg();
+    results.load_after = crate::results::loadavg();
     Ok(results)
 }
