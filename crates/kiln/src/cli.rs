@@ -19,6 +19,8 @@ pub enum Command {
     Whoami(crate::whoami::WhoamiArgs),
     /// Run the local model gateway on its own (`kiln gateway status`: upstreams and usage).
     Gateway(crate::gateway::cli::GatewayArgs),
+    /// Print the current Databricks token of the running kiln serve (from its local broker).
+    Token(crate::token_cmd::TokenArgs),
     /// Install, configure, check and report on the coding agents.
     Agents(crate::agents::cmd::AgentsArgs),
 }
@@ -40,6 +42,7 @@ pub fn main() -> ExitCode {
         Command::Serve(args) => crate::serve::main(args),
         Command::Whoami(args) => crate::whoami::main(args),
         Command::Gateway(args) => crate::gateway::cli::main(args),
+        Command::Token(args) => crate::token_cmd::main(args),
         Command::Agents(args) => crate::agents::cmd::main(args),
     }
 }

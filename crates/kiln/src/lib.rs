@@ -2,7 +2,9 @@
 
 pub mod agents;
 pub mod cli;
+pub mod credentials;
 pub mod gateway;
 pub mod serve;
 pub mod server;
+pub mod token_cmd;
 pub mod whoami;

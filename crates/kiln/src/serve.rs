@@ -1,8 +1,12 @@
 //! `kiln serve`: options from the command line and environment, the listener, the printed URL,
 //! and signals (SIGTERM/SIGINT: tell viewers, end shells, exit within 10 s; a second one exits
-//! at once).
+//! at once). On Databricks Apps (`DATABRICKS_APP_NAME` and `DATABRICKS_APP_PORT` set) it binds
+//! `0.0.0.0:$DATABRICKS_APP_PORT` and checks the owner instead of an access key; elsewhere the
+//! Databricks token comes from the usual configuration (environment or `--profile`).
 
+use crate::credentials::{self, AppsEnv, AppsSettings, ConfigSource, CredentialsOptions};
 use crate::server::{self, AccessKey};
+use kiln_databricks::{Attr, AuthMethod, ConfigLoader, Environment, StaticToken};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -33,6 +37,11 @@ pub struct ServeArgs {
     /// Hours without user activity before a session is ended.
     #[arg(long, default_value_t = 24)]
     pub idle_hours: u64,
+    /// Databricks configuration profile to take the token from (outside Databricks Apps).
+    /// Default: the environment (`DATABRICKS_HOST`, `DATABRICKS_TOKEN`, …), then the config
+    /// file's default profile.
+    #[arg(long)]
+    pub profile: Option<String>,
 }
 
 /// Why `kiln serve` could not start.
@@ -49,9 +58,11 @@ pub enum ServeError {
     Io(#[from] std::io::Error),
 }
 
-fn options(args: &ServeArgs) -> Result<server::Options, ServeError> {
+fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Options, ServeError> {
     let key = match std::env::var("KILN_ACCESS_KEY") {
         Ok(k) if !k.is_empty() => AccessKey::fixed(&k).map_err(ServeError::Config)?,
+        // On Databricks Apps the owner check replaces the key (the proxy is the only way in).
+        _ if apps.is_some() => AccessKey::random()?,
         _ if !args.bind.ip().is_loopback() => {
             return Err(ServeError::Config(format!(
                 "refusing to listen on {} (not loopback) with a random access key: set KILN_ACCESS_KEY \
@@ -67,17 +78,80 @@ fn options(args: &ServeArgs) -> Result<server::Options, ServeError> {
     opts.term.shell = args.shell.clone();
     opts.term.idle_timeout = Duration::from_secs(args.idle_hours.max(1) * 3600);
     opts.upload_limit = args.upload_limit_mib.max(1) << 20;
+    opts.credentials = credential_options(args, apps)?;
     Ok(opts)
 }
 
-async fn run(args: ServeArgs) -> Result<(), ServeError> {
-    let opts = options(&args)?;
-    let listener = tokio::net::TcpListener::bind(args.bind)
+/// `KILN_TOKEN_LIFETIME_SECONDS`, checked against the accepted range.
+fn token_lifetime() -> Result<Duration, ServeError> {
+    let Ok(raw) = std::env::var("KILN_TOKEN_LIFETIME_SECONDS") else {
+        return Ok(credentials::DEFAULT_LIFETIME);
+    };
+    let range = credentials::MIN_LIFETIME.as_secs()..=credentials::MAX_LIFETIME.as_secs();
+    match raw.trim().parse::<u64>() {
+        Ok(secs) if range.contains(&secs) => Ok(Duration::from_secs(secs)),
+        _ => Err(ServeError::Config(format!(
+            "KILN_TOKEN_LIFETIME_SECONDS is {raw:?}; it must be a number of seconds from {} to {}",
+            range.start(),
+            range.end()
+        ))),
+    }
+}
+
+fn credential_options(
+    args: &ServeArgs,
+    apps: Option<AppsSettings>,
+) -> Result<CredentialsOptions, ServeError> {
+    let mut opts = CredentialsOptions {
+        lifetime: token_lifetime()?,
+        ..CredentialsOptions::default()
+    };
+    if apps.is_some() {
+        opts.apps = apps;
+        return Ok(opts);
+    }
+    let mut loader = ConfigLoader::new(Environment::from_process());
+    if let Some(p) = &args.profile {
+        loader = loader.set_from(Attr::Profile, p, "--profile");
+    }
+    let config = match loader.load() {
+        Ok(c) => c,
+        Err(e) if args.profile.is_some() => return Err(ServeError::Config(e.to_string())),
+        Err(e) => {
+            tracing::info!(error = %e, "no usable Databricks configuration; Databricks features are off");
+            return Ok(opts);
+        }
+    };
+    opts.host = config.host().map(str::to_owned);
+    opts.workspace_id = config.workspace_id().map(str::to_owned);
+    match config.auth_method() {
+        Ok(AuthMethod::Pat(token)) => {
+            opts.config_source = Some(ConfigSource {
+                source: std::sync::Arc::new(StaticToken::new(token)),
+                description: config.describe(),
+            });
+        }
+        Ok(other) => tracing::warn!(
+            auth_type = other.name(),
+            "this Databricks configuration's auth type is not used by kiln serve yet; paste a token in the UI"
+        ),
+        Err(e) => {
+            tracing::info!(error = %e, "the Databricks configuration has no credentials; paste a token in the UI")
+        }
+    }
+    Ok(opts)
+}
+
+async fn run(args: ServeArgs, apps: Option<AppsSettings>) -> Result<(), ServeError> {
+    let bind = match &apps {
+        Some(a) => SocketAddr::from(([0, 0, 0, 0], a.env.port)),
+        None => args.bind,
+    };
+    let in_apps = apps.is_some();
+    let opts = options(&args, apps)?;
+    let listener = tokio::net::TcpListener::bind(bind)
         .await
-        .map_err(|source| ServeError::Bind {
-            addr: args.bind,
-            source,
-        })?;
+        .map_err(|source| ServeError::Bind { addr: bind, source })?;
     let addr = listener.local_addr()?;
     let host = if addr.ip().is_unspecified() {
         format!("127.0.0.1:{}", addr.port())
@@ -85,7 +159,13 @@ async fn run(args: ServeArgs) -> Result<(), ServeError> {
         addr.to_string()
     };
     println!("kiln: serving on http://{addr}");
-    println!("kiln: open http://{host}/?key={}", opts.key.reveal());
+    if in_apps {
+        println!(
+            "kiln: Databricks Apps mode: only the app's owner gets in, through the Apps proxy"
+        );
+    } else {
+        println!("kiln: open http://{host}/?key={}", opts.key.reveal());
+    }
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));
     let served = tokio::spawn(server::listen(listener, opts, shutdown.clone()));
@@ -115,8 +195,24 @@ async fn watch_signals(shutdown: CancellationToken) {
     std::process::exit(130);
 }
 
-/// Runs `kiln serve` to completion.
+/// Runs `kiln serve` to completion. On Databricks Apps the service principal secret is taken
+/// first (this may re-execute kiln without it in the environment; see
+/// [`credentials::sp_secret`]), then the process is made non-dumpable, then the runtime starts.
 pub fn main(args: ServeArgs) -> ExitCode {
+    let apps = match AppsEnv::from_process() {
+        Ok(Some(env)) => Some(AppsSettings {
+            env,
+            sp_secret: credentials::sp_secret::take(),
+        }),
+        Ok(None) => None,
+        Err(e) => {
+            eprintln!("kiln: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    if let Err(e) = credentials::make_non_dumpable() {
+        tracing::warn!(error = %e, "cannot make the process non-dumpable");
+    }
     let rt = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -127,7 +223,7 @@ pub fn main(args: ServeArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args)) {
+    match rt.block_on(run(args, apps)) {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kiln: {e}");

@@ -38,8 +38,11 @@ pub async fn same_origin_only(req: Request, next: Next) -> Response {
             return forbidden();
         }
         if let Some(origin) = h.get(header::ORIGIN) {
+            // Behind the Databricks Apps proxy the page's host is in X-Forwarded-Host (a browser
+            // cannot set that header on a cross-site request without a CORS preflight).
             let host = h
-                .get(header::HOST)
+                .get("x-forwarded-host")
+                .or_else(|| h.get(header::HOST))
                 .and_then(|v| v.to_str().ok())
                 .unwrap_or("");
             if !origin.to_str().is_ok_and(|o| same_origin(o, host)) {

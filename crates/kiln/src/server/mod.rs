@@ -1,12 +1,15 @@
 //! The HTTP server of `kiln serve`: router, access checks, terminal transports, uploads, status.
 //!
-//! Layers, outermost first: request log -> security headers -> access check -> same-origin rule
-//! -> routes. `/health` is the only route the access check lets through without a key.
+//! Layers, outermost first: request log -> security headers -> access check (the access key, or
+//! on Databricks Apps the owner check of `owner.rs`) -> same-origin rule -> owner activity ->
+//! routes. `/health` is the only route the access check lets through.
 
 pub mod access;
 pub mod assets;
+mod credentials_api;
 mod error;
 mod guard;
+pub mod owner;
 mod poll;
 mod sessions;
 mod status;
@@ -48,6 +51,8 @@ pub struct Options {
     pub uploads_dir: Option<PathBuf>,
     /// Program to run instead of the login shell (tests).
     pub command: Option<Vec<String>>,
+    /// Databricks Apps owner check, the Databricks token, its rotation and broker.
+    pub credentials: crate::credentials::CredentialsOptions,
 }
 
 impl Options {
@@ -58,6 +63,7 @@ impl Options {
             upload_limit: 32 << 20,
             uploads_dir: None,
             command: None,
+            credentials: crate::credentials::CredentialsOptions::default(),
         }
     }
 }
@@ -74,6 +80,7 @@ pub struct Inner {
     pub upload_limit: usize,
     pub uploads_dir: PathBuf,
     pub command: Option<Vec<String>>,
+    pub credentials: crate::credentials::Credentials,
 }
 
 impl Deref for AppState {
@@ -102,14 +109,19 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/sessions/{id}/resize", post(poll::resize))
         .route("/api/uploads", post(uploads::upload))
+        .merge(credentials_api::router())
         .layer(DefaultBodyLimit::max(JSON_LIMIT_BYTES));
     Router::new()
         .route("/health", get(status::health))
         .merge(api)
         .fallback(fallback)
         .method_not_allowed_fallback(method_not_allowed)
+        .layer(from_fn_with_state(
+            state.clone(),
+            credentials_api::note_activity,
+        ))
         .layer(from_fn(guard::same_origin_only))
-        .layer(from_fn_with_state(state.clone(), access::require_access))
+        .layer(from_fn_with_state(state.clone(), owner::require_access))
         .layer(from_fn(guard::security_headers))
         .layer(from_fn(guard::log_requests))
         .with_state(state)
@@ -131,7 +143,7 @@ async fn method_not_allowed() -> Response {
 }
 
 /// Builds the state for `opts`; must run inside a tokio runtime.
-pub fn state(opts: Options, shutdown: CancellationToken) -> AppState {
+pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
     let home = opts
         .term
         .home
@@ -142,14 +154,21 @@ pub fn state(opts: Options, shutdown: CancellationToken) -> AppState {
         .uploads_dir
         .clone()
         .unwrap_or_else(|| home.join("uploads"));
+    let credentials =
+        crate::credentials::Credentials::start(opts.credentials, &home, shutdown.clone());
+    opts.term.extra_env.extend(credentials.terminal_env());
+    let manager = Manager::new(opts.term);
+    let probe = manager.clone();
+    credentials.set_session_probe(Arc::new(move || probe.capacity().live));
     AppState(Arc::new(Inner {
-        manager: Manager::new(opts.term),
+        manager,
         key: opts.key,
         started: Instant::now(),
         shutdown,
         upload_limit: opts.upload_limit,
         uploads_dir,
         command: opts.command,
+        credentials,
     }))
 }
 
@@ -162,10 +181,11 @@ pub async fn listen(
 ) -> std::io::Result<()> {
     let state = state(opts, shutdown.clone());
     let manager = state.manager.clone();
+    let credentials = state.credentials.clone();
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
-    manager.shutdown(SHUTDOWN_GRACE).await;
+    tokio::join!(manager.shutdown(SHUTDOWN_GRACE), credentials.shutdown());
     Ok(())
 }

@@ -1,4 +1,5 @@
-//! `GET /health` (public, minimal) and `GET /api/status`.
+//! `GET /health` (public, minimal) and `GET /api/status` (server, sessions, memory, and the
+//! owner and token state under `credentials`).
 
 use super::AppState;
 use axum::Json;
@@ -17,5 +18,6 @@ pub async fn status(State(st): State<AppState>) -> Json<Value> {
         "sessions": {"live": cap.live, "exited": cap.exited, "limit": cap.limit},
         "memory": {"available_bytes": cap.available_memory, "min_available_bytes": cap.min_available_memory},
         "ring_bytes": st.manager.options().ring_bytes,
+        "credentials": st.credentials.status(),
     }))
 }
