@@ -268,6 +268,9 @@ pub async fn install(
         .ok_or_else(|| InstallError::NoSpec(agent.name().into()))?;
     let bin = bin_dir(&opts.prefix).join(&spec.bin);
     if installed_version(agent, spec, &opts.prefix).as_deref() == Some(spec.version.as_str()) {
+        if spec.source == PackageSource::Pypi {
+            link_venv_bin(agent, spec, opts, &bin)?;
+        }
         sink(&format!(
             "{} {} already installed",
             spec.package, spec.version
@@ -322,21 +325,7 @@ pub async fn install(
             ])
             .arg(&req);
             run(cmd, &format!("pip install {req}"), opts.timeout, &sink).await?;
-            let target = venv.join("bin").join(&spec.bin);
-            match std::fs::symlink_metadata(&bin) {
-                Ok(m) if m.file_type().is_symlink() => {
-                    let _ = std::fs::remove_file(&bin);
-                }
-                Ok(_) => {
-                    return Err(InstallError::Failed(format!(
-                        "{} exists and is not kiln's link; not replaced",
-                        bin.display()
-                    )));
-                }
-                Err(_) => {}
-            }
-            std::os::unix::fs::symlink(&target, &bin)
-                .map_err(|e| InstallError::Failed(format!("cannot link {}: {e}", bin.display())))?;
+            link_venv_bin(agent, spec, opts, &bin)?;
         }
     }
     match installed_version(agent, spec, &opts.prefix) {
@@ -352,6 +341,37 @@ pub async fn install(
             other.unwrap_or_else(|| "none".into())
         ))),
     }
+}
+
+/// Links `<prefix>/bin/<bin>` to the command in the agent's venv (an existing link is replaced;
+/// a file that is not a link is left alone and reported).
+fn link_venv_bin(
+    agent: Agent,
+    spec: &PackageSpec,
+    opts: &InstallOptions,
+    bin: &Path,
+) -> Result<(), InstallError> {
+    let target = venv_dir(&opts.prefix, agent).join("bin").join(&spec.bin);
+    match std::fs::symlink_metadata(bin) {
+        Ok(m) if m.file_type().is_symlink() => {
+            if std::fs::read_link(bin).ok().as_deref() == Some(target.as_path()) {
+                return Ok(());
+            }
+            let _ = std::fs::remove_file(bin);
+        }
+        Ok(_) => {
+            return Err(InstallError::Failed(format!(
+                "{} exists and is not kiln's link; not replaced",
+                bin.display()
+            )));
+        }
+        Err(_) => {}
+    }
+    std::fs::create_dir_all(bin_dir(&opts.prefix)).map_err(|e| {
+        InstallError::Failed(format!("cannot create {}: {e}", opts.prefix.display()))
+    })?;
+    std::os::unix::fs::symlink(&target, bin)
+        .map_err(|e| InstallError::Failed(format!("cannot link {}: {e}", bin.display())))
 }
 
 /// Installs every agent of `agents` in parallel; `sink(agent, line)` gets their output.
