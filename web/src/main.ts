@@ -3,6 +3,7 @@
 // tests (and curious users): tabs, states and terminal text, plus `drop()` to simulate a network
 // failure (nothing the page's own scripts could not do anyway).
 
+import { startCredentials } from './credentials';
 import { installCspShims } from './csp';
 import { byId } from './dom';
 import { SearchBar } from './search';
@@ -88,6 +89,7 @@ function boot(): void {
   });
 
   void tabs.restore();
+  startCredentials({ notify: (m, k) => bar.notify(m, k) });
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
