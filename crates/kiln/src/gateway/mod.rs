@@ -238,20 +238,17 @@ impl Gateway {
         }
     }
 
-    /// Resolves every flavour once, in the background.
-    fn warm_up(self: &Arc<Self>) {
-        let gw = Arc::clone(self);
-        tokio::spawn(async move {
-            let upstream = gw.upstream();
-            let host = upstream.host();
-            let flavours = Flavour::ALL.map(|f| {
-                let gw = Arc::clone(&gw);
-                let source = Arc::clone(&upstream.source);
-                let host = host.clone();
-                async move { gw.resolver.for_flavour(f, &host, &source).await }
-            });
-            futures_util::future::join_all(flavours).await;
+    /// Resolves every flavour's upstream (concurrently).
+    async fn resolve_all(self: &Arc<Self>) {
+        let upstream = self.upstream();
+        let host = upstream.host();
+        let flavours = Flavour::ALL.map(|f| {
+            let gw = Arc::clone(self);
+            let source = Arc::clone(&upstream.source);
+            let host = host.clone();
+            async move { gw.resolver.for_flavour(f, &host, &source).await }
         });
+        futures_util::future::join_all(flavours).await;
     }
 }
 
@@ -309,6 +306,12 @@ impl GatewayHandle {
             host: HostRef::Fixed(host.trim_end_matches('/').to_owned()),
             source,
         });
+    }
+
+    /// Resolves every flavour's upstream now (probing where needed) and returns the choices.
+    pub async fn resolve_upstreams(&self) -> Vec<upstream::UpstreamStatus> {
+        self.gw.resolve_all().await;
+        self.gw.resolver.statuses()
     }
 
     /// A token that is cancelled when the gateway stops.
@@ -475,7 +478,8 @@ async fn start_inner(
         }
     }
     if opts.warm_up {
-        gw.warm_up();
+        let gw = Arc::clone(&gw);
+        tokio::spawn(async move { gw.resolve_all().await });
     }
     tracing::info!(%url, key_file = %gw.key.path().display(), "kiln gateway listening");
     Ok(GatewayHandle {

@@ -73,6 +73,10 @@ impl Rig {
             .await
             .unwrap();
         let key = gw.key().expose().to_owned();
+        // Probes happen now, so the request logs hold only what a test sends.
+        gw.resolve_upstreams().await;
+        emu.clear_requests();
+        emu.serving().clear_requests();
         let http = reqwest::Client::builder().timeout(WAIT).build().unwrap();
         Rig {
             emu,
