@@ -86,18 +86,24 @@ impl Owner {
         self.tx.send_replace(state);
     }
 
+    /// Waits until the state satisfies `pred`, and returns that state.
+    pub async fn wait_for(&self, pred: impl FnMut(&OwnerState) -> bool) -> OwnerState {
+        let mut rx = self.tx.subscribe();
+        match rx.wait_for(pred).await {
+            Ok(state) => state.clone(),
+            // The sender lives in `self`: this cannot happen.
+            Err(_) => std::future::pending().await,
+        }
+    }
+
     /// Waits until the owner is known.
     pub async fn known(&self) -> String {
-        let mut rx = self.tx.subscribe();
-        loop {
-            if let OwnerState::Known { email, .. } = &*rx.borrow_and_update() {
-                return email.clone();
-            }
-            if rx.changed().await.is_err() {
-                // The sender lives in `self`, so this cannot happen; wait forever like a
-                // resolver that never succeeds.
-                std::future::pending::<()>().await;
-            }
+        match self
+            .wait_for(|s| matches!(s, OwnerState::Known { .. }))
+            .await
+        {
+            OwnerState::Known { email, .. } => email,
+            _ => std::future::pending().await,
         }
     }
 }
