@@ -8,12 +8,14 @@
 
 mod capacity;
 pub mod env;
+pub(crate) mod follow;
 mod manager;
 mod procs;
 mod pty;
 mod ring;
 mod screen;
 mod session;
+mod skip;
 
 pub use manager::Manager;
 pub use session::{Session, ViewerGuard};

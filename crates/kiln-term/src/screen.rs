@@ -33,6 +33,8 @@ pub(crate) struct Screen {
     saved_primary: Option<String>,
     scrollback_lines: usize,
     max_held: usize,
+    /// Whether a scroll region other than the full screen may be set (see `skip.rs`).
+    region_set: bool,
 }
 
 fn nz(v: u16) -> NonZeroU16 {
@@ -53,11 +55,34 @@ impl Screen {
             saved_primary: None,
             scrollback_lines,
             max_held,
+            region_set: false,
         }
     }
 
     pub fn resize(&mut self, cols: u16, rows: u16) {
         self.parser.screen_mut().set_size(nz(rows), nz(cols));
+    }
+
+    /// The size (cols, rows) the state has now.
+    pub fn size(&self) -> (u16, u16) {
+        let (rows, cols) = self.parser.screen().size();
+        (cols.get(), rows.get())
+    }
+
+    /// How many line feeds must follow a skipped prefix, or `None` when no skip is safe now
+    /// (an unfinished sequence is held, or a scroll region may be set).
+    pub fn skip_lines(&self) -> Option<usize> {
+        if !self.held.is_empty() || self.region_set {
+            return None;
+        }
+        let (_, rows) = self.size();
+        Some(self.scrollback_lines + rows as usize + 1)
+    }
+
+    /// Skips `n` bytes of plain text ending in `\r\n` (found by `skip::skip_point`).
+    pub fn skip(&mut self, n: usize) {
+        self.fed += n as u64;
+        self.parser.process(b"\r");
     }
 
     /// Offset of the stream up to which the state is exact.
@@ -84,6 +109,9 @@ impl Screen {
     /// Feeds complete bytes, capturing the primary screen before any switch to the alternate one.
     fn process(&mut self, mut data: &[u8]) {
         self.fed += data.len() as u64;
+        if let Some(set) = crate::skip::region_change(data, self.size().1) {
+            self.region_set = set;
+        }
         while !data.is_empty() {
             if self.parser.screen().alternate_screen() {
                 self.parser.process(data);
@@ -311,5 +339,60 @@ mod tests {
         raw.process(b"\x1b[?1049l");
         fresh.process(b"\x1b[?1049l");
         assert_eq!(fresh.screen().contents(), raw.screen().contents());
+    }
+
+    /// Skipping (where `skip_point` allows) and parsing everything end in the same state.
+    #[test]
+    fn skipping_plain_text_changes_nothing() {
+        let flood = |n: usize, width: usize| -> Vec<u8> {
+            (0..n)
+                .flat_map(|i| {
+                    let mut l = format!("{i:06} ").into_bytes();
+                    l.resize(width, b'a' + (i % 26) as u8);
+                    l.extend_from_slice(if i % 7 == 0 { b"\n" } else { b"\r\n" });
+                    l
+                })
+                .collect()
+        };
+        let prefixes: Vec<Vec<u8>> = vec![
+            b"\x1b[31mred\x1b[0m prompt$ ".to_vec(),
+            b"a\r\nb\r\nc\x1b[2;5Hmid-screen\x1b[1;44m".to_vec(),
+            b"\x1b]2;title\x07\x1b[?1049h\x1b[?2004halt screen\r\n".to_vec(),
+            "wide \u{1F600}\u{1F600}\r\n".as_bytes().to_vec(),
+        ];
+        for (k, prefix) in prefixes.iter().enumerate() {
+            for width in [10usize, 79, 80, 81, 200] {
+                let mut stream = prefix.clone();
+                stream.extend_from_slice(&flood(3000, width));
+                stream.extend_from_slice(b"\x1b[32mEND\x1b[0m tail");
+                let mut full = Screen::new(80, 24, 100, 4096);
+                full.feed(&stream);
+                let mut skipping = Screen::new(80, 24, 100, 4096);
+                skipping.feed(prefix);
+                let rest = &stream[prefix.len()..];
+                let lines = skipping.skip_lines().unwrap();
+                let n = crate::skip::skip_point(rest, lines).expect("a skip point");
+                assert!(n > rest.len() / 2, "most of the flood is skipped");
+                skipping.skip(n);
+                skipping.feed(&rest[n..]);
+                assert_eq!(full.fed(), skipping.fed(), "case {k} width {width}");
+                assert_eq!(
+                    full.snapshot(),
+                    skipping.snapshot(),
+                    "case {k} width {width}"
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn no_skip_with_a_scroll_region_or_a_held_sequence() {
+        let mut s = Screen::new(80, 24, 100, 4096);
+        s.feed(b"\x1b[2;10r");
+        assert_eq!(s.skip_lines(), None);
+        s.feed(b"\x1b[r");
+        assert!(s.skip_lines().is_some());
+        s.feed(b"\x1b[3");
+        assert_eq!(s.skip_lines(), None, "an unfinished sequence is held");
     }
 }

@@ -2,10 +2,11 @@
 //! queue -> PTY), the lifecycle task (exit status, ending the whole session) and the read API
 //! viewers use at their own offsets.
 //!
-//! Locking: one short `std::sync::Mutex` per session guards the ring and terminal state; it is
-//! never held across an `.await`. Progress (end offset, exit, removal, resizes) is published on a
+//! Locking: one short `std::sync::Mutex` per session guards the ring and metadata, another the
+//! terminal state (fed by `follow.rs`, off the reader's path); neither is held across an `.await`. Progress (end offset, exit, removal, resizes) is published on a
 //! `watch` channel so any number of viewers wait without a queue of their own.
 
+use crate::follow::Follower;
 use crate::procs;
 use crate::pty;
 use crate::ring::{Ring, Slice};
@@ -30,7 +31,7 @@ pub(crate) const ROWS: std::ops::RangeInclusive<u16> = 1..=500;
 
 /// What viewers wait on.
 #[derive(Debug, Clone, Copy, Default)]
-struct Progress {
+pub(crate) struct Progress {
     end: u64,
     exit: Option<ExitStatus>,
     closed: bool,
@@ -40,7 +41,6 @@ struct Progress {
 
 struct State {
     ring: Ring,
-    screen: Screen,
     label: String,
     cols: u16,
     rows: u16,
@@ -55,6 +55,9 @@ pub struct Session {
     pid: u32,
     created_at: SystemTime,
     state: Mutex<State>,
+    follower: Follower,
+    ring_bytes: usize,
+    reader_done: AtomicBool,
     progress: watch::Sender<Progress>,
     input: mpsc::Sender<Bytes>,
     master: Arc<AsyncFd<OwnedFd>>,
@@ -88,13 +91,15 @@ impl Session {
             created_at: SystemTime::now(),
             state: Mutex::new(State {
                 ring: Ring::new(s.ring_bytes),
-                screen: Screen::new(s.cols, s.rows, s.scrollback_lines, max_held),
                 label: s.label,
                 cols: s.cols,
                 rows: s.rows,
                 last_activity: Instant::now(),
                 exited_at: None,
             }),
+            follower: Follower::new(Screen::new(s.cols, s.rows, s.scrollback_lines, max_held)),
+            ring_bytes: s.ring_bytes.max(1),
+            reader_done: AtomicBool::new(false),
             progress,
             input: input_tx,
             master,
@@ -104,6 +109,7 @@ impl Session {
         });
         let (reader_done_tx, reader_done_rx) = tokio::sync::oneshot::channel();
         tokio::spawn(read_loop(session.clone(), reader_done_tx));
+        tokio::spawn(crate::follow::run(session.clone()));
         tokio::spawn(write_loop(
             session.master.clone(),
             input_rx,
@@ -118,6 +124,18 @@ impl Session {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+
+    pub(crate) fn follower(&self) -> &Follower {
+        &self.follower
+    }
+
+    pub(crate) fn subscribe(&self) -> watch::Receiver<Progress> {
+        self.progress.subscribe()
+    }
+
+    pub(crate) fn reader_finished(&self) -> bool {
+        self.reader_done.load(Ordering::Acquire)
     }
 
     pub(crate) fn seq(&self) -> u64 {
@@ -195,12 +213,12 @@ impl Session {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let st = self.lock();
+        let (bytes, offset, cols, rows) = self.follower.snapshot();
         Snapshot {
-            bytes: Bytes::from(st.screen.snapshot()),
-            offset: st.screen.fed(),
-            cols: st.cols,
-            rows: st.rows,
+            bytes: Bytes::from(bytes),
+            offset,
+            cols,
+            rows,
         }
     }
 
@@ -231,7 +249,8 @@ impl Session {
             }
             st.cols = cols;
             st.rows = rows;
-            st.screen.resize(cols, rows);
+            // The state changes size where the stream is now: later bytes are drawn for it.
+            self.follower.resize_at(st.ring.end(), cols, rows);
             pty::set_size(self.master.get_ref(), cols, rows)?;
         }
         self.progress.send_modify(|p| p.resizes += 1);
@@ -356,8 +375,15 @@ pub(crate) fn validate_label(label: &str) -> Result<String, String> {
 }
 
 async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>) {
-    let mut buf = vec![0u8; READ_CHUNK_BYTES];
+    // Reads stay well under the ring's size so the follower always has room to catch up.
+    let chunk = READ_CHUNK_BYTES.min((session.ring_bytes / 4).max(1));
+    let mut buf = vec![0u8; chunk];
     loop {
+        // Never overwrite bytes the terminal state has not consumed yet.
+        session
+            .follower
+            .wait_room(session.end_offset(), chunk, session.ring_bytes)
+            .await;
         let mut guard = match session.master.readable().await {
             Ok(g) => g,
             Err(e) => {
@@ -373,10 +399,11 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
                 let end = {
                     let mut st = session.lock();
                     st.ring.push(&buf[..n]);
-                    st.screen.feed(&buf[..n]);
                     st.ring.end()
                 };
                 session.progress.send_modify(|p| p.end = end);
+                // A busy PTY is always readable: let viewers and other sessions run.
+                tokio::task::yield_now().await;
             }
             // EIO: every slave descriptor is closed, the normal end of a session's output.
             Ok(Err(e)) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => break,
@@ -388,6 +415,8 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
             Err(_would_block) => continue,
         }
     }
+    session.reader_done.store(true, Ordering::Release);
+    session.progress.send_modify(|_| {});
     let _ = done.send(());
 }
 

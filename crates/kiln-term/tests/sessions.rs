@@ -512,3 +512,25 @@ async fn idle_sessions_are_reaped_and_shutdown_ends_everything() {
     assert!(a.exit_status().is_some() && b.exit_status().is_some());
     assert!(m.list().is_empty());
 }
+
+/// A flood of plain text far faster than the VT parser: the terminal state may skip parts of it
+/// (never the escapes around it), and the snapshot afterwards is still exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_after_a_flood_of_plain_text_is_exact() {
+    let home = tempfile::tempdir().unwrap();
+    let mut o = opts(home.path());
+    o.ring_bytes = 32 << 20;
+    let m = Manager::new(o);
+    let script = r#"printf '\033]2;flood\007\033[1;33mbefore\033[0m\n'
+yes 'plain text line, long enough to make the flood a few megabytes' | head -n 150000
+printf '\033[35mafter\033[0m \033[?2004hDONE-MARK'; read -r _"#;
+    let s = spawn(&m, cmd(&["bash", "-c", script]));
+    let (whole, _) = read_until(&s, 0, |b| {
+        contains(&b[b.len().saturating_sub(64)..], "DONE-MARK")
+    })
+    .await;
+    assert!(whole.len() > 9_000_000, "{} bytes", whole.len());
+    assert_snapshot_exact(&s, &whole, 24, 80);
+    s.write(Bytes::from_static(b"\r")).await.unwrap();
+    tokio::time::timeout(WAIT, s.exited()).await.unwrap();
+}

@@ -1,0 +1,141 @@
+//! Fast-forward for a terminal-state parser that fell far behind a flood of plain text.
+//!
+//! Parsing every byte with a VT parser is several times slower than a PTY can produce plain
+//! text (`cat big.log`). When the parser is far behind, a prefix of its backlog can be skipped
+//! without changing the final state, if:
+//! - the prefix holds only printable text, UTF-8, `\r`, `\n`, `\t` and backspace (no escape
+//!   sequence, so no mode, colour, title or cursor-addressing change is lost);
+//! - it ends right after `\r\n` (the skipping parser is then given a `\r`, so both agree on the
+//!   column; the row no longer matters, see below);
+//! - at least `scrollback + rows + 1` line feeds follow it, so every row the prefix wrote, on the
+//!   screen or in the scrollback, is pushed out of both by later lines either way;
+//! - no scroll region is set (a cursor outside a region does not scroll and would keep
+//!   remnants of the skipped lines). [`region_change`] tracks that from the parsed bytes.
+
+/// Whether `b` (at `i` in `data`) may be skipped.
+fn plain(data: &[u8], i: usize) -> bool {
+    match data[i] {
+        b'\r' | b'\n' | b'\t' | 0x08 => true,
+        0x00..=0x1f | 0x7f => false,
+        // U+0080..U+009F (C1 controls) encoded in UTF-8.
+        0xc2 => !matches!(data.get(i + 1), Some(0x80..=0x9f)),
+        _ => true,
+    }
+}
+
+/// The longest prefix of `data` that can be skipped, given that `lines` line feeds must follow
+/// it; `None` when there is none.
+pub(crate) fn skip_point(data: &[u8], lines: usize) -> Option<usize> {
+    // The latest cut with enough line feeds after it.
+    let mut count = 0usize;
+    let mut latest = None;
+    for j in (1..data.len()).rev() {
+        if data[j] == b'\n' {
+            if count >= lines && data[j - 1] == b'\r' {
+                latest = Some(j + 1);
+                break;
+            }
+            count += 1;
+        }
+    }
+    let latest = latest?;
+    // Only plain text before the cut: stop at the first byte that is not.
+    let limit = (0..latest).find(|&i| !plain(data, i)).unwrap_or(latest);
+    if limit == latest {
+        return Some(latest);
+    }
+    // The last `\r\n` that ends at or before `limit`.
+    (2..=limit)
+        .rev()
+        .find(|&c| data[c - 2] == b'\r' && data[c - 1] == b'\n')
+}
+
+/// The effect of `data` (complete sequences only) on the scroll region: `Some(true)` when the
+/// last change sets a region other than the full screen of `rows`, `Some(false)` when it resets
+/// it (`CSI r`, `CSI 1;<rows> r`, or a full reset `ESC c`), `None` when nothing changes it.
+pub(crate) fn region_change(data: &[u8], rows: u16) -> Option<bool> {
+    let mut result = None;
+    let mut i = 0;
+    while let Some(p) = data[i..].iter().position(|&b| b == 0x1b) {
+        let esc = i + p;
+        i = esc + 1;
+        match data.get(esc + 1) {
+            Some(b'c') => result = Some(false),
+            Some(b'[') => {
+                let params_start = esc + 2;
+                let mut k = params_start;
+                while k < data.len() && (0x20..=0x3f).contains(&data[k]) {
+                    k += 1;
+                }
+                if data.get(k) == Some(&b'r') {
+                    let params = &data[params_start..k];
+                    let full = format!("1;{rows}");
+                    result = Some(!(params.is_empty() || params == full.as_bytes()));
+                }
+                i = k.min(data.len());
+            }
+            _ => {}
+        }
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn lines(n: usize) -> Vec<u8> {
+        (0..n)
+            .flat_map(|i| format!("line {i}\r\n").into_bytes())
+            .collect()
+    }
+
+    #[test]
+    fn plain_text_is_cut_after_a_crlf_with_enough_lines_left() {
+        let data = lines(100);
+        let cut = skip_point(&data, 10).unwrap();
+        assert!(data[..cut].ends_with(b"\r\n"));
+        let after = data[cut..].iter().filter(|&&b| b == b'\n').count();
+        assert_eq!(after, 10);
+        assert_eq!(
+            skip_point(&lines(10), 10),
+            None,
+            "not enough lines after any cut"
+        );
+    }
+
+    #[test]
+    fn escapes_and_controls_stop_the_cut() {
+        let mut data = lines(20);
+        data.extend_from_slice(b"\x1b[31mred\r\n");
+        data.extend_from_slice(&lines(100));
+        let cut = skip_point(&data, 10).unwrap();
+        assert_eq!(cut, lines(20).len(), "cut just before the escape's line");
+        let mut c1 = lines(5);
+        c1.extend_from_slice("x\u{9b}y\r\n".as_bytes());
+        c1.extend_from_slice(&lines(100));
+        assert_eq!(skip_point(&c1, 10), Some(lines(5).len()));
+        let mut bel = b"\x07".to_vec();
+        bel.extend_from_slice(&lines(100));
+        assert_eq!(skip_point(&bel, 10), None);
+        let utf8: Vec<u8> = "h\u{e9}llo \u{1F600}\r\n".repeat(50).into_bytes();
+        assert!(skip_point(&utf8, 10).is_some(), "UTF-8 text is plain");
+    }
+
+    #[test]
+    fn bare_line_feeds_never_make_a_cut() {
+        let data = "x\n".repeat(100).into_bytes();
+        assert_eq!(skip_point(&data, 10), None);
+    }
+
+    #[test]
+    fn scroll_regions_are_tracked() {
+        assert_eq!(region_change(b"plain", 24), None);
+        assert_eq!(region_change(b"\x1b[2;20r", 24), Some(true));
+        assert_eq!(region_change(b"\x1b[2;20r..\x1b[r", 24), Some(false));
+        assert_eq!(region_change(b"\x1b[1;24r", 24), Some(false));
+        assert_eq!(region_change(b"\x1b[1;24r", 30), Some(true));
+        assert_eq!(region_change(b"\x1b[5;9r\x1bc", 24), Some(false));
+        assert_eq!(region_change(b"\x1b[31m\x1b[?25h", 24), None);
+    }
+}
