@@ -114,6 +114,12 @@ impl World {
         self.clock.advance(by);
     }
 
+    /// kiln's clock now (epoch ms).
+    pub fn clock_now_ms(&self) -> i64 {
+        use kiln::credentials::Clock;
+        self.clock.now_ms()
+    }
+
     pub fn owner(&self) -> String {
         self.emu.user_email().to_owned()
     }
