@@ -99,7 +99,7 @@ async fn rotation_in_the_middle_of_a_stream_breaks_nothing() {
     assert_eq!(direct.status(), 403, "the first token is revoked");
 
     while let Some(chunk) = tokio::time::timeout(WAIT, body.next()).await.unwrap() {
-        text.push_str(&String::from_utf8(chunk.unwrap().to_vec()).unwrap());
+        text.push_str(std::str::from_utf8(&chunk.unwrap()).unwrap());
     }
     let streamed = Streamed {
         status: 200,
