@@ -30,6 +30,9 @@ pub struct InstallOptions {
     pub python: PathBuf,
     /// Per-agent time limit.
     pub timeout: Duration,
+    /// Extra environment for npm and pip: `Some` sets, `None` removes (everything else is
+    /// passed through, registry, proxy and CA settings included).
+    pub env: Vec<(String, Option<String>)>,
 }
 
 impl InstallOptions {
@@ -40,6 +43,7 @@ impl InstallOptions {
             npm: "npm".into(),
             python: "python3".into(),
             timeout: INSTALL_TIMEOUT,
+            env: Vec::new(),
         }
     }
 }
@@ -130,9 +134,15 @@ pub fn installed_version(agent: Agent, spec: &PackageSpec, prefix: &Path) -> Opt
 async fn run(
     mut cmd: Command,
     what: &str,
-    timeout: Duration,
+    opts: &InstallOptions,
     sink: &LineSink,
 ) -> Result<Vec<String>, InstallError> {
+    for (k, v) in &opts.env {
+        match v {
+            Some(v) => cmd.env(k, v),
+            None => cmd.env_remove(k),
+        };
+    }
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -176,20 +186,20 @@ async fn run(
         }
         child.wait().await
     };
-    let status = match tokio::time::timeout(timeout, collect).await {
+    let status = match tokio::time::timeout(opts.timeout, collect).await {
         Ok(Ok(s)) => s,
         Ok(Err(e)) => return Err(InstallError::Failed(format!("{what}: {e}"))),
         Err(_) => {
             return Err(InstallError::Failed(format!(
                 "{what} did not finish within {} s",
-                timeout.as_secs()
+                opts.timeout.as_secs()
             )));
         }
     };
     if status.success() {
         return Ok(tail);
     }
-    Err(classify(what, &tail, status.code()))
+    Err(classify(what, &tail, status.code(), opts))
 }
 
 /// Words in npm / pip output that mean the registry was not reachable.
@@ -212,7 +222,7 @@ const UNREACHABLE: &[&str] = &[
     "SELF_SIGNED_CERT",
 ];
 
-fn classify(what: &str, tail: &[String], code: Option<i32>) -> InstallError {
+fn classify(what: &str, tail: &[String], code: Option<i32>, opts: &InstallOptions) -> InstallError {
     let last: Vec<&str> = tail
         .iter()
         .rev()
@@ -223,35 +233,46 @@ fn classify(what: &str, tail: &[String], code: Option<i32>) -> InstallError {
         .into_iter()
         .rev()
         .collect();
-    let detail = last.join(" | ");
-    if tail
+    let network = tail
         .iter()
-        .any(|l| UNREACHABLE.iter().any(|w| l.contains(w)))
-    {
-        let (registry, knobs) = if what.starts_with("npm") {
-            (
-                std::env::var("npm_config_registry")
-                    .or_else(|_| std::env::var("NPM_CONFIG_REGISTRY"))
-                    .unwrap_or_else(|_| {
-                        "https://registry.npmjs.org/ (or the one in ~/.npmrc)".into()
-                    }),
-                "npm_config_registry, HTTPS_PROXY, NODE_EXTRA_CA_CERTS",
-            )
-        } else {
-            (
-                std::env::var("PIP_INDEX_URL")
-                    .unwrap_or_else(|_| "https://pypi.org/simple (or the one in pip.conf)".into()),
-                "PIP_INDEX_URL, HTTPS_PROXY, PIP_CERT",
-            )
-        };
-        return InstallError::Unreachable(format!(
-            "{what}: the package registry {registry} is unreachable (set {knobs} for a mirror or proxy): {detail}"
+        .map(|l| l.trim())
+        .find(|l| UNREACHABLE.iter().any(|w| l.contains(w)));
+    let Some(network) = network else {
+        return InstallError::Failed(format!(
+            "{what} failed (exit {}): {}",
+            code.map(|c| c.to_string())
+                .unwrap_or_else(|| "signal".into()),
+            last.join(" | ")
         ));
-    }
-    InstallError::Failed(format!(
-        "{what} failed (exit {}): {detail}",
-        code.map(|c| c.to_string())
-            .unwrap_or_else(|| "signal".into())
+    };
+    let detail = match last.last() {
+        Some(l) if *l != network => format!("{network} | {l}"),
+        _ => network.to_owned(),
+    };
+    let var = |names: &[&str]| {
+        names
+            .iter()
+            .find_map(|n| match opts.env.iter().find(|(k, _)| k == n) {
+                Some((_, v)) => v.clone(),
+                None => std::env::var(n).ok(),
+            })
+    };
+    let (registry, knobs) = if what.starts_with("npm") {
+        (
+            var(&["npm_config_registry", "NPM_CONFIG_REGISTRY"])
+                .unwrap_or_else(|| "https://registry.npmjs.org/ (or the one in ~/.npmrc)".into()),
+            "npm_config_registry, HTTPS_PROXY, NODE_EXTRA_CA_CERTS",
+        )
+    } else {
+        (
+            var(&["PIP_INDEX_URL"])
+                .unwrap_or_else(|| "https://pypi.org/simple (or the one in pip.conf)".into()),
+            "PIP_INDEX_URL, HTTPS_PROXY, PIP_CERT",
+        )
+    };
+    InstallError::Unreachable(format!(
+        "{what}: the package registry {registry} is unreachable or lacks the package (set {knobs} \
+         for a mirror or proxy): {detail}"
     ))
 }
 
@@ -302,7 +323,7 @@ pub async fn install(
                     "--no-update-notifier",
                 ])
                 .arg(&pinned);
-            run(cmd, &format!("npm install {pinned}"), opts.timeout, &sink).await?;
+            run(cmd, &format!("npm install {pinned}"), opts, &sink).await?;
         }
         PackageSource::Pypi => {
             let venv = venv_dir(&opts.prefix, agent);
@@ -311,7 +332,7 @@ pub async fn install(
                 sink(&format!("python3 -m venv {}", venv.display()));
                 let mut cmd = Command::new(&opts.python);
                 cmd.args(["-m", "venv"]).arg(&venv);
-                run(cmd, "python3 -m venv", opts.timeout, &sink).await?;
+                run(cmd, "python3 -m venv", opts, &sink).await?;
             }
             let req = format!("{}=={}", spec.package, spec.version);
             sink(&format!("pip install {req}"));
@@ -324,7 +345,7 @@ pub async fn install(
                 "--quiet",
             ])
             .arg(&req);
-            run(cmd, &format!("pip install {req}"), opts.timeout, &sink).await?;
+            run(cmd, &format!("pip install {req}"), opts, &sink).await?;
             link_venv_bin(agent, spec, opts, &bin)?;
         }
     }
@@ -413,11 +434,17 @@ mod tests {
             "npm error code ENOTFOUND".to_owned(),
             "npm error network request to https://registry.npmjs.org/x failed".to_owned(),
         ];
-        let e = classify("npm install x@1", &tail, Some(1));
+        let opts = InstallOptions::new("/p".into());
+        let e = classify("npm install x@1", &tail, Some(1), &opts);
         assert!(
             matches!(e, InstallError::Unreachable(ref m) if m.contains("unreachable") && m.contains("npm_config_registry"))
         );
-        let e = classify("pip install y==1", &["ERROR: boom".to_owned()], Some(2));
+        let e = classify(
+            "pip install y==1",
+            &["ERROR: boom".to_owned()],
+            Some(2),
+            &opts,
+        );
         assert!(
             matches!(e, InstallError::Failed(ref m) if m.contains("exit 2") && m.contains("boom"))
         );
