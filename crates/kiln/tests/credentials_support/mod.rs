@@ -205,6 +205,8 @@ pub struct KilnConfig {
     pub home: Option<PathBuf>,
     /// Outside Apps: a configuration token (delegate mode).
     pub config_token: Option<String>,
+    /// How long rotation continues after the owner's last activity (no terminal open).
+    pub activity_window: Option<Duration>,
 }
 
 impl Default for KilnConfig {
@@ -217,6 +219,7 @@ impl Default for KilnConfig {
             real_clock: false,
             home: None,
             config_token: None,
+            activity_window: None,
         }
     }
 }
@@ -269,6 +272,9 @@ impl Kiln {
             clock,
             ..CredentialsOptions::default()
         };
+        if let Some(w) = cfg.activity_window {
+            opts.credentials.activity_window = w;
+        }
         if cfg.apps {
             opts.credentials.apps = Some(AppsSettings {
                 env: AppsEnv {
