@@ -1,7 +1,8 @@
 //! Stand-ins for `npm` and `python3` for installer and setup tests: shell scripts that lay out
 //! packages the way the real tools do (`<prefix>/lib/node_modules/<pkg>/package.json` and
 //! `<prefix>/bin/<cmd>`; a venv with `bin/python`, a `*.dist-info` directory and the command),
-//! print similar output, log each call, and fail for the npm package named in `FAKE_NPM_FAIL`.
+//! print similar output, log each call, and fail for the npm package named in `FAKE_NPM_FAIL`
+//! (or in the file `FAKE_NPM_FAIL_FILE` names, while it exists).
 #![allow(dead_code, clippy::unwrap_used)]
 
 use kiln::agents::install::InstallOptions;
@@ -22,7 +23,9 @@ while [ $# -gt 0 ]; do
   esac
 done
 pkg="${spec%@*}"; ver="${spec##*@}"
-if [ -n "$FAKE_NPM_FAIL" ] && [ "$pkg" = "$FAKE_NPM_FAIL" ]; then
+fail="$FAKE_NPM_FAIL"
+if [ -n "$FAKE_NPM_FAIL_FILE" ] && [ -f "$FAKE_NPM_FAIL_FILE" ]; then fail=$(cat "$FAKE_NPM_FAIL_FILE"); fi
+if [ -n "$fail" ] && [ "$pkg" = "$fail" ]; then
   echo "npm error code E404" >&2
   echo "npm error 404 Not Found - GET https://registry.example/$pkg" >&2
   exit 1
