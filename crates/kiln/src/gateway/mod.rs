@@ -9,7 +9,7 @@
 //! filters, retries before the first byte), `relay` (streaming the answer, usage, errors after
 //! the first byte), `errors` (each protocol's error shape), `filters` (compatibility fixes),
 //! `upstream` (resolution order and probes), `retry`, `sse`, `usage`, `discovery`
-//! (`~/.kiln/gateway.json`), `cli` (`kiln gateway`).
+//! (`~/.kiln/gateway.json`), `options`, `cli` (`kiln gateway`), `serve` (inside `kiln serve`).
 //!
 //! ```no_run
 //! # async fn demo(source: std::sync::Arc<dyn kiln_databricks::TokenSource>) -> anyhow::Result<()> {
@@ -26,15 +26,18 @@ pub mod discovery;
 pub mod errors;
 pub mod filters;
 mod forward;
+mod options;
 pub mod paths;
 mod relay;
 pub mod retry;
+pub mod serve;
 pub mod sse;
 pub mod upstream;
 pub mod usage;
 
 pub use auth::LocalKey;
 pub use discovery::{Discovery, find_running};
+pub use options::{DEFAULT_BODY_LIMIT, DEFAULT_PORT, GatewayError, GatewayOptions};
 pub use paths::{Agent, Flavour};
 pub use retry::RetryBounds;
 pub use usage::{AgentUsage, UsageSnapshot, format_snapshot};
@@ -47,8 +50,7 @@ use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use kiln_databricks::credentials::ConfigFileSource;
 use kiln_databricks::{Secret, TokenSource};
-use std::collections::BTreeMap;
-use std::net::{Ipv4Addr, SocketAddr};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, PoisonError, RwLock};
 use std::time::{Duration, SystemTime};
@@ -56,120 +58,8 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 use upstream::{Resolver, ResolverConfig};
 
-/// Port tried first (agent configs keep working across restarts when it is free).
-pub const DEFAULT_PORT: u16 = 8790;
-/// Largest request body by default (32 MiB).
-pub const DEFAULT_BODY_LIMIT: usize = 32 << 20;
 /// How long shutdown waits for open answers (5 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
-
-/// Settings of a gateway.
-#[derive(Clone, Debug)]
-pub struct GatewayOptions {
-    /// Loopback address to listen on (127.0.0.1:8790).
-    pub listen: SocketAddr,
-    /// If the port is taken, listen on a free one instead of failing.
-    pub fallback_to_free_port: bool,
-    /// Where `gateway.key` and `gateway.json` live (`None`: `$HOME/.kiln`).
-    pub state_dir: Option<PathBuf>,
-    /// Write `gateway.json` for `kiln agents configure` to find.
-    pub write_discovery: bool,
-    /// Largest request body (32 MiB).
-    pub body_limit: usize,
-    /// Retries before the first byte.
-    pub retry: RetryBounds,
-    /// Longest silence of an upstream answer once it started (300 s).
-    pub idle_timeout: Duration,
-    /// Longest wait for the upstream's response headers (600 s).
-    pub response_timeout: Duration,
-    /// Timeout of one upstream probe (5 s).
-    pub probe_timeout: Duration,
-    /// Probe the AI Gateway routes (off: serving endpoints unless overridden).
-    pub probe: bool,
-    /// Resolve every flavour's upstream in the background at start.
-    pub warm_up: bool,
-    /// `DATABRICKS_GATEWAY_HOST`: send every flavour to this AI Gateway host.
-    pub gateway_host: Option<String>,
-    /// Per-agent upstream base URLs (override everything else for that agent).
-    pub agent_base_urls: BTreeMap<Agent, String>,
-    /// Workspace id (`DATABRICKS_WORKSPACE_ID`), for the older AI Gateway host form.
-    pub workspace_id: Option<String>,
-    /// The older AI Gateway host to probe instead of the derived one.
-    pub legacy_gateway_host: Option<String>,
-    /// Log request bodies at debug level (`KILN_GATEWAY_LOG_BODIES=1`); off by default.
-    pub log_bodies: bool,
-}
-
-impl Default for GatewayOptions {
-    fn default() -> Self {
-        Self {
-            listen: SocketAddr::from((Ipv4Addr::LOCALHOST, DEFAULT_PORT)),
-            fallback_to_free_port: true,
-            state_dir: None,
-            write_discovery: true,
-            body_limit: DEFAULT_BODY_LIMIT,
-            retry: RetryBounds::default(),
-            idle_timeout: Duration::from_secs(300),
-            response_timeout: Duration::from_secs(600),
-            probe_timeout: Duration::from_secs(5),
-            probe: true,
-            warm_up: true,
-            gateway_host: None,
-            agent_base_urls: BTreeMap::new(),
-            workspace_id: None,
-            legacy_gateway_host: None,
-            log_bodies: false,
-        }
-    }
-}
-
-impl GatewayOptions {
-    /// Fills `gateway_host`, `workspace_id` and `log_bodies` from `DATABRICKS_GATEWAY_HOST`,
-    /// `DATABRICKS_WORKSPACE_ID` and `KILN_GATEWAY_LOG_BODIES` where not already set.
-    pub fn with_process_env(mut self) -> Self {
-        let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
-        if self.gateway_host.is_none() {
-            self.gateway_host = var("DATABRICKS_GATEWAY_HOST");
-        }
-        if self.workspace_id.is_none() {
-            self.workspace_id = var("DATABRICKS_WORKSPACE_ID");
-        }
-        if var("KILN_GATEWAY_LOG_BODIES").is_some_and(|v| v == "1" || v == "true") {
-            self.log_bodies = true;
-        }
-        self
-    }
-}
-
-/// Why a gateway could not start.
-#[derive(Debug, thiserror::Error)]
-pub enum GatewayError {
-    /// Only loopback addresses are allowed.
-    #[error("refusing to listen on {0}: the gateway only listens on loopback (127.0.0.1 or ::1)")]
-    NonLoopback(SocketAddr),
-    /// Binding failed.
-    #[error("cannot listen on {addr}: {source}")]
-    Bind {
-        /// Address.
-        addr: SocketAddr,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// No state directory.
-    #[error("no home directory for ~/.kiln (set HOME)")]
-    NoStateDir,
-    /// The key file could not be read or created.
-    #[error("gateway key file in {dir}: {source}")]
-    Key {
-        /// State directory.
-        dir: String,
-        /// Cause.
-        source: std::io::Error,
-    },
-    /// The HTTP client could not be built.
-    #[error("cannot build the HTTP client: {0}")]
-    Http(String),
-}
 
 /// Limits and switches used per request.
 #[derive(Debug)]
@@ -314,9 +204,21 @@ impl GatewayHandle {
         self.gw.resolver.statuses()
     }
 
+    /// The credentials changed (e.g. the first token arrived): upstreams chosen for want of a
+    /// probe answer are resolved again on the next request.
+    pub fn credentials_changed(&self) {
+        self.gw.resolver.clear_inconclusive();
+    }
+
     /// A token that is cancelled when the gateway stops.
     pub fn cancelled(&self) -> CancellationToken {
         self.cancel.clone()
+    }
+
+    /// Stops accepting requests and removes the discovery file, without waiting.
+    pub fn stop(&self) {
+        self.cancel.cancel();
+        self.remove_discovery();
     }
 
     /// Stops accepting requests, waits up to 5 s for open answers, removes the discovery file.
@@ -351,11 +253,20 @@ pub async fn start(
     host: String,
     source: Arc<dyn TokenSource>,
 ) -> Result<GatewayHandle, GatewayError> {
+    spawn(opts, host, source)
+}
+
+/// Like [`start`], for callers that are not async; must run inside a tokio runtime.
+pub fn spawn(
+    opts: GatewayOptions,
+    host: String,
+    source: Arc<dyn TokenSource>,
+) -> Result<GatewayHandle, GatewayError> {
     let upstream = UpstreamRef {
         host: HostRef::Fixed(host.trim_end_matches('/').to_owned()),
         source,
     };
-    start_inner(opts, upstream).await
+    spawn_inner(opts, upstream)
 }
 
 /// Starts a gateway that follows the standard Databricks configuration: host and token are
@@ -365,34 +276,40 @@ pub async fn start_with_config(
     config: Arc<ConfigFileSource>,
 ) -> Result<GatewayHandle, GatewayError> {
     let source: Arc<dyn TokenSource> = config.clone();
-    start_inner(
+    spawn_inner(
         opts,
         UpstreamRef {
             host: HostRef::Config(config),
             source,
         },
     )
-    .await
 }
 
-async fn bind(opts: &GatewayOptions) -> Result<tokio::net::TcpListener, GatewayError> {
+fn bind(opts: &GatewayOptions) -> Result<tokio::net::TcpListener, GatewayError> {
     if !opts.listen.ip().is_loopback() {
         return Err(GatewayError::NonLoopback(opts.listen));
     }
-    match tokio::net::TcpListener::bind(opts.listen).await {
-        Ok(l) => Ok(l),
+    let std_listener = match std::net::TcpListener::bind(opts.listen) {
+        Ok(l) => l,
         Err(e) if e.kind() == std::io::ErrorKind::AddrInUse && opts.fallback_to_free_port => {
             let free = SocketAddr::new(opts.listen.ip(), 0);
             tracing::warn!(addr = %opts.listen, "gateway port in use; listening on a free port instead");
-            tokio::net::TcpListener::bind(free)
-                .await
-                .map_err(|source| GatewayError::Bind { addr: free, source })
+            std::net::TcpListener::bind(free)
+                .map_err(|source| GatewayError::Bind { addr: free, source })?
         }
-        Err(source) => Err(GatewayError::Bind {
-            addr: opts.listen,
-            source,
-        }),
-    }
+        Err(source) => {
+            return Err(GatewayError::Bind {
+                addr: opts.listen,
+                source,
+            });
+        }
+    };
+    let bound = |source| GatewayError::Bind {
+        addr: opts.listen,
+        source,
+    };
+    std_listener.set_nonblocking(true).map_err(bound)?;
+    tokio::net::TcpListener::from_std(std_listener).map_err(bound)
 }
 
 fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, GatewayError> {
@@ -406,10 +323,7 @@ fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, GatewayErro
         .map_err(|e| GatewayError::Http(forward::error_chain(&e)))
 }
 
-async fn start_inner(
-    opts: GatewayOptions,
-    upstream: UpstreamRef,
-) -> Result<GatewayHandle, GatewayError> {
+fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHandle, GatewayError> {
     let state_dir = match &opts.state_dir {
         Some(d) => d.clone(),
         None => discovery::default_state_dir().ok_or(GatewayError::NoStateDir)?,
@@ -418,7 +332,7 @@ async fn start_inner(
         dir: state_dir.display().to_string(),
         source,
     })?;
-    let listener = bind(&opts).await?;
+    let listener = bind(&opts)?;
     let addr = listener.local_addr().map_err(|source| GatewayError::Bind {
         addr: opts.listen,
         source,
@@ -518,13 +432,18 @@ async fn usage_with_key(
     Json(gw.snapshot()).into_response()
 }
 
-/// `GET /api/usage` for `kiln serve` (state applied; merge it before the access layers).
-pub fn usage_router(handle: &GatewayHandle) -> Router {
-    Router::new()
-        .route("/api/usage", get(usage_plain))
-        .with_state(Arc::clone(&handle.gw))
-}
-
-async fn usage_plain(State(gw): State<Arc<Gateway>>) -> Json<UsageSnapshot> {
-    Json(gw.snapshot())
+/// `GET /api/usage` for `kiln serve`. The handler captures the gateway, so the router fits any
+/// state type; merge it before the access layers.
+pub fn usage_router<S>(handle: &GatewayHandle) -> Router<S>
+where
+    S: Clone + Send + Sync + 'static,
+{
+    let gw = Arc::clone(&handle.gw);
+    Router::new().route(
+        "/api/usage",
+        get(move || {
+            let gw = Arc::clone(&gw);
+            async move { Json(gw.snapshot()) }
+        }),
+    )
 }

@@ -77,6 +77,8 @@ pub struct Chosen {
     host: String,
     at: SystemTime,
     until: Instant,
+    /// The probes gave a definite answer (not a fallback for want of one).
+    definite: bool,
 }
 
 /// Settings of the resolution.
@@ -215,6 +217,12 @@ impl Resolver {
         self.lock().clear();
     }
 
+    /// Forgets the decisions that were fallbacks for want of a definite probe answer (e.g.
+    /// made before any token existed).
+    pub fn clear_inconclusive(&self) {
+        self.lock().retain(|_, c| c.definite);
+    }
+
     /// Forgets one flavour's decision (its upstream answered a routing 404).
     pub fn invalidate(&self, flavour: Flavour) {
         self.lock().remove(&flavour);
@@ -243,6 +251,7 @@ impl Resolver {
                 host: host.to_owned(),
                 at: SystemTime::now(),
                 until: Instant::now(),
+                definite: true,
             };
         }
         self.for_flavour(flavour, host, source).await
@@ -287,6 +296,7 @@ impl Resolver {
             host: host.to_owned(),
             at: SystemTime::now(),
             until: now + ttl,
+            definite: ttl >= PROBE_TTL,
         };
         if let Some(gw) = &self.cfg.gateway_host {
             return make(
