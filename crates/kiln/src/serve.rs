@@ -79,6 +79,7 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
     opts.term.idle_timeout = Duration::from_secs(args.idle_hours.max(1) * 3600);
     opts.upload_limit = args.upload_limit_mib.max(1) << 20;
     opts.credentials = credential_options(args, apps)?;
+    opts.gateway = Some(crate::gateway::GatewayOptions::default().with_process_env());
     Ok(opts)
 }
 

@@ -53,6 +53,8 @@ pub struct Options {
     pub command: Option<Vec<String>>,
     /// Databricks Apps owner check, the Databricks token, its rotation and broker.
     pub credentials: crate::credentials::CredentialsOptions,
+    /// The local model gateway (`None`: not started).
+    pub gateway: Option<crate::gateway::GatewayOptions>,
 }
 
 impl Options {
@@ -64,6 +66,7 @@ impl Options {
             uploads_dir: None,
             command: None,
             credentials: crate::credentials::CredentialsOptions::default(),
+            gateway: None,
         }
     }
 }
@@ -81,6 +84,8 @@ pub struct Inner {
     pub uploads_dir: PathBuf,
     pub command: Option<Vec<String>>,
     pub credentials: crate::credentials::Credentials,
+    /// The model gateway, when one runs (`GET /api/usage`).
+    pub gateway: Option<Arc<crate::gateway::GatewayHandle>>,
 }
 
 impl Deref for AppState {
@@ -92,6 +97,10 @@ impl Deref for AppState {
 
 /// The full router with every layer.
 pub fn router(state: AppState) -> Router {
+    let usage = match &state.gateway {
+        Some(g) => crate::gateway::usage_router(g),
+        None => Router::new(),
+    };
     let api = Router::new()
         .route("/api/status", get(status::status))
         .route("/api/sessions", get(sessions::list).post(sessions::create))
@@ -110,6 +119,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/sessions/{id}/resize", post(poll::resize))
         .route("/api/uploads", post(uploads::upload))
         .merge(credentials_api::router())
+        .merge(usage)
         .layer(DefaultBodyLimit::max(JSON_LIMIT_BYTES));
     Router::new()
         .route("/health", get(status::health))
@@ -160,6 +170,10 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
     let manager = Manager::new(opts.term);
     let probe = manager.clone();
     credentials.set_session_probe(Arc::new(move || probe.capacity().live));
+    let gateway = opts
+        .gateway
+        .take()
+        .and_then(|g| crate::gateway::serve::spawn_for_server(g, &credentials, shutdown.clone()));
     AppState(Arc::new(Inner {
         manager,
         key: opts.key,
@@ -169,6 +183,7 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         uploads_dir,
         command: opts.command,
         credentials,
+        gateway,
     }))
 }
 
@@ -182,10 +197,14 @@ pub async fn listen(
     let state = state(opts, shutdown.clone());
     let manager = state.manager.clone();
     let credentials = state.credentials.clone();
+    let gateway = state.gateway.clone();
     let app = router(state);
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
+    if let Some(gw) = &gateway {
+        gw.stop();
+    }
     tokio::join!(manager.shutdown(SHUTDOWN_GRACE), credentials.shutdown());
     Ok(())
 }
