@@ -294,6 +294,42 @@ async fn real_clis_answer_through_the_gateway_across_a_token_rotation() {
             .sum();
         assert!(n >= 2, "gateway usage for {agent}: {n} requests");
     }
+
+    // `kiln agents status`: versions, endpoints, models, usage from the gateway, last check.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+        .args(["agents", "status", "--json", "--home"])
+        .arg(&home)
+        .arg("--prefix")
+        .arg(&prefix)
+        .args(["--gateway", gw.url(), "--gateway-key-file"])
+        .arg(gw.key_path())
+        .env_remove("KILN_AGENTS")
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let manifest = Manifest::built_in().unwrap();
+    for agent in Agent::ALL {
+        let row = rows
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["agent"] == agent.name())
+            .unwrap();
+        let pinned = &manifest.get(agent).unwrap().version;
+        assert_eq!(row["installed"].as_str(), Some(pinned.as_str()), "{row}");
+        assert_eq!(
+            row["endpoint"].as_str(),
+            Some(format!("{}/{agent}", gw.url()).as_str()),
+            "{row}"
+        );
+        assert!(
+            row["model"].as_str().unwrap().starts_with("databricks-"),
+            "{row}"
+        );
+        assert_eq!(row["last_ok"], true, "{row}");
+        assert!(row["usage"]["requests"].as_u64().unwrap() >= 2, "{row}");
+    }
     gw.shutdown().await;
 }
 

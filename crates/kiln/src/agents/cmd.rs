@@ -140,6 +140,12 @@ pub struct StatusArgs {
     pub common: CommonArgs,
     #[command(flatten)]
     pub prefix: PrefixArgs,
+    /// Gateway to ask for usage (default: the running one in ~/.kiln/gateway.json).
+    #[arg(long)]
+    pub gateway: Option<String>,
+    /// File holding the gateway's local key (default: ~/.kiln/gateway.key).
+    #[arg(long)]
+    pub gateway_key_file: Option<PathBuf>,
     /// JSON output.
     #[arg(long)]
     pub json: bool,
@@ -270,7 +276,7 @@ pub fn main(args: AgentsArgs) -> ExitCode {
             AgentsCommand::Setup(a) => setup(a).await,
             AgentsCommand::Install(a) => install_cmd(a).await,
             AgentsCommand::Configure(a) => configure_cmd(a).await,
-            AgentsCommand::Status(a) => status_cmd(a),
+            AgentsCommand::Status(a) => status_cmd(a).await,
             AgentsCommand::Check(a) => check_cmd(a).await,
         }
     });
@@ -431,11 +437,43 @@ async fn setup(a: SetupArgs) -> Result<bool, String> {
     Ok(installed && configured)
 }
 
-fn status_cmd(a: StatusArgs) -> Result<bool, String> {
+/// The running gateway's usage per agent, if it can be reached.
+async fn gateway_usage(
+    home: &Path,
+    url: Option<&str>,
+    key_file: Option<&Path>,
+) -> Result<std::collections::BTreeMap<String, status::Usage>, String> {
+    let homes = gateway_homes(home);
+    let url = match url {
+        Some(u) => u.to_owned(),
+        None => gateway_info::discover(&homes)?.url,
+    };
+    let key = gateway_info::find_key(key_file, &homes)?;
+    let snapshot = crate::gateway::cli::fetch_usage(&url, &key)
+        .await
+        .map_err(|e| format!("{e:#}"))?;
+    Ok(status::usage_by_agent(&snapshot))
+}
+
+async fn status_cmd(a: StatusArgs) -> Result<bool, String> {
     let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
     let home = home_of(&a.common)?;
     let prefix = prefix_of(&a.prefix, &home)?;
-    let rows = status::collect(&sel.agents, &home, &prefix, &manifest_of(&a.prefix)?);
+    let usage =
+        match gateway_usage(&home, a.gateway.as_deref(), a.gateway_key_file.as_deref()).await {
+            Ok(u) => Some(u),
+            Err(e) => {
+                eprintln!("kiln agents: no usage: {e}");
+                None
+            }
+        };
+    let rows = status::collect(
+        &sel.agents,
+        &home,
+        &prefix,
+        &manifest_of(&a.prefix)?,
+        usage.as_ref(),
+    );
     if a.json {
         let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
         println!("{text}");

@@ -7,6 +7,7 @@ use super::install::installed_version;
 use super::manifest::Manifest;
 use super::state::State;
 use serde::Serialize;
+use std::collections::BTreeMap;
 use std::path::Path;
 
 /// One agent's status.
@@ -28,6 +29,34 @@ pub struct AgentStatus {
     pub last_message: Option<String>,
     /// Last check: seconds since the epoch.
     pub last_at_unix: Option<u64>,
+    /// Usage through the running gateway, when one was reachable.
+    pub usage: Option<Usage>,
+}
+
+/// An agent's usage through the gateway (all models together).
+#[derive(Clone, Debug, Default, Serialize, PartialEq, Eq)]
+pub struct Usage {
+    /// Requests.
+    pub requests: u64,
+    /// Failed requests.
+    pub errors: u64,
+    /// Input tokens.
+    pub input_tokens: u64,
+    /// Output tokens.
+    pub output_tokens: u64,
+}
+
+/// Sums a gateway usage snapshot per agent.
+pub fn usage_by_agent(snapshot: &crate::gateway::UsageSnapshot) -> BTreeMap<String, Usage> {
+    let mut out: BTreeMap<String, Usage> = BTreeMap::new();
+    for u in &snapshot.agents {
+        let e = out.entry(u.agent.clone()).or_default();
+        e.requests += u.requests;
+        e.errors += u.errors;
+        e.input_tokens += u.input_tokens;
+        e.output_tokens += u.output_tokens;
+    }
+    out
 }
 
 fn read(path: &Path) -> Option<String> {
@@ -93,7 +122,11 @@ pub fn configured(agent: Agent, home: &Path) -> (Option<String>, Option<String>)
                 .unwrap_or_default();
             (
                 json_str(&v, &["provider", "databricks", "options", "baseURL"]),
-                json_str(&v, &["model"]),
+                json_str(&v, &["model"]).map(|m| {
+                    m.strip_prefix("databricks/")
+                        .map(str::to_owned)
+                        .unwrap_or(m)
+                }),
             )
         }
         Agent::Hermes => {
@@ -112,6 +145,7 @@ pub fn collect(
     home: &Path,
     prefix: &Path,
     manifest: &Manifest,
+    usage: Option<&BTreeMap<String, Usage>>,
 ) -> Vec<AgentStatus> {
     let state = State::load(home);
     agents
@@ -129,6 +163,7 @@ pub fn collect(
                 last_ok: last.as_ref().map(|c| c.ok),
                 last_message: last.as_ref().map(|c| c.message.clone()),
                 last_at_unix: last.map(|c| c.at_unix),
+                usage: usage.map(|u| u.get(a.name()).cloned().unwrap_or_default()),
             }
         })
         .collect()
@@ -141,6 +176,7 @@ pub fn render(rows: &[AgentStatus], now_unix: u64) -> String {
         "VERSION".to_owned(),
         "ENDPOINT".to_owned(),
         "MODEL".to_owned(),
+        "USAGE".to_owned(),
         "LAST RESULT".to_owned(),
     ]];
     for r in rows {
@@ -164,10 +200,17 @@ pub fn render(rows: &[AgentStatus], now_unix: u64) -> String {
             version,
             r.endpoint.clone().unwrap_or_else(|| "-".into()),
             r.model.clone().unwrap_or_else(|| "-".into()),
+            match &r.usage {
+                Some(u) => format!(
+                    "{} req, {} err, {}/{} tok",
+                    u.requests, u.errors, u.input_tokens, u.output_tokens
+                ),
+                None => "-".into(),
+            },
             last,
         ]);
     }
-    let widths: Vec<usize> = (0..4)
+    let widths: Vec<usize> = (0..5)
         .map(|i| {
             lines
                 .iter()
@@ -181,7 +224,7 @@ pub fn render(rows: &[AgentStatus], now_unix: u64) -> String {
         for (i, w) in widths.iter().enumerate() {
             out.push_str(&format!("{:<w$}  ", l[i], w = *w));
         }
-        out.push_str(&l[4]);
+        out.push_str(&l[5]);
         out.push('\n');
     }
     out
