@@ -24,6 +24,8 @@ pub enum Command {
     /// Writes the deterministic benchmark stream to stdout (run inside the terminals).
     #[command(hide = true)]
     Gen(GenArgs),
+    /// Measures the model gateway against direct calls to an emulated workspace.
+    Gateway(crate::gateway::GatewayArgs),
 }
 
 /// Flags of `kiln-bench gen`.

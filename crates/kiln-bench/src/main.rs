@@ -7,6 +7,8 @@
 mod cli;
 mod concurrent;
 mod echo;
+mod gateway;
+mod gateway_report;
 mod kiln;
 mod memory;
 mod pattern;
@@ -34,6 +36,7 @@ fn main() -> ExitCode {
                 ExitCode::FAILURE
             }
         },
+        Some(cli::Command::Gateway(args)) => gateway::main(args),
         None => run::main(cli.bench),
     }
 }

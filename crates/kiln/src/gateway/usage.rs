@@ -67,9 +67,10 @@ impl Tokens {
         }
     }
 
-    /// Like [`Tokens::observe`] on text that may be JSON; skips text that cannot hold usage.
+    /// Like [`Tokens::observe`] on text that may be JSON; skips text without a `"usage…"` key
+    /// (inside a JSON string the quotes would be escaped, so answer text does not match).
     pub fn observe_text(&mut self, text: &str) {
-        if !text.contains("sage") {
+        if !text.contains("\"usage") {
             return;
         }
         if let Ok(v) = serde_json::from_str::<Value>(text) {
@@ -331,6 +332,7 @@ mod tests {
         );
         let mut t = Tokens::default();
         t.observe_text("not json usage");
+        t.observe_text(r#"{"delta":{"text":"the \"usage\": field"}}"#);
         t.observe_text("{\"x\":1}");
         assert_eq!(t, Tokens::default());
     }
