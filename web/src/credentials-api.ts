@@ -89,6 +89,11 @@ export function clock(seconds: number): string {
   return h > 0 ? `${h}:${String(m).padStart(2, '0')}:${ss}` : `${m}:${ss}`;
 }
 
+/** A lifetime as an adjective: `15-minute`, `90-second`. */
+export function lifetimePhrase(seconds: number): string {
+  return seconds % 60 === 0 ? `${seconds / 60}-minute` : `${seconds}-second`;
+}
+
 /** Whether kiln deals with a Databricks token at all in this mode. */
 export function tokenRelevant(st: CredentialsStatus): boolean {
   return st.source === 'pasted';

@@ -10,6 +10,7 @@ import {
   bannerText,
   clock,
   fetchCredentials,
+  lifetimePhrase,
   pasteToken,
   tokenRelevant,
 } from './credentials-api';
@@ -187,7 +188,8 @@ class CredentialsUi {
     this.intro.textContent =
       reason +
       `kiln needs a personal access token${owner ? ` of ${owner}` : ''} for ${st.workspace ?? 'the workspace'}. ` +
-      'It uses it once, to create its own 15-minute tokens that it renews by itself, and revokes the pasted token when it can identify it.';
+      `It uses it once, to create its own ${lifetimePhrase(st.token.lifetime_seconds ?? 900)} tokens that it renews by itself, ` +
+      'and revokes the pasted token when it can identify it.';
     this.error.textContent = '';
     this.input.value = '';
     if (!this.dialog.open) this.dialog.showModal();

@@ -48,15 +48,14 @@ async fn paste(
 ) -> Result<Json<Value>, AppError> {
     match st.credentials.bootstrap(&body.token).await {
         Ok(done) => {
+            let life = lifetime_phrase(done.lifetime_seconds);
             let message = match &done.pasted {
                 crate::credentials::PastedFate::Revoked { .. } => format!(
-                    "kiln now works with its own {}-minute token, renewed automatically; the \
-                     token you pasted has been revoked.",
-                    (done.lifetime_seconds / 60).max(1)
+                    "kiln now works with its own {life} token, renewed automatically; the token \
+                     you pasted has been revoked."
                 ),
                 crate::credentials::PastedFate::Kept { message } => format!(
-                    "kiln now works with its own {}-minute token, renewed automatically. {message}",
-                    (done.lifetime_seconds / 60).max(1)
+                    "kiln now works with its own {life} token, renewed automatically. {message}"
                 ),
             };
             Ok(Json(json!({
@@ -72,6 +71,15 @@ async fn paste(
             tracing::info!(error = %e, "pasted token refused");
             Err(AppError::new(status_of(&e), e.to_string()))
         }
+    }
+}
+
+/// A lifetime as an adjective: `15-minute`, `90-second`.
+fn lifetime_phrase(seconds: i64) -> String {
+    if seconds % 60 == 0 {
+        format!("{}-minute", seconds / 60)
+    } else {
+        format!("{seconds}-second")
     }
 }
 
