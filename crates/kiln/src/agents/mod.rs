@@ -9,8 +9,8 @@
 //! ([`claude`], [`codex`], [`gemini`], [`opencode`], [`hermes`]), [`git`], [`databricks_cli`],
 //! [`instructions`] (the text kiln puts in each agent's instructions file), [`gateway_info`]
 //! (finding the running gateway and its key), [`check`] (one real prompt per agent), [`state`]
-//! (last results), [`status`], [`setup`] (the runner and HTTP API used by `kiln serve`) and
-//! [`cmd`] (the command line).
+//! (last results), [`status`], [`setup`] (the runner and HTTP API used by `kiln serve`), [`serve`]
+//! (its glue to the server's gateway and credentials) and [`cmd`] (the command line).
 
 pub mod check;
 pub mod claude;
@@ -31,6 +31,7 @@ pub mod models;
 pub mod opencode;
 pub mod plan;
 pub mod resolve;
+pub mod serve;
 pub mod setup;
 mod setup_api;
 pub mod state;
