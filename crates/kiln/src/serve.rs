@@ -78,8 +78,10 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
     opts.term.shell = args.shell.clone();
     opts.term.idle_timeout = Duration::from_secs(args.idle_hours.max(1) * 3600);
     opts.upload_limit = args.upload_limit_mib.max(1) << 20;
+    let in_apps = apps.is_some();
     opts.credentials = credential_options(args, apps)?;
     opts.gateway = Some(crate::gateway::GatewayOptions::default().with_process_env());
+    opts.agents = crate::agents::serve::options_from_env(in_apps);
     Ok(opts)
 }
 

@@ -55,6 +55,8 @@ pub struct Options {
     pub credentials: crate::credentials::CredentialsOptions,
     /// The local model gateway (`None`: not started).
     pub gateway: Option<crate::gateway::GatewayOptions>,
+    /// Agents setup at start (`None`: off; `GET /api/agents` is then 404).
+    pub agents: Option<crate::agents::SetupOptions>,
 }
 
 impl Options {
@@ -67,6 +69,7 @@ impl Options {
             command: None,
             credentials: crate::credentials::CredentialsOptions::default(),
             gateway: None,
+            agents: None,
         }
     }
 }
@@ -86,6 +89,8 @@ pub struct Inner {
     pub credentials: crate::credentials::Credentials,
     /// The model gateway, when one runs (`GET /api/usage`).
     pub gateway: Option<Arc<crate::gateway::GatewayHandle>>,
+    /// The agents setup runner, when setup is on (`GET /api/agents`).
+    pub agents: Option<crate::agents::SetupRunner>,
 }
 
 impl Deref for AppState {
@@ -99,6 +104,10 @@ impl Deref for AppState {
 pub fn router(state: AppState) -> Router {
     let usage = match &state.gateway {
         Some(g) => crate::gateway::usage_router(g),
+        None => Router::new(),
+    };
+    let agents = match &state.agents {
+        Some(r) => crate::agents::setup_router(r.clone()),
         None => Router::new(),
     };
     let api = Router::new()
@@ -120,6 +129,7 @@ pub fn router(state: AppState) -> Router {
         .route("/api/uploads", post(uploads::upload))
         .merge(credentials_api::router())
         .merge(usage)
+        .merge(agents)
         .layer(DefaultBodyLimit::max(JSON_LIMIT_BYTES));
     Router::new()
         .route("/health", get(status::health))
@@ -174,6 +184,14 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         .gateway
         .take()
         .and_then(|g| crate::gateway::serve::spawn_for_server(g, &credentials, shutdown.clone()));
+    let agents = opts.agents.take().map(|a| {
+        crate::agents::serve::spawn_for_server(
+            a,
+            &credentials,
+            gateway.as_deref(),
+            shutdown.clone(),
+        )
+    });
     AppState(Arc::new(Inner {
         manager,
         key: opts.key,
@@ -184,6 +202,7 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         command: opts.command,
         credentials,
         gateway,
+        agents,
     }))
 }
 
