@@ -1,0 +1,221 @@
+// Browser test of the agents setup panel, against the real `kiln serve` (KILN_AGENTS_SETUP=1) and
+// the kiln-emulator binary. npm is a stand-in script on PATH that lays packages out like npm (no
+// registry needed) and refuses the package named in a file while it exists, so one agent fails:
+// the status bar says so, the panel shows each agent's steps with durations and its log, and
+// Retry sets the failed one up once the "registry" has it.
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { chmod, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { fileURLToPath } from 'node:url';
+import { KEY, KILN_BIN, WAIT_MS, launchBrowser, openPage, startKiln } from './harness.mjs';
+
+const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const EMULATOR_BIN = process.env.KILN_EMULATOR_BIN ?? join(webDir, '..', 'target', 'debug', 'kiln-emulator');
+
+const FAKE_NPM = `#!/bin/sh
+echo "npm $*" >> "$FAKE_LOG"
+prefix=""; spec=""
+while [ $# -gt 0 ]; do
+  case "$1" in
+    --prefix) prefix="$2"; shift 2;;
+    -*) shift;;
+    install) shift;;
+    *) spec="$1"; shift;;
+  esac
+done
+pkg="\${spec%@*}"; ver="\${spec##*@}"
+if [ -f "$FAKE_NPM_FAIL_FILE" ] && [ "$pkg" = "$(cat "$FAKE_NPM_FAIL_FILE")" ]; then
+  echo "npm error code E404" >&2
+  echo "npm error 404 Not Found - GET https://registry.example/$pkg" >&2
+  exit 1
+fi
+cmd="\${pkg##*/}"
+mkdir -p "$prefix/lib/node_modules/$pkg" "$prefix/bin"
+printf '{"name":"%s","version":"%s"}\\n' "$pkg" "$ver" > "$prefix/lib/node_modules/$pkg/package.json"
+printf '#!/bin/sh\\necho %s\\n' "$ver" > "$prefix/lib/node_modules/$pkg/cli.sh"
+chmod +x "$prefix/lib/node_modules/$pkg/cli.sh"
+ln -sf "../lib/node_modules/$pkg/cli.sh" "$prefix/bin/$cmd"
+echo "added 1 package in 0.1s"
+`;
+
+function spawnUntil(bin, args, env, ready) {
+  const proc = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolveReady, reject) => {
+    let out = '';
+    const timer = setTimeout(() => reject(new Error(`${bin} not ready in ${WAIT_MS} ms: ${out}${stderr}`)), WAIT_MS);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const value = ready(out);
+      if (value) {
+        clearTimeout(timer);
+        resolveReady({ proc, value });
+      }
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${bin} exited (${code ?? signal}): ${stderr}`));
+    });
+  });
+}
+
+async function stop(proc) {
+  if (proc.exitCode !== null || proc.signalCode !== null) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function startEmulator() {
+  const { proc, value } = await spawnUntil(EMULATOR_BIN, ['--port', '0'], { PATH: process.env.PATH, RUST_LOG: 'warn' }, (out) =>
+    out.includes('KILN_EMULATOR_READY=1') ? out : null,
+  );
+  const vars = Object.fromEntries(
+    value
+      .split('\n')
+      .map((l) => l.split('='))
+      .filter((p) => p.length >= 2)
+      .map(([k, ...v]) => [k, v.join('=')]),
+  );
+  return { proc, host: vars.DATABRICKS_HOST, token: vars.DATABRICKS_TOKEN };
+}
+
+/** Waits until `fn(arg)` is truthy in the page; shows the setup view on failure. */
+function waitSetup(page, what, fn, arg) {
+  return page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 100 }).catch(async (e) => {
+    const view = await page.evaluate(() => ({ indicator: window.__kilnSetup?.indicator(), snapshot: window.__kilnSetup?.snapshot() }));
+    throw new Error(`timed out waiting for ${what}: ${JSON.stringify(view)} (${e.message})`);
+  });
+}
+
+let browser;
+before(async () => {
+  browser = await launchBrowser();
+});
+after(async () => {
+  await browser?.close();
+});
+
+describe('agents setup', () => {
+  test('progress in the status bar and panel, a failed agent, retry', { timeout: 120_000 }, async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'kiln-web-setup-'));
+    const home = join(dir, 'home');
+    const tools = join(dir, 'tools');
+    const failFile = join(dir, 'fail');
+    await Promise.all([mkdir(home), mkdir(tools)]);
+    await writeFile(join(tools, 'npm'), FAKE_NPM);
+    await chmod(join(tools, 'npm'), 0o755);
+    await writeFile(failFile, '@fake/codex');
+    const manifest = join(dir, 'manifest.json');
+    await writeFile(manifest, JSON.stringify({ claude: { package: '@fake/claude' }, codex: { package: '@fake/codex' } }));
+
+    const emu = await startEmulator();
+    const env = {
+      PATH: `${tools}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+      HOME: home,
+      SHELL: '/bin/bash',
+      USER: process.env.USER ?? 'root',
+      LANG: 'C.UTF-8',
+      KILN_ACCESS_KEY: KEY,
+      RUST_LOG: 'warn',
+      DATABRICKS_HOST: emu.host,
+      DATABRICKS_TOKEN: emu.token,
+      KILN_AGENTS_SETUP: '1',
+      KILN_AGENTS: 'claude,codex,git',
+      KILN_AGENTS_MANIFEST: manifest,
+      FAKE_LOG: join(dir, 'calls.log'),
+      FAKE_NPM_FAIL_FILE: failFile,
+    };
+    const { proc, value: url } = await spawnUntil(KILN_BIN, ['serve', '--bind', '127.0.0.1:0'], env, (out) => /kiln: open (http:\/\/\S+)/.exec(out)?.[1]);
+    let ui;
+    try {
+      ui = await openPage(browser, url);
+      const { page } = ui;
+
+      // The run finishes with codex failed: the indicator says so.
+      await waitSetup(page, 'the failure in the status bar', () => window.__kilnSetup?.indicator() === 'agents: 1 failed');
+      await page.locator('#setup-indicator').click();
+      const dialog = page.locator('#setup-dialog');
+      await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });
+
+      const claude = page.locator('.setup-item[data-agent="claude"]');
+      assert.equal(await claude.getAttribute('data-status'), 'ok');
+      const claudeSteps = await claude.locator('.setup-steps li').allInnerTexts();
+      assert.equal(claudeSteps.length, 2);
+      assert.match(claudeSteps[0], /^install ✓ \d+(\.\d)? (ms|s) — installed 2\.1\.197$/);
+      assert.match(claudeSteps[1], /^configure ✓ \d+(\.\d)? (ms|s) — \d file\(s\) written$/);
+      assert.equal(await page.locator('#setup-summary').innerText().then((t) => t.includes('serving endpoints')), true);
+
+      const codex = page.locator('.setup-item[data-agent="codex"]');
+      assert.equal(await codex.getAttribute('data-status'), 'failed');
+      assert.match((await codex.locator('.setup-steps li').first().innerText()), /install ✗ .*E404/);
+      await codex.locator('summary').click();
+      assert.match(await codex.locator('.setup-log pre').innerText(), /404 Not Found/);
+
+      // The "registry" has it now: Retry sets codex up.
+      await unlink(failFile);
+      await codex.locator('.setup-retry').click();
+      await waitSetup(page, 'every agent set up', () => window.__kilnSetup?.indicator() === 'agents ✓');
+      await waitSetup(page, 'codex ok in the panel', () => document.querySelector('.setup-item[data-agent="codex"]')?.getAttribute('data-status') === 'ok');
+      assert.match(await readFile(join(home, '.codex', 'config.toml'), 'utf8'), /model_provider = "databricks"/);
+
+      assert.deepEqual(await ui.cspViolations(), []);
+      assert.deepEqual(ui.pageErrors, []);
+    } finally {
+      await ui?.close();
+      await stop(proc);
+      await stop(emu.proc);
+      await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
+    }
+  });
+
+  test('no indicator when setup is off', { timeout: 60_000 }, async () => {
+    const kiln = await startKiln();
+    let ui;
+    try {
+      ui = await openPage(browser, kiln.url);
+      await ui.page.waitForFunction(() => window.__kilnSetup?.off() === true, null, { timeout: WAIT_MS, polling: 100 });
+      assert.equal(await ui.page.locator('#setup-indicator').isHidden(), true);
+    } finally {
+      await ui?.close();
+      await kiln.stop();
+    }
+  });
+});
+
+describe('setup panel texts', () => {
+  test('durations, summaries and step lines', async () => {
+    const esbuild = await import('esbuild');
+    const out = await esbuild.build({
+      entryPoints: [join(webDir, 'src', 'setup-api.ts')],
+      bundle: true,
+      format: 'esm',
+      platform: 'neutral',
+      write: false,
+      logLevel: 'silent',
+    });
+    const m = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
+    assert.equal(m.formatDuration(850), '850 ms');
+    assert.equal(m.formatDuration(4200), '4.2 s');
+    assert.equal(m.formatDuration(125_000), '2 min 5 s');
+    assert.equal(m.formatDuration(null), '');
+    const item = (name, status) => ({ name, display: name, status, version: null, steps: [], log_tail: [] });
+    const snap = (running, ...items) => ({ running, runs: 1, models_source: null, notes: [], items });
+    assert.equal(m.summaryText(snap(true, item('a', 'ok'), item('b', 'running'))), 'agents 1/2 …');
+    assert.equal(m.summaryText(snap(false, item('a', 'ok'), item('b', 'ok'))), 'agents ✓');
+    assert.equal(m.summaryText(snap(false, item('a', 'failed'), item('b', 'ok'))), 'agents: 1 failed');
+    assert.equal(
+      m.stepLine({ name: 'install', status: 'failed', started_ms: 1, duration_ms: 1500, message: 'npm: 404' }),
+      'install ✗ 1.5 s — npm: 404',
+    );
+    assert.equal(m.stepLine({ name: 'configure', status: 'pending', started_ms: null, duration_ms: null, message: null }), 'configure ·');
+  });
+});
