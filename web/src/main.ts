@@ -7,6 +7,7 @@ import { startCredentials } from './credentials';
 import { installCspShims } from './csp';
 import { byId } from './dom';
 import { SearchBar } from './search';
+import { startSetup } from './setup';
 import { StatusBar } from './status';
 import { type Tab, tabSummary } from './tab';
 import { Tabs } from './tabs';
@@ -90,6 +91,7 @@ function boot(): void {
 
   void tabs.restore();
   startCredentials({ notify: (m, k) => bar.notify(m, k) });
+  startSetup({ notify: (m, k) => bar.notify(m, k) });
 }
 
 if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
