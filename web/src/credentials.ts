@@ -39,6 +39,9 @@ class CredentialsUi {
   private status: CredentialsStatus | null = null;
   private fetchedAt = 0;
   private hadToken = false;
+  /** Status reads started so far, and the last one started before the latest paste. */
+  private fetches = 0;
+  private staleUpTo = 0;
   /** The "need" the user dismissed the dialog for; it opens again for a new one. */
   private dismissedFor: string | null = null;
   private readonly dialog: HTMLDialogElement;
@@ -119,8 +122,12 @@ class CredentialsUi {
   }
 
   async refresh(): Promise<void> {
+    const seq = ++this.fetches;
     try {
-      this.status = await fetchCredentials();
+      const status = await fetchCredentials();
+      // A read started before a paste finished describes the state before it: drop it.
+      if (seq <= this.staleUpTo) return;
+      this.status = status;
       this.fetchedAt = performance.now();
     } catch {
       // Offline or refused: keep showing the last state; the terminals say what is wrong.
@@ -212,6 +219,7 @@ class CredentialsUi {
     this.error.textContent = '';
     try {
       const result = await pasteToken(token);
+      this.staleUpTo = this.fetches;
       this.input.value = '';
       this.dismissedFor = null;
       this.dialog.close();
