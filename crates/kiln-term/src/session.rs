@@ -23,6 +23,8 @@ use tokio::sync::{mpsc, watch};
 
 /// Bytes read from the PTY at once (64 KiB).
 const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Bytes the reader copies before it yields to other tasks (64 KiB).
+const YIELD_EVERY_BYTES: usize = 64 << 10;
 /// Input messages queued per session before writers wait.
 const INPUT_QUEUE_MESSAGES: usize = 64;
 /// Allowed PTY sizes.
@@ -378,6 +380,7 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
     // Reads stay well under the ring's size so the follower always has room to catch up.
     let chunk = READ_CHUNK_BYTES.min((session.ring_bytes / 4).max(1));
     let mut buf = vec![0u8; chunk];
+    let mut since_yield = 0usize;
     loop {
         // Never overwrite bytes the terminal state has not consumed yet.
         session
@@ -403,7 +406,11 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
                 };
                 session.progress.send_modify(|p| p.end = end);
                 // A busy PTY is always readable: let viewers and other sessions run.
-                tokio::task::yield_now().await;
+                since_yield += n;
+                if since_yield >= YIELD_EVERY_BYTES {
+                    since_yield = 0;
+                    tokio::task::yield_now().await;
+                }
             }
             // EIO: every slave descriptor is closed, the normal end of a session's output.
             Ok(Err(e)) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => break,
