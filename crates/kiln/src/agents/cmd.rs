@@ -2,17 +2,13 @@
 //! (`--dry-run` prints the diff), `status` and `check`, with `--agents` / `KILN_AGENTS`,
 //! `--home` (a scratch HOME), `--prefix`, `--gateway URL` and `--mode direct`.
 
-use super::check::{self, CheckOptions};
-use super::configure::{self, ItemPlan};
+use super::check;
+use super::commands;
 use super::context::{Context, DIRECT_TOKEN_ENV, DatabricksCliAccess, Target};
-use super::install::{self, InstallOptions};
 use super::manifest::Manifest;
-use super::state::{self, State};
-use super::{Agent, Selection, gateway_info, resolve, status};
+use super::{gateway_info, resolve};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
-use std::sync::Arc;
-use std::time::Duration;
 
 /// Arguments of `kiln agents`.
 #[derive(Debug, clap::Args)]
@@ -166,7 +162,7 @@ pub struct CheckArgs {
     pub timeout_secs: u64,
 }
 
-fn home_of(common: &CommonArgs) -> Result<PathBuf, String> {
+pub(super) fn home_of(common: &CommonArgs) -> Result<PathBuf, String> {
     match &common.home {
         Some(h) => {
             std::fs::create_dir_all(h).map_err(|e| format!("--home {}: {e}", h.display()))?;
@@ -178,19 +174,19 @@ fn home_of(common: &CommonArgs) -> Result<PathBuf, String> {
     }
 }
 
-fn prefix_of(p: &PrefixArgs, home: &Path) -> Result<PathBuf, String> {
+pub(super) fn prefix_of(p: &PrefixArgs, home: &Path) -> Result<PathBuf, String> {
     match &p.prefix {
         Some(x) => std::path::absolute(x).map_err(|e| format!("--prefix {}: {e}", x.display())),
         None => Ok(home.join(".local")),
     }
 }
 
-fn manifest_of(p: &PrefixArgs) -> Result<Manifest, String> {
+pub(super) fn manifest_of(p: &PrefixArgs) -> Result<Manifest, String> {
     Manifest::load(p.manifest.as_deref(), &resolve::process_env())
 }
 
 /// HOMEs searched for the gateway's files: the target HOME, then the caller's.
-fn gateway_homes(home: &Path) -> Vec<PathBuf> {
+pub(super) fn gateway_homes(home: &Path) -> Vec<PathBuf> {
     let mut v = vec![home.to_owned()];
     if let Some(h) = std::env::var_os("HOME").map(PathBuf::from)
         && h != home
@@ -273,11 +269,11 @@ pub fn main(args: AgentsArgs) -> ExitCode {
     };
     let result = rt.block_on(async {
         match args.command {
-            AgentsCommand::Setup(a) => setup(a).await,
-            AgentsCommand::Install(a) => install_cmd(a).await,
-            AgentsCommand::Configure(a) => configure_cmd(a).await,
-            AgentsCommand::Status(a) => status_cmd(a).await,
-            AgentsCommand::Check(a) => check_cmd(a).await,
+            AgentsCommand::Setup(a) => commands::setup(a).await,
+            AgentsCommand::Install(a) => commands::install_cmd(a).await,
+            AgentsCommand::Configure(a) => commands::configure_cmd(a).await,
+            AgentsCommand::Status(a) => commands::status_cmd(a).await,
+            AgentsCommand::Check(a) => commands::check_cmd(a).await,
         }
     });
     match result {
@@ -288,244 +284,4 @@ pub fn main(args: AgentsArgs) -> ExitCode {
             ExitCode::from(2)
         }
     }
-}
-
-/// Prints one item's outcome; returns false on failure.
-fn report(plan: &ItemPlan, applied: Option<&Result<(), super::plan::ConfigureError>>) -> bool {
-    let name = plan.item.name();
-    let ok = match (&plan.error, applied) {
-        (Some(e), _) => {
-            println!("{name}: FAILED: {e}");
-            false
-        }
-        (None, Some(Err(e))) => {
-            println!("{name}: FAILED: {e}");
-            false
-        }
-        (None, _) if plan.is_noop() => {
-            println!("{name}: unchanged");
-            true
-        }
-        (None, _) => {
-            let files: Vec<String> = plan
-                .files
-                .iter()
-                .map(|f| f.path.display().to_string())
-                .collect();
-            let dirs: Vec<String> = plan.dirs.iter().map(|d| d.display().to_string()).collect();
-            println!("{name}: wrote {}", [files, dirs].concat().join(", "));
-            true
-        }
-    };
-    for n in &plan.notes {
-        println!("{name}: note: {n}");
-    }
-    ok
-}
-
-async fn configure_cmd(a: ConfigureArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
-    let home = home_of(&a.common)?;
-    let (ctx, notes) = context(&home, &a.target).await?;
-    for n in &notes {
-        eprintln!("kiln agents: {n}");
-    }
-    let plans = configure::plan(&ctx, &sel);
-    if a.dry_run {
-        let secrets = ctx.secrets();
-        let mut ok = true;
-        for p in &plans {
-            if let Some(e) = &p.error {
-                println!("# {}: FAILED: {e}", p.item);
-                ok = false;
-            } else if p.is_noop() {
-                println!("# {}: unchanged", p.item);
-            } else {
-                println!("# {}", p.item);
-                print!("{}", p.diff(&secrets));
-            }
-            for n in &p.notes {
-                println!("# {}: note: {n}", p.item);
-            }
-        }
-        return Ok(ok);
-    }
-    Ok(apply_and_report(&plans))
-}
-
-fn apply_and_report(plans: &[ItemPlan]) -> bool {
-    let mut ok = true;
-    for p in plans {
-        let applied = if p.error.is_none() {
-            Some(p.apply())
-        } else {
-            None
-        };
-        ok &= report(p, applied.as_ref());
-    }
-    ok
-}
-
-async fn run_installs(
-    sel: &Selection,
-    home: &Path,
-    prefix: &PrefixArgs,
-    verbose: bool,
-) -> Result<bool, String> {
-    let manifest = manifest_of(prefix)?;
-    let opts = InstallOptions::new(prefix_of(prefix, home)?);
-    for a in &sel.agents {
-        if let Some(s) = manifest.get(*a) {
-            println!(
-                "{a}: installing {}@{} into {}",
-                s.package,
-                s.version,
-                opts.prefix.display()
-            );
-        }
-    }
-    let sink: install::AgentLineSink = Arc::new(move |a: Agent, line: &str| {
-        if verbose {
-            eprintln!("[{a}] {line}");
-        }
-    });
-    let results = install::install_all(&sel.agents, &manifest, &opts, sink).await;
-    let mut ok = true;
-    for (agent, r) in results {
-        match r {
-            Ok(i) => {
-                let what = if i.changed {
-                    "installed"
-                } else {
-                    "already installed"
-                };
-                println!(
-                    "{agent}: {what} {} ({:.1} s)",
-                    i.version,
-                    i.duration.as_secs_f64()
-                );
-                let _ = State::update(home, agent, |s| s.installed_version = Some(i.version));
-            }
-            Err(e) => {
-                println!("{agent}: install FAILED: {e}");
-                ok = false;
-            }
-        }
-    }
-    println!(
-        "agents are in {} (add it to PATH)",
-        install::bin_dir(&opts.prefix).display()
-    );
-    Ok(ok)
-}
-
-async fn install_cmd(a: InstallArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
-    let home = home_of(&a.common)?;
-    run_installs(&sel, &home, &a.prefix, a.verbose).await
-}
-
-async fn setup(a: SetupArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
-    let home = home_of(&a.common)?;
-    let (ctx, notes) = context(&home, &a.target).await?;
-    for n in &notes {
-        eprintln!("kiln agents: {n}");
-    }
-    let installed = run_installs(&sel, &home, &a.prefix, a.verbose).await?;
-    let configured = apply_and_report(&configure::plan(&ctx, &sel));
-    Ok(installed && configured)
-}
-
-/// The running gateway's usage per agent, if it can be reached.
-async fn gateway_usage(
-    home: &Path,
-    url: Option<&str>,
-    key_file: Option<&Path>,
-) -> Result<std::collections::BTreeMap<String, status::Usage>, String> {
-    let homes = gateway_homes(home);
-    let url = match url {
-        Some(u) => u.to_owned(),
-        None => gateway_info::discover(&homes)?.url,
-    };
-    let key = gateway_info::find_key(key_file, &homes)?;
-    let snapshot = crate::gateway::cli::fetch_usage(&url, &key)
-        .await
-        .map_err(|e| format!("{e:#}"))?;
-    Ok(status::usage_by_agent(&snapshot))
-}
-
-async fn status_cmd(a: StatusArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
-    let home = home_of(&a.common)?;
-    let prefix = prefix_of(&a.prefix, &home)?;
-    let usage =
-        match gateway_usage(&home, a.gateway.as_deref(), a.gateway_key_file.as_deref()).await {
-            Ok(u) => Some(u),
-            Err(e) => {
-                eprintln!("kiln agents: no usage: {e}");
-                None
-            }
-        };
-    let rows = status::collect(
-        &sel.agents,
-        &home,
-        &prefix,
-        &manifest_of(&a.prefix)?,
-        usage.as_ref(),
-    );
-    if a.json {
-        let text = serde_json::to_string_pretty(&rows).map_err(|e| e.to_string())?;
-        println!("{text}");
-    } else {
-        print!("{}", status::render(&rows, state::now_unix()));
-    }
-    Ok(true)
-}
-
-async fn check_cmd(a: CheckArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
-    let home = home_of(&a.common)?;
-    let mut opts = CheckOptions::new(home.clone(), prefix_of(&a.prefix, &home)?);
-    opts.prompt = a.prompt.clone();
-    opts.timeout = Duration::from_secs(a.timeout_secs.max(1));
-    // Direct mode: Gemini CLI reads its key from the environment only.
-    if let Ok(t) = std::env::var(DIRECT_TOKEN_ENV)
-        && !std::fs::read_to_string(home.join(".gemini/.env"))
-            .unwrap_or_default()
-            .contains("GEMINI_API_KEY=")
-    {
-        opts.env.push(("GEMINI_API_KEY".into(), t));
-    }
-    let mut set = tokio::task::JoinSet::new();
-    for &agent in &sel.agents {
-        let opts = opts.clone();
-        set.spawn(async move { (agent, check::check(agent, &opts).await) });
-    }
-    let mut results = Vec::new();
-    while let Some(r) = set.join_next().await {
-        if let Ok(pair) = r {
-            results.push(pair);
-        }
-    }
-    results.sort_by_key(|(a, _)| *a);
-    let mut ok = true;
-    for (agent, out) in results {
-        let summary = out.summary();
-        println!(
-            "{agent}: {} ({:.1} s): {summary}",
-            if out.ok { "ok" } else { "FAILED" },
-            out.duration.as_secs_f64()
-        );
-        ok &= out.ok;
-        let _ = State::update(&home, agent, |s| {
-            s.last_check = Some(state::CheckResult {
-                ok: out.ok,
-                at_unix: state::now_unix(),
-                message: summary,
-                duration_ms: out.duration.as_millis() as u64,
-            })
-        });
-    }
-    Ok(ok)
 }

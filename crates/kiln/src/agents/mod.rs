@@ -9,13 +9,16 @@
 //! ([`claude`], [`codex`], [`gemini`], [`opencode`], [`hermes`]), [`git`], [`databricks_cli`],
 //! [`instructions`] (the text kiln puts in each agent's instructions file), [`gateway_info`]
 //! (finding the running gateway and its key), [`check`] (one real prompt per agent), [`state`]
-//! (last results), [`status`], [`setup`] (the runner and HTTP API used by `kiln serve`), [`serve`]
-//! (its glue to the server's gateway and credentials) and [`cmd`] (the command line).
+//! (last results), [`status`], [`setup`] + [`progress`] (the runner and HTTP API used by
+//! `kiln serve`), [`serve`] (its glue to the server's gateway and credentials), [`resolve`]
+//! (asking the workspace for models and identity), [`configure`] (every item's plan) and [`cmd`]
+//! (the command line; its work is in `commands`).
 
 pub mod check;
 pub mod claude;
 pub mod cmd;
 pub mod codex;
+mod commands;
 pub mod configure;
 pub mod context;
 pub mod databricks_cli;
@@ -30,6 +33,7 @@ pub mod manifest;
 pub mod models;
 pub mod opencode;
 pub mod plan;
+pub mod progress;
 pub mod resolve;
 pub mod serve;
 pub mod setup;

@@ -10,18 +10,16 @@ use super::context::{Context, DatabricksCliAccess, Target};
 use super::install::{self, InstallOptions, LineSink};
 use super::manifest::Manifest;
 use super::models::Models;
+pub use super::progress::{ItemState, LOG_TAIL_LINES, Snapshot, Status, StepState};
+use super::progress::{fresh_item, items, now_ms};
 use super::resolve;
 use super::state::State;
 use super::{Agent, Selection, gateway_info};
 use kiln_databricks::{Attr, Client, ConfigLoader, Environment, TokenSource};
-use serde::Serialize;
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::BTreeMap;
 use std::path::PathBuf;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime, UNIX_EPOCH};
-
-/// Lines of output kept per item (50).
-pub const LOG_TAIL_LINES: usize = 50;
+use std::time::Instant;
 
 /// What the runner does.
 #[derive(Clone, Debug)]
@@ -63,71 +61,6 @@ impl SetupOptions {
     }
 }
 
-/// State of a step or an item.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Status {
-    /// Not started.
-    Pending,
-    /// In progress.
-    Running,
-    /// Done.
-    Ok,
-    /// Failed.
-    Failed,
-    /// Not needed.
-    Skipped,
-}
-
-/// One step (`install`, `configure`).
-#[derive(Clone, Debug, Serialize)]
-pub struct StepState {
-    /// Step name.
-    pub name: &'static str,
-    /// Its state.
-    pub status: Status,
-    /// Start time, ms since the epoch.
-    pub started_ms: Option<u64>,
-    /// Duration, ms (when finished).
-    pub duration_ms: Option<u64>,
-    /// Outcome text.
-    pub message: Option<String>,
-}
-
-/// One agent or extra.
-#[derive(Clone, Debug, Serialize)]
-pub struct ItemState {
-    /// Short name.
-    pub name: String,
-    /// Human name.
-    pub display: String,
-    /// Overall state.
-    pub status: Status,
-    /// Installed version.
-    pub version: Option<String>,
-    /// Steps.
-    pub steps: Vec<StepState>,
-    /// Last output lines.
-    pub log_tail: VecDeque<String>,
-}
-
-/// `GET /api/agents`.
-#[derive(Clone, Debug, Serialize)]
-pub struct Snapshot {
-    /// A run is in progress.
-    pub running: bool,
-    /// Runs started so far.
-    pub runs: u64,
-    /// Where the models came from.
-    pub models_source: Option<String>,
-    /// The chosen models.
-    pub models: Option<Models>,
-    /// Remarks of the last run.
-    pub notes: Vec<String>,
-    /// Items.
-    pub items: Vec<ItemState>,
-}
-
 struct RunState {
     running: bool,
     pending: bool,
@@ -163,55 +96,6 @@ pub enum RetryError {
     /// The item is being set up right now.
     #[error("{0} is being set up right now")]
     Busy(String),
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map(|d| d.as_millis() as u64)
-        .unwrap_or(0)
-}
-
-fn items(sel: &Selection) -> Vec<Item> {
-    let mut v: Vec<Item> = sel.agents.iter().map(|a| Item::Agent(*a)).collect();
-    if sel.git {
-        v.push(Item::Git);
-    }
-    if sel.databricks {
-        v.push(Item::Databricks);
-    }
-    v
-}
-
-fn display(item: Item) -> String {
-    match item {
-        Item::Agent(a) => a.display().to_owned(),
-        Item::Git => "Git identity".into(),
-        Item::Databricks => "Databricks CLI".into(),
-    }
-}
-
-fn fresh_item(item: Item, with_install: bool) -> ItemState {
-    let step = |name| StepState {
-        name,
-        status: Status::Pending,
-        started_ms: None,
-        duration_ms: None,
-        message: None,
-    };
-    let mut steps = Vec::new();
-    if with_install && matches!(item, Item::Agent(_)) {
-        steps.push(step("install"));
-    }
-    steps.push(step("configure"));
-    ItemState {
-        name: item.name().to_owned(),
-        display: display(item),
-        status: Status::Pending,
-        version: None,
-        steps,
-        log_tail: VecDeque::new(),
-    }
 }
 
 impl SetupRunner {
