@@ -6,7 +6,8 @@
 
 use crate::credentials::{self, AppsEnv, AppsSettings, ConfigSource, CredentialsOptions};
 use crate::server::{self, AccessKey};
-use kiln_databricks::{Attr, AuthMethod, ConfigLoader, Environment, StaticToken};
+use kiln_databricks::credentials::ConfigFileSource;
+use kiln_databricks::{Attr, ConfigLoader, Environment};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -127,20 +128,20 @@ fn credential_options(
     };
     opts.host = config.host().map(str::to_owned);
     opts.workspace_id = config.workspace_id().map(str::to_owned);
-    match config.auth_method() {
-        Ok(AuthMethod::Pat(token)) => {
+    // The token follows the configuration: an edited profile file takes effect without a restart.
+    match ConfigFileSource::from_process(args.profile.as_deref()) {
+        Ok(source) => {
+            let description = source.describe();
+            opts.host = Some(source.host());
             opts.config_source = Some(ConfigSource {
-                source: std::sync::Arc::new(StaticToken::new(token)),
-                description: config.describe(),
+                source: std::sync::Arc::new(source),
+                description,
             });
         }
-        Ok(other) => tracing::warn!(
-            auth_type = other.name(),
-            "this Databricks configuration's auth type is not used by kiln serve yet; paste a token in the UI"
+        Err(e) => tracing::info!(
+            error = %e,
+            "the Databricks configuration has no usable credentials; paste a token in the UI"
         ),
-        Err(e) => {
-            tracing::info!(error = %e, "the Databricks configuration has no credentials; paste a token in the UI")
-        }
     }
     Ok(opts)
 }
