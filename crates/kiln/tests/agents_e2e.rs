@@ -333,6 +333,91 @@ async fn real_clis_answer_through_the_gateway_across_a_token_rotation() {
     gw.shutdown().await;
 }
 
+/// `--mode direct` (for places without a running kiln): the configs name `$DATABRICKS_TOKEN`
+/// instead of holding a key, point at the workspace's serving paths, and the real CLIs answer
+/// through them with the token from the environment.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn real_clis_answer_in_direct_mode_with_a_token_reference() {
+    if std::env::var_os("KILN_SKIP_AGENT_E2E").is_some() {
+        eprintln!("SKIPPED: KILN_SKIP_AGENT_E2E is set");
+        return;
+    }
+    let prefix = cache_dir();
+    install_agents(&prefix).await;
+    let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let host = emu.url().to_owned();
+    let (token, _) = mint(&host, emu.user_token(), "kiln e2e direct").await;
+    let tmp = tempfile::tempdir().unwrap();
+    let home = tmp.path().join("home");
+    std::fs::create_dir_all(home.join("projects")).unwrap();
+
+    let kiln = |args: &[&str]| {
+        let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
+        c.arg("agents")
+            .args(args)
+            .arg("--home")
+            .arg(&home)
+            .env("DATABRICKS_HOST", &host)
+            .env("DATABRICKS_TOKEN", &token)
+            .env("DATABRICKS_CONFIG_FILE", tmp.path().join("none"))
+            .env("KILN_AGENTS", "claude,codex,gemini,opencode,hermes");
+        c
+    };
+    let out = kiln(&["configure", "--mode", "direct"]).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    for entry in walk(&home) {
+        let s = String::from_utf8_lossy(&std::fs::read(&entry).unwrap()).into_owned();
+        assert!(!s.contains(&token), "token in {}", entry.display());
+    }
+
+    let mut check = kiln(&[
+        "check",
+        "--prompt",
+        "say hello directly",
+        "--timeout-secs",
+        "240",
+    ]);
+    check.arg("--prefix").arg(&prefix);
+    for (k, v) in offline_env() {
+        check.env(k, v);
+    }
+    let out = tokio::task::spawn_blocking(move || check.output())
+        .await
+        .unwrap()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    println!("{text}");
+    assert!(out.status.success(), "direct-mode check failed:\n{text}");
+    for agent in Agent::ALL {
+        let line = text
+            .lines()
+            .find(|l| l.starts_with(&format!("{agent}: ok")))
+            .unwrap_or_else(|| panic!("no ok line for {agent}:\n{text}"));
+        assert!(line.contains(MARKER), "{line}");
+    }
+    // Every model call went straight to the workspace's serving paths with the token, accepted as
+    // the owner's. (Hermes' local-server probes go out without a credential and get 401 or 404,
+    // as Databricks answers; none was refused for a bad token: no 403.)
+    let calls: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/serving-endpoints/"))
+        .collect();
+    let answered: Vec<_> = calls.iter().filter(|r| r.status == 200).collect();
+    assert!(answered.len() >= 5, "{calls:#?}");
+    assert!(
+        answered
+            .iter()
+            .all(|r| r.identity.as_deref() == Some(emu.user_email())),
+        "{calls:#?}"
+    );
+    assert!(calls.iter().all(|r| r.status != 403), "{calls:#?}");
+}
+
 fn walk(dir: &Path) -> Vec<PathBuf> {
     let mut out = Vec::new();
     for e in std::fs::read_dir(dir).unwrap().flatten() {
