@@ -99,16 +99,10 @@ async fn run_installs(
 ) -> Result<bool, String> {
     let manifest = manifest_of(prefix)?;
     let opts = InstallOptions::new(prefix_of(prefix, home)?);
-    for a in &sel.agents {
-        if let Some(s) = manifest.get(*a) {
-            println!(
-                "{a}: installing {}@{} into {}",
-                s.package,
-                s.version,
-                opts.prefix.display()
-            );
-        }
-    }
+    eprintln!(
+        "kiln agents: installing into {} (in parallel; -v shows npm and pip output)",
+        opts.prefix.display()
+    );
     let sink: install::AgentLineSink = Arc::new(move |a: Agent, line: &str| {
         if verbose {
             eprintln!("[{a}] {line}");
