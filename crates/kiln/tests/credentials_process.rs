@@ -231,8 +231,7 @@ async fn the_app_process_keeps_its_secrets_from_terminals_and_logs() {
             }
         }
         let start = seen.rfind(&format!("BEGIN{n}")).unwrap() + format!("BEGIN{n}").len();
-        let out = seen[start..seen.rfind(&end).unwrap()].trim().to_owned();
-        out
+        seen[start..seen.rfind(&end).unwrap()].trim().to_owned()
     };
     assert_eq!(
         run("echo $PPID").await,

@@ -124,9 +124,9 @@ pub(crate) fn spawn_resolver(
 ) {
     let Some(client) = client else {
         owner.set(OwnerState::Resolving {
-            message: "no service principal credentials (DATABRICKS_CLIENT_ID and \
-                      DATABRICKS_CLIENT_SECRET) to read the app's creator with; set KILN_OWNER \
-                      to the owner's email"
+            message: "no workspace URL (DATABRICKS_HOST) or no service principal credentials \
+                      (DATABRICKS_CLIENT_ID and DATABRICKS_CLIENT_SECRET) to read the app's \
+                      creator with; set KILN_OWNER to the owner's email"
                 .into(),
             attempts: 0,
             next_retry_ms: None,
