@@ -7,8 +7,8 @@
 //! - **Latency per request**: a small non-streamed Chat Completions call, send to last byte.
 //! - **Time to first streamed byte**: an Anthropic Messages stream, send to the first body
 //!   chunk (the rest is drained, not timed).
-//! - **Large streamed answer**: a scripted answer of `--large-mib` MiB as an SSE stream,
-//!   send to last byte, as MB/s.
+//! - **Large streamed answer**: a scripted answer of `--large-mib` MiB as an SSE stream, first
+//!   to last byte, as MB/s (the emulator prepares the whole answer before its first event).
 
 use crate::gateway_report::{self, GatewayResults, Side};
 use crate::stats::{Summary, median};
@@ -354,8 +354,10 @@ async fn run(args: &GatewayArgs) -> anyhow::Result<GatewayResults> {
             );
         }
         bytes = (d.2, g.2);
-        d_large.push(d.1);
-        g_large.push(g.1);
+        // From the first byte to the last: the upstream builds the whole answer before its
+        // first event, which is not the gateway's doing.
+        d_large.push(d.1.saturating_sub(d.0));
+        g_large.push(g.1.saturating_sub(g.0));
     }
     let rate = |b: u64, d: Option<Duration>| d.map(|d| b as f64 / d.as_secs_f64() / 1e6);
 

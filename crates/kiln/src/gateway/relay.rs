@@ -174,7 +174,9 @@ impl Relay {
             Mode::Sse { splitter, fixer } => {
                 let events = splitter.push(&chunk);
                 for ev in &events {
-                    self.tokens.observe_text(&ev.data);
+                    if ev.contains(b"\"usage") {
+                        self.tokens.observe_text(&ev.data());
+                    }
                 }
                 match fixer {
                     None => {

@@ -111,23 +111,25 @@ impl StreamFixer {
 
     /// The bytes to send for `event`: unchanged unless a fix applies.
     pub fn fix(&mut self, event: &Event) -> Vec<Bytes> {
-        let data = event.data.as_str();
+        let interesting = event.contains(b"tool_calls")
+            || event.contains(b"\"stop\"")
+            || event.contains(b"[DONE]");
+        if !interesting {
+            return vec![event.raw.clone()];
+        }
+        let (name, data) = event.fields();
         if data == "[DONE]" {
             let mut out = self.flush_all();
             out.push(event.raw.clone());
             return out;
         }
-        let interesting = data.contains("tool_calls") || data.contains("\"stop\"");
-        if !interesting {
-            return vec![event.raw.clone()];
-        }
-        let Ok(mut chunk) = serde_json::from_str::<Value>(data) else {
+        let Ok(mut chunk) = serde_json::from_str::<Value>(&data) else {
             return vec![event.raw.clone()];
         };
         let mut out = Vec::new();
         let changed = self.fix_chunk(&mut chunk, &mut out);
         if changed {
-            out.push(encode(event.name.as_deref(), &chunk));
+            out.push(encode(name.as_deref(), &chunk));
         } else {
             out.push(event.raw.clone());
         }
