@@ -98,6 +98,19 @@ async fn refused_pastes_change_nothing() {
         .map(|t| t.token_id)
         .collect();
     assert_eq!(before, after, "the token list is unchanged");
+    // With a token in place, a refused paste leaves it in place.
+    let (status, _) = k.paste(&world.pat(&world.owner(), DAY)).await;
+    assert_eq!(status, StatusCode::OK);
+    let held = k.token().await;
+    let (status, _) = k.paste(&bob).await;
+    assert_eq!(status, StatusCode::FORBIDDEN);
+    let (status, _) = k.paste(&garbage[0]).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let now = k.token().await;
+    assert_eq!(now["token_id"], held["token_id"]);
+    assert_eq!(now["generation"], 1);
+    assert_eq!(now["previous_tokens_alive"], 0);
+    assert_eq!(world.kiln_tokens().await.len(), 1);
     let mut secrets = vec![bob, expired, garbage[0].clone()];
     secrets.push(world.emu.sp_client_secret().to_owned());
     assert_not_logged(&secrets);
