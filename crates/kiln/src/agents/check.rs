@@ -88,8 +88,8 @@ pub fn args(agent: Agent, prompt: &str) -> Vec<String> {
     v.into_iter().map(str::to_owned).collect()
 }
 
-/// How to run checks.
-#[derive(Clone, Debug)]
+/// How to run checks. `Debug` names the extra variables but not their values.
+#[derive(Clone)]
 pub struct CheckOptions {
     /// HOME of the agents.
     pub home: PathBuf,
@@ -101,6 +101,19 @@ pub struct CheckOptions {
     pub timeout: Duration,
     /// Extra environment (e.g. `GEMINI_API_KEY` in direct mode).
     pub env: Vec<(String, String)>,
+}
+
+impl std::fmt::Debug for CheckOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("CheckOptions")
+            .field("home", &self.home)
+            .field("prefix", &self.prefix)
+            .field("prompt", &self.prompt)
+            .field("timeout", &self.timeout)
+            .field("env", &env)
+            .finish()
+    }
 }
 
 impl CheckOptions {

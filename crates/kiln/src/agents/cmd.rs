@@ -233,7 +233,7 @@ pub async fn context(home: &Path, t: &TargetArgs) -> Result<(Context, Vec<String
     let databricks_cli = match (&t.metadata_url, &ws.host) {
         (Some(url), Some(host)) => Some(DatabricksCliAccess {
             host: host.clone(),
-            metadata_service_url: url.clone(),
+            metadata_service_url: kiln_databricks::Secret::new(url.clone()),
         }),
         _ => None,
     };

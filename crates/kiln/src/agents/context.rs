@@ -45,8 +45,9 @@ pub struct Identity {
 pub struct DatabricksCliAccess {
     /// Workspace URL.
     pub host: String,
-    /// A localhost URL serving the current token in the SDKs' `metadata-service` shape.
-    pub metadata_service_url: String,
+    /// A localhost URL serving the current token in the SDKs' `metadata-service` shape (its
+    /// path is a secret).
+    pub metadata_service_url: Secret,
 }
 
 /// Everything a writer reads.
@@ -100,7 +101,7 @@ impl Context {
     pub fn secrets(&self) -> Vec<String> {
         let mut v: Vec<String> = self.gateway_key().map(str::to_owned).into_iter().collect();
         if let Some(a) = &self.databricks_cli {
-            v.push(a.metadata_service_url.clone());
+            v.push(a.metadata_service_url.expose().to_owned());
         }
         v
     }

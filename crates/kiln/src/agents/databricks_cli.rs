@@ -45,7 +45,7 @@ pub fn plan(ctx: &Context) -> Result<CliPlan, ConfigureError> {
         ("auth_type", Some("metadata-service")),
         (
             "metadata_service_url",
-            Some(access.metadata_service_url.as_str()),
+            Some(access.metadata_service_url.expose()),
         ),
     ];
     plan.notes.push(format!(

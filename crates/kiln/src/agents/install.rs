@@ -19,8 +19,9 @@ use tokio::process::Command;
 /// Longest time one installation may take (15 min).
 pub const INSTALL_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 
-/// Where and how to install.
-#[derive(Clone, Debug)]
+/// Where and how to install. `Debug` names the extra variables but not their values (a registry
+/// URL may carry credentials).
+#[derive(Clone)]
 pub struct InstallOptions {
     /// The user prefix (`~/.local`).
     pub prefix: PathBuf,
@@ -33,6 +34,19 @@ pub struct InstallOptions {
     /// Extra environment for npm and pip: `Some` sets, `None` removes (everything else is
     /// passed through, registry, proxy and CA settings included).
     pub env: Vec<(String, Option<String>)>,
+}
+
+impl std::fmt::Debug for InstallOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let env: Vec<&str> = self.env.iter().map(|(k, _)| k.as_str()).collect();
+        f.debug_struct("InstallOptions")
+            .field("prefix", &self.prefix)
+            .field("npm", &self.npm)
+            .field("python", &self.python)
+            .field("timeout", &self.timeout)
+            .field("env", &env)
+            .finish()
+    }
 }
 
 impl InstallOptions {

@@ -95,6 +95,14 @@ fn newest(endpoints: &[String], family: &str, variants: &[&str]) -> Option<Strin
     None
 }
 
+/// The override variables present in `env` (only those), e.g. to keep for later runs.
+pub fn override_vars(env: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    overrides(env)
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect()
+}
+
 /// Reads the override variables from `env`.
 pub fn overrides(env: &BTreeMap<String, String>) -> BTreeMap<&'static str, String> {
     let mut out = BTreeMap::new();

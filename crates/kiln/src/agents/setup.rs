@@ -39,8 +39,8 @@ pub struct SetupOptions {
     /// The gateway's key file.
     pub gateway_key_path: PathBuf,
     /// Token broker URL for the Databricks CLI's profile, when there is one.
-    pub metadata_url: Option<String>,
-    /// Environment with the model overrides (`ANTHROPIC_MODEL`, …).
+    pub metadata_url: Option<kiln_databricks::Secret>,
+    /// The model override variables (`ANTHROPIC_MODEL`, …) and their values; nothing else.
     pub env: BTreeMap<String, String>,
 }
 
@@ -55,7 +55,7 @@ impl SetupOptions {
             gateway_url: None,
             gateway_key_path: gateway_info::key_path(&home),
             metadata_url: None,
-            env: resolve::process_env(),
+            env: super::models::override_vars(&resolve::process_env()),
             home,
         })
     }
@@ -428,4 +428,33 @@ fn apply(plan: &ItemPlan) -> Result<String, String> {
         msg.push_str(n);
     }
     Ok(msg)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn debug_output_holds_no_secret() {
+        let mut o = SetupOptions::new(PathBuf::from("/home/u")).unwrap();
+        o.install.env.push((
+            "PIP_INDEX_URL".into(),
+            Some("https://user:hunter2@mirror.example/simple".into()),
+        ));
+        o.metadata_url = Some(kiln_databricks::Secret::new(
+            "http://127.0.0.1:9/broker-secret-path",
+        ));
+        let shown = format!("{o:?}");
+        assert!(shown.contains("PIP_INDEX_URL"), "{shown}");
+        assert!(
+            !shown.contains("hunter2") && !shown.contains("broker-secret-path"),
+            "{shown}"
+        );
+        // Only model overrides are kept from the environment.
+        assert!(
+            o.env.keys().all(|k| k.ends_with("_MODEL")),
+            "{:?}",
+            o.env.keys()
+        );
+    }
 }
