@@ -41,6 +41,9 @@ pub struct State {
     pub agents: BTreeMap<String, AgentState>,
 }
 
+/// Serialises [`State::update`] within this process.
+static UPDATE: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 /// `<home>/.kiln/agents/state.json`.
 pub fn path(home: &Path) -> PathBuf {
     home.join(".kiln/agents/state.json")
@@ -63,12 +66,16 @@ impl State {
             .unwrap_or_default()
     }
 
-    /// Changes one agent's entry and saves.
+    /// Changes one agent's entry and saves (read-modify-write under a process-wide lock, as
+    /// agents are set up in parallel).
     pub fn update(
         home: &Path,
         agent: Agent,
         f: impl FnOnce(&mut AgentState),
     ) -> std::io::Result<()> {
+        let _guard = UPDATE
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         let mut s = Self::load(home);
         f(s.agents.entry(agent.name().to_owned()).or_default());
         let mut bytes = serde_json::to_vec_pretty(&s).map_err(std::io::Error::other)?;
@@ -79,5 +86,30 @@ impl State {
     /// One agent's entry.
     pub fn get(&self, agent: Agent) -> AgentState {
         self.agents.get(agent.name()).cloned().unwrap_or_default()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn parallel_updates_keep_every_agent() {
+        let dir = tempfile::tempdir().unwrap();
+        let home = dir.path().to_owned();
+        std::thread::scope(|s| {
+            for a in Agent::ALL {
+                let home = home.clone();
+                s.spawn(move || {
+                    State::update(&home, a, |st| st.installed_version = Some(a.name().into()))
+                        .unwrap()
+                });
+            }
+        });
+        let st = State::load(&home);
+        for a in Agent::ALL {
+            assert_eq!(st.get(a).installed_version.as_deref(), Some(a.name()));
+        }
     }
 }
