@@ -157,6 +157,11 @@ async fn output_loop(
                 }
             }
         }
+        // A server shutdown also closes every session: say which it is.
+        if shutdown.is_cancelled() {
+            tx.send(text(json!({"type": "shutdown"}))).await?;
+            return tx.send(close(CLOSE_GOING_AWAY, "server shutting down")).await;
+        }
         if session.is_closed() {
             tx.send(text(json!({"type": "closed"}))).await?;
             return tx.send(close(CLOSE_NORMAL, "session closed")).await;
@@ -179,16 +184,14 @@ async fn output_loop(
                 .await?;
         }
         tokio::select! {
+            biased;
+            _ = shutdown.cancelled() => continue,
             _ = session.changed(off), if !exit_sent => {}
             _ = session.closed(), if exit_sent => {}
             msg = ctl_rx.recv() => match msg {
                 Some(m) => tx.send(m).await?,
                 None => return Ok(()), // the client went away
             },
-            _ = shutdown.cancelled() => {
-                tx.send(text(json!({"type": "shutdown"}))).await?;
-                return tx.send(close(CLOSE_GOING_AWAY, "server shutting down")).await;
-            }
             _ = ping.tick() => tx.send(Message::Ping(Bytes::new())).await?,
         }
     }
