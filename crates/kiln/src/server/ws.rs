@@ -160,7 +160,9 @@ async fn output_loop(
         // A server shutdown also closes every session: say which it is.
         if shutdown.is_cancelled() {
             tx.send(text(json!({"type": "shutdown"}))).await?;
-            return tx.send(close(CLOSE_GOING_AWAY, "server shutting down")).await;
+            return tx
+                .send(close(CLOSE_GOING_AWAY, "server shutting down"))
+                .await;
         }
         if session.is_closed() {
             tx.send(text(json!({"type": "closed"}))).await?;
