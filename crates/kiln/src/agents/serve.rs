@@ -95,7 +95,7 @@ pub fn options_from_env(in_apps: bool) -> Option<SetupOptions> {
         Ok(s) => opts.selection = s,
         Err(e) => tracing::warn!(error = %e, "ignoring KILN_AGENTS; setting up every agent"),
     }
-    match super::manifest::Manifest::load(None, &opts.env) {
+    match super::manifest::Manifest::load(None, &super::resolve::process_env()) {
         Ok(m) => opts.manifest = m,
         Err(e) => tracing::warn!(error = %e, "ignoring the manifest override"),
     }
