@@ -48,7 +48,9 @@ export async function fetchSetup(): Promise<SetupSnapshot | null> {
   const res = await call('api/agents');
   if (res.status === 404) return null;
   if (!res.ok) throw new ApiError(res.status, 'http', `GET /api/agents answered ${res.status}`);
-  return (await res.json()) as SetupSnapshot;
+  const body = (await res.json()) as SetupSnapshot | { enabled: false };
+  if ('enabled' in body && body.enabled === false) return null;
+  return body as SetupSnapshot;
 }
 
 /** Sets one item up again. */

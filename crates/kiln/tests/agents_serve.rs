@@ -164,9 +164,17 @@ async fn setup_runs_at_start_and_again_when_a_token_is_pasted() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn without_setup_the_api_is_absent() {
+async fn without_setup_the_api_says_it_is_off() {
     let server = TestServer::start().await;
     let r = server.req(Method::GET, "/api/agents").send().await.unwrap();
-    assert_eq!(r.status(), 404);
+    assert_eq!(r.status(), 200);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert_eq!(body, serde_json::json!({"enabled": false}));
+    let r = server
+        .req(Method::POST, "/api/agents/codex/retry")
+        .send()
+        .await
+        .unwrap();
+    assert!(r.status().is_client_error(), "{}", r.status());
     server.stop().await;
 }

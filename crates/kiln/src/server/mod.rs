@@ -55,7 +55,7 @@ pub struct Options {
     pub credentials: crate::credentials::CredentialsOptions,
     /// The local model gateway (`None`: not started).
     pub gateway: Option<crate::gateway::GatewayOptions>,
-    /// Agents setup at start (`None`: off; `GET /api/agents` is then 404).
+    /// Agents setup at start (`None`: off; `GET /api/agents` then answers `{"enabled": false}`).
     pub agents: Option<crate::agents::SetupOptions>,
 }
 
@@ -108,7 +108,11 @@ pub fn router(state: AppState) -> Router {
     };
     let agents = match &state.agents {
         Some(r) => crate::agents::setup_router(r.clone()),
-        None => Router::new(),
+        // Setup is off: say so with a 200, so a page that asks logs no failed request.
+        None => Router::new().route(
+            "/api/agents",
+            get(|| async { axum::Json(serde_json::json!({"enabled": false})) }),
+        ),
     };
     let api = Router::new()
         .route("/api/status", get(status::status))
