@@ -8,7 +8,7 @@
 //! Rooms: `paths` (URL layout, flavours), `auth` (local key), `forward` (one call: limits,
 //! filters, retries before the first byte), `relay` (streaming the answer, usage, errors after
 //! the first byte), `errors` (each protocol's error shape), `filters` (compatibility fixes),
-//! `upstream` (resolution order and probes), `retry`, `sse`, `usage`, `discovery`
+//! `upstream` (resolution order), `probe`, `retry`, `sse`, `usage`, `discovery`
 //! (`~/.kiln/gateway.json`), `options`, `cli` (`kiln gateway`), `serve` (inside `kiln serve`).
 //!
 //! ```no_run
@@ -28,6 +28,7 @@ pub mod filters;
 mod forward;
 mod options;
 pub mod paths;
+pub mod probe;
 mod relay;
 pub mod retry;
 pub mod serve;

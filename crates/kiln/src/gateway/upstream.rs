@@ -7,7 +7,8 @@
 //! and probing is tried again after [`RETRY_PROBE_AFTER`].
 
 use super::paths::{Agent, Flavour};
-use kiln_databricks::{Secret, TokenSource};
+use super::probe::{Probe, probe};
+use kiln_databricks::TokenSource;
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex, PoisonError};
@@ -18,8 +19,6 @@ use tokio::time::Instant;
 pub const PROBE_TTL: Duration = Duration::from_secs(15 * 60);
 /// How soon to probe again after an inconclusive probe (30 s).
 pub const RETRY_PROBE_AFTER: Duration = Duration::from_secs(30);
-/// The model name used in probes that need one in the path.
-const PROBE_MODEL: &str = "kiln-probe";
 
 /// Which kind of upstream serves a flavour.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -139,41 +138,6 @@ pub fn legacy_host(host: &str, workspace_id: Option<&str>) -> Option<String> {
     let bare = bare.split(['/', ':']).next().unwrap_or(bare);
     bare.ends_with(".cloud.databricks.com")
         .then(|| format!("https://{id}.ai-gateway.cloud.databricks.com"))
-}
-
-/// What a probe found.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Probe {
-    Available(String),
-    Absent(String),
-    Inconclusive(String),
-}
-
-/// Classifies a probe answer by status and body. A route that exists answers anything but a
-/// routing 404 (an invalid body gives 400; Gemini's probe model is unknown: 404
-/// `RESOURCE_DOES_NOT_EXIST`).
-fn classify_probe(what: &str, status: u16, body: &str) -> Probe {
-    let code = serde_json::from_str::<serde_json::Value>(body)
-        .ok()
-        .and_then(|v| {
-            v.get("error_code")
-                .and_then(|c| c.as_str().map(str::to_owned))
-        });
-    let detail = format!(
-        "{what} answered {status}{}",
-        code.as_deref().map(|c| format!(" {c}")).unwrap_or_default()
-    );
-    match status {
-        200..=299 | 400 | 405 | 413 | 415 | 422 => Probe::Available(detail),
-        404 if code.as_deref() == Some("RESOURCE_DOES_NOT_EXIST") => Probe::Available(detail),
-        404 => Probe::Absent(detail),
-        401 => Probe::Inconclusive(detail),
-        403 if body.contains("Invalid access token") || body.contains("expir") => {
-            Probe::Inconclusive(detail)
-        }
-        403 => Probe::Absent(detail),
-        _ => Probe::Inconclusive(detail),
-    }
 }
 
 /// Chooses and remembers upstreams.
@@ -329,7 +293,15 @@ impl Resolver {
         let mut notes = Vec::new();
         let mut definite = true;
         let workspace_gw = format!("{host}/ai-gateway{}", gateway_suffix(flavour));
-        match self.probe(&workspace_gw, flavour, &token).await {
+        match probe(
+            &self.http,
+            self.cfg.probe_timeout,
+            &workspace_gw,
+            flavour,
+            &token,
+        )
+        .await
+        {
             Probe::Available(d) => {
                 return make(
                     UpstreamKind::AiGateway,
@@ -353,7 +325,7 @@ impl Resolver {
         match legacy {
             Some(legacy) => {
                 let base = format!("{legacy}{}", gateway_suffix(flavour));
-                match self.probe(&base, flavour, &token).await {
+                match probe(&self.http, self.cfg.probe_timeout, &base, flavour, &token).await {
                     Probe::Available(d) => {
                         return make(
                             UpstreamKind::LegacyGatewayHost,
@@ -384,49 +356,6 @@ impl Resolver {
             notes.join("; "),
             ttl,
         )
-    }
-
-    /// One probe of `base` for `flavour`: the Anthropic model list, or a POST of `{}` that a
-    /// real route refuses as invalid (no model is called, no tokens are used).
-    async fn probe(&self, base: &str, flavour: Flavour, token: &Secret) -> Probe {
-        let (req, what) = match flavour {
-            Flavour::Anthropic => (self.http.get(format!("{base}/v1/models")), "GET /v1/models"),
-            Flavour::Responses => (
-                self.http.post(format!("{base}/responses")),
-                "POST /responses",
-            ),
-            Flavour::Chat => (
-                self.http.post(format!("{base}/chat/completions")),
-                "POST /chat/completions",
-            ),
-            Flavour::Gemini => (
-                self.http.post(format!(
-                    "{base}/v1beta/models/{PROBE_MODEL}:generateContent"
-                )),
-                "POST generateContent",
-            ),
-        };
-        let req = if flavour == Flavour::Anthropic {
-            req
-        } else {
-            req.header("content-type", "application/json").body("{}")
-        };
-        let sent = req
-            .bearer_auth(token.expose())
-            .timeout(self.cfg.probe_timeout)
-            .send()
-            .await;
-        match sent {
-            Ok(r) => {
-                let status = r.status().as_u16();
-                let body = r.text().await.unwrap_or_default();
-                classify_probe(what, status, &body)
-            }
-            Err(e) => Probe::Inconclusive(format!(
-                "{what} failed: {}",
-                super::forward::error_chain(&e)
-            )),
-        }
     }
 
     /// Every decision in force, for the status API.
@@ -464,58 +393,6 @@ impl Resolver {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn probe_answers() {
-        assert!(matches!(
-            classify_probe("x", 200, "{}"),
-            Probe::Available(_)
-        ));
-        assert!(matches!(
-            classify_probe("x", 400, r#"{"error_code":"INVALID_PARAMETER_VALUE"}"#),
-            Probe::Available(_)
-        ));
-        assert!(matches!(
-            classify_probe("x", 404, r#"{"error_code":"RESOURCE_DOES_NOT_EXIST"}"#),
-            Probe::Available(_)
-        ));
-        assert!(matches!(
-            classify_probe("x", 404, r#"{"error_code":"ENDPOINT_NOT_FOUND"}"#),
-            Probe::Absent(_)
-        ));
-        assert!(matches!(
-            classify_probe("x", 404, "<html>"),
-            Probe::Absent(_)
-        ));
-        assert!(matches!(
-            classify_probe(
-                "x",
-                403,
-                r#"{"error_code":"FEATURE_DISABLED","message":"AI Gateway is not enabled"}"#
-            ),
-            Probe::Absent(_)
-        ));
-        assert!(matches!(
-            classify_probe(
-                "x",
-                403,
-                r#"{"error_code":403,"message":"Invalid access token."}"#
-            ),
-            Probe::Inconclusive(_)
-        ));
-        assert!(matches!(
-            classify_probe("x", 401, ""),
-            Probe::Inconclusive(_)
-        ));
-        assert!(matches!(
-            classify_probe("x", 503, ""),
-            Probe::Inconclusive(_)
-        ));
-        assert!(matches!(
-            classify_probe("x", 429, ""),
-            Probe::Inconclusive(_)
-        ));
-    }
 
     #[test]
     fn hosts_and_paths() {
