@@ -4,25 +4,19 @@
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  launchBrowser,
   openPage,
   startKiln,
   typeLine,
+  useBrowser,
   waitFor,
   waitForLine,
   waitForPrompt,
   waitForState,
-} from './harness.mjs';
+} from './support/kiln.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 const TERMINAL = '.panel:not(.inactive) .xterm';
 
@@ -30,7 +24,7 @@ test('dropped and pasted files are uploaded and their paths typed at the prompt'
   const kiln = await startKiln();
   let ui;
   try {
-    ui = await openPage(browser, kiln.url);
+    ui = await openPage(browser(), kiln.url);
     const { page } = ui;
     await waitForState(page, 'connected');
     await waitForPrompt(page);
@@ -77,7 +71,7 @@ test('Ctrl+Shift+C copies the selection; Ctrl+Shift+V and Shift+Insert paste', a
   const kiln = await startKiln();
   let ui;
   try {
-    ui = await openPage(browser, kiln.url, { permissions: ['clipboard-read', 'clipboard-write'] });
+    ui = await openPage(browser(), kiln.url, { permissions: ['clipboard-read', 'clipboard-write'] });
     const { page } = ui;
     await waitForState(page, 'connected');
     await waitForPrompt(page);

@@ -1,24 +1,8 @@
 // Unit tests of the credentials UI's pure helpers (durations, banner texts), bundled from the
 // TypeScript sources with esbuild on the fly. No browser needed.
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
-
-const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
-
-async function load(file) {
-  const out = await esbuild.build({
-    entryPoints: [join(src, file)],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    write: false,
-    logLevel: 'silent',
-  });
-  return import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
-}
+import { loadSource as load } from './support/source.mjs';
 
 test('durations and lifetimes read well', async () => {
   const { clock, lifetimePhrase } = await load('credentials-api.ts');

@@ -4,101 +4,13 @@
 // after 16 s); an outage of the tokens API shows a banner with the time left, and the banner goes
 // once the next attempt succeeds.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { KEY, KILN_BIN, WAIT_MS, launchBrowser, openPage, typeLine, waitForLine, waitForPrompt, waitForState } from './harness.mjs';
+import { describe, test } from 'node:test';
+import { WAIT_MS, openPage, startEmulator, startKiln, typeLine, useBrowser, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
 
-const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const EMULATOR_BIN = process.env.KILN_EMULATOR_BIN ?? join(webDir, '..', 'target', 'debug', 'kiln-emulator');
 /** Token lifetime given to kiln: rotation after 16 s, expiry after 24 s. */
 const LIFETIME_S = 24;
 /** Long enough for a rotation (16 s) on a busy machine. */
 const ROTATION_WAIT_MS = 60_000;
-
-/** Spawns `bin args` and resolves with the process once `ready(stdoutSoFar)` returns a value. */
-function spawnUntil(bin, args, env, ready) {
-  const proc = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise((resolveReady, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${bin} not ready in ${WAIT_MS} ms: ${out}${stderr}`)), WAIT_MS);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const value = ready(out);
-      if (value) {
-        clearTimeout(timer);
-        resolveReady({ proc, value, stderr: () => stderr });
-      }
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${bin} exited (${code ?? signal}): ${stderr}`));
-    });
-  });
-}
-
-async function stop(proc) {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function startEmulator() {
-  const { proc, value } = await spawnUntil(EMULATOR_BIN, ['--port', '0'], { PATH: process.env.PATH, RUST_LOG: 'warn' }, (out) =>
-    out.includes('KILN_EMULATOR_READY=1') ? out : null,
-  );
-  const vars = Object.fromEntries(
-    value
-      .split('\n')
-      .map((l) => l.split('='))
-      .filter((p) => p.length >= 2)
-      .map(([k, ...v]) => [k, v.join('=')]),
-  );
-  const admin = vars.KILN_EMULATOR_ADMIN;
-  const call = async (method, path, body) => {
-    const res = await fetch(admin + path, {
-      method,
-      headers: { 'content-type': 'application/json' },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    assert.ok(res.ok, `${method} ${path}: ${res.status}`);
-    return res.json();
-  };
-  return { proc, host: vars.DATABRICKS_HOST, user: vars.KILN_EMULATOR_USER, admin: call };
-}
-
-async function startKilnFor(emulatorHost) {
-  const home = await mkdtemp(join(tmpdir(), 'kiln-web-cred-'));
-  const env = {
-    PATH: process.env.PATH ?? '/usr/bin:/bin',
-    HOME: home,
-    SHELL: '/bin/bash',
-    USER: process.env.USER ?? 'root',
-    LANG: 'C.UTF-8',
-    KILN_ACCESS_KEY: KEY,
-    RUST_LOG: 'warn',
-    DATABRICKS_HOST: emulatorHost,
-    KILN_TOKEN_LIFETIME_SECONDS: String(LIFETIME_S),
-  };
-  const { proc, value: url } = await spawnUntil(KILN_BIN, ['serve', '--bind', '127.0.0.1:0'], env, (out) => /kiln: open (http:\/\/\S+)/.exec(out)?.[1]);
-  return {
-    url,
-    async stop() {
-      await stop(proc);
-      await rm(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
-    },
-  };
-}
 
 /** Waits until `fn(arg)` is truthy in the page, up to `ms`. */
 function waitLong(page, what, ms, fn, arg) {
@@ -112,22 +24,18 @@ function waitLong(page, what, ms, fn, arg) {
   });
 }
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 describe('credentials', () => {
   test('paste a token in the dialog, use the terminal, watch a rotation and an outage banner', { timeout: 180_000 }, async () => {
     const emu = await startEmulator();
-    const kiln = await startKilnFor(emu.host);
+    const kiln = await startKiln({
+      env: { RUST_LOG: 'warn', DATABRICKS_HOST: emu.host, KILN_TOKEN_LIFETIME_SECONDS: String(LIFETIME_S) },
+    });
     let ui;
     try {
       const pat = (await emu.admin('POST', '/tokens', { user: emu.user, lifetime_seconds: 3600 })).token_value;
-      ui = await openPage(browser, kiln.url);
+      ui = await openPage(browser(), kiln.url);
       const { page } = ui;
 
       // The dialog asks for a token.
@@ -188,7 +96,7 @@ describe('credentials', () => {
     } finally {
       await ui?.close();
       await kiln.stop();
-      await stop(emu.proc);
+      await emu.stop();
     }
   });
 });

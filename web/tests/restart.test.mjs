@@ -2,25 +2,19 @@
 // on the same port with the same key. The page must say it is reconnecting, reconnect, notice
 // that its session died with the old server, say so, and start a working new shell on request.
 import assert from 'node:assert/strict';
-import { after, before, test } from 'node:test';
+import { test } from 'node:test';
 import {
-  launchBrowser,
   openPage,
   startKiln,
   typeLine,
+  useBrowser,
   waitFor,
   waitForLine,
   waitForPrompt,
   waitForState,
-} from './harness.mjs';
+} from './support/kiln.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Starts kiln on `port` again; the old listener may take a moment to be released. */
 async function restartOn(port, home) {
@@ -40,7 +34,7 @@ test('after the server is killed and restarted the client reconnects and a new s
   let second;
   let ui;
   try {
-    ui = await openPage(browser, first.url);
+    ui = await openPage(browser(), first.url);
     const { page } = ui;
     await waitForState(page, 'connected');
     await waitForPrompt(page);
@@ -87,7 +81,7 @@ test('a page loaded after a restart starts a fresh shell by itself', async () =>
   let second;
   let ui;
   try {
-    ui = await openPage(browser, first.url);
+    ui = await openPage(browser(), first.url);
     await waitForState(ui.page, 'connected');
     await first.kill();
     await waitForState(ui.page, 'reconnecting');

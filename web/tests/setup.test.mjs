@@ -4,16 +4,12 @@
 // the status bar says so, the panel shows each agent's steps with durations and its log, and
 // Retry sets the failed one up once the "registry" has it.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
 import { chmod, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
-import { after, before, describe, test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import { KEY, KILN_BIN, WAIT_MS, launchBrowser, openPage, startKiln } from './harness.mjs';
-
-const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
-const EMULATOR_BIN = process.env.KILN_EMULATOR_BIN ?? join(webDir, '..', 'target', 'debug', 'kiln-emulator');
+import { join } from 'node:path';
+import { describe, test } from 'node:test';
+import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
+import { loadSource } from './support/source.mjs';
 
 const FAKE_NPM = `#!/bin/sh
 echo "npm $*" >> "$FAKE_LOG"
@@ -41,53 +37,6 @@ ln -sf "../lib/node_modules/$pkg/cli.sh" "$prefix/bin/$cmd"
 echo "added 1 package in 0.1s"
 `;
 
-function spawnUntil(bin, args, env, ready) {
-  const proc = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  proc.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  return new Promise((resolveReady, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`${bin} not ready in ${WAIT_MS} ms: ${out}${stderr}`)), WAIT_MS);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const value = ready(out);
-      if (value) {
-        clearTimeout(timer);
-        resolveReady({ proc, value });
-      }
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`${bin} exited (${code ?? signal}): ${stderr}`));
-    });
-  });
-}
-
-async function stop(proc) {
-  if (proc.exitCode !== null || proc.signalCode !== null) return;
-  const exited = new Promise((r) => proc.once('exit', r));
-  proc.kill('SIGTERM');
-  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function startEmulator() {
-  const { proc, value } = await spawnUntil(EMULATOR_BIN, ['--port', '0'], { PATH: process.env.PATH, RUST_LOG: 'warn' }, (out) =>
-    out.includes('KILN_EMULATOR_READY=1') ? out : null,
-  );
-  const vars = Object.fromEntries(
-    value
-      .split('\n')
-      .map((l) => l.split('='))
-      .filter((p) => p.length >= 2)
-      .map(([k, ...v]) => [k, v.join('=')]),
-  );
-  return { proc, host: vars.DATABRICKS_HOST, token: vars.DATABRICKS_TOKEN };
-}
-
 /** Waits until `fn(arg)` is truthy in the page; shows the setup view on failure. */
 function waitSetup(page, what, fn, arg) {
   return page.waitForFunction(fn, arg, { timeout: WAIT_MS, polling: 100 }).catch(async (e) => {
@@ -96,13 +45,7 @@ function waitSetup(page, what, fn, arg) {
   });
 }
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 describe('agents setup', () => {
   test('progress in the status bar and panel, a failed agent, retry', { timeout: 120_000 }, async () => {
@@ -118,26 +61,23 @@ describe('agents setup', () => {
     await writeFile(manifest, JSON.stringify({ claude: { package: '@fake/claude' }, codex: { package: '@fake/codex' } }));
 
     const emu = await startEmulator();
-    const env = {
-      PATH: `${tools}:${process.env.PATH ?? '/usr/bin:/bin'}`,
-      HOME: home,
-      SHELL: '/bin/bash',
-      USER: process.env.USER ?? 'root',
-      LANG: 'C.UTF-8',
-      KILN_ACCESS_KEY: KEY,
-      RUST_LOG: 'warn',
-      DATABRICKS_HOST: emu.host,
-      DATABRICKS_TOKEN: emu.token,
-      KILN_AGENTS_SETUP: '1',
-      KILN_AGENTS: 'claude,codex,git',
-      KILN_AGENTS_MANIFEST: manifest,
-      FAKE_LOG: join(dir, 'calls.log'),
-      FAKE_NPM_FAIL_FILE: failFile,
-    };
-    const { proc, value: url } = await spawnUntil(KILN_BIN, ['serve', '--bind', '127.0.0.1:0'], env, (out) => /kiln: open (http:\/\/\S+)/.exec(out)?.[1]);
+    const kiln = await startKiln({
+      home,
+      env: {
+        PATH: `${tools}:${process.env.PATH ?? '/usr/bin:/bin'}`,
+        RUST_LOG: 'warn',
+        DATABRICKS_HOST: emu.host,
+        DATABRICKS_TOKEN: emu.token,
+        KILN_AGENTS_SETUP: '1',
+        KILN_AGENTS: 'claude,codex,git',
+        KILN_AGENTS_MANIFEST: manifest,
+        FAKE_LOG: join(dir, 'calls.log'),
+        FAKE_NPM_FAIL_FILE: failFile,
+      },
+    });
     let ui;
     try {
-      ui = await openPage(browser, url);
+      ui = await openPage(browser(), kiln.url);
       const { page } = ui;
 
       // The run finishes with codex failed: the indicator says so.
@@ -171,8 +111,8 @@ describe('agents setup', () => {
       assert.deepEqual(ui.pageErrors, []);
     } finally {
       await ui?.close();
-      await stop(proc);
-      await stop(emu.proc);
+      await kiln.stop();
+      await emu.stop();
       await rm(dir, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     }
   });
@@ -181,7 +121,7 @@ describe('agents setup', () => {
     const kiln = await startKiln();
     let ui;
     try {
-      ui = await openPage(browser, kiln.url);
+      ui = await openPage(browser(), kiln.url);
       await ui.page.waitForFunction(() => window.__kilnSetup?.off() === true, null, { timeout: WAIT_MS, polling: 100 });
       assert.equal(await ui.page.locator('#setup-indicator').isHidden(), true);
     } finally {
@@ -193,16 +133,7 @@ describe('agents setup', () => {
 
 describe('setup panel texts', () => {
   test('durations, summaries and step lines', async () => {
-    const esbuild = await import('esbuild');
-    const out = await esbuild.build({
-      entryPoints: [join(webDir, 'src', 'setup-api.ts')],
-      bundle: true,
-      format: 'esm',
-      platform: 'neutral',
-      write: false,
-      logLevel: 'silent',
-    });
-    const m = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`);
+    const m = await loadSource('setup-api.ts');
     assert.equal(m.formatDuration(850), '850 ms');
     assert.equal(m.formatDuration(4200), '4.2 s');
     assert.equal(m.formatDuration(125_000), '2 min 5 s');

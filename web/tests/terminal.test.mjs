@@ -2,32 +2,26 @@
 // exit display, resume after a dropped connection without loss or repetition, the long-poll
 // transport, and no CSP violation with either renderer.
 import assert from 'node:assert/strict';
-import { after, before, describe, test } from 'node:test';
+import { describe, test } from 'node:test';
 import {
-  launchBrowser,
   openPage,
   startKiln,
   typeLine,
+  useBrowser,
   waitFor,
   waitForLine,
   waitForPrompt,
   waitForState,
-} from './harness.mjs';
+} from './support/kiln.mjs';
 
-let browser;
-before(async () => {
-  browser = await launchBrowser();
-});
-after(async () => {
-  await browser?.close();
-});
+const browser = useBrowser();
 
 /** Runs `body` with a fresh kiln and page; stops both however the test ends. */
 async function withKiln(urlSuffix, body) {
   const kiln = await startKiln();
   let ui;
   try {
-    ui = await openPage(browser, kiln.url + urlSuffix);
+    ui = await openPage(browser(), kiln.url + urlSuffix);
     await body(kiln, ui);
   } finally {
     await ui?.close();

@@ -1,25 +1,8 @@
 // Unit tests of the UI's pure functions (shell quoting, backoff, input chunking), bundled from
 // the TypeScript sources with esbuild on the fly. No browser needed.
 import assert from 'node:assert/strict';
-import { dirname, join } from 'node:path';
 import { test } from 'node:test';
-import { fileURLToPath } from 'node:url';
-import * as esbuild from 'esbuild';
-
-const src = join(dirname(fileURLToPath(import.meta.url)), '..', 'src');
-
-async function load(file) {
-  const out = await esbuild.build({
-    entryPoints: [join(src, file)],
-    bundle: true,
-    format: 'esm',
-    platform: 'neutral',
-    write: false,
-    logLevel: 'silent',
-  });
-  const code = out.outputFiles[0].text;
-  return import(`data:text/javascript;base64,${Buffer.from(code).toString('base64')}`);
-}
+import { loadSource as load } from './support/source.mjs';
 
 test('paths are shell-quoted only when needed', async () => {
   const { shellQuote } = await load('upload.ts');

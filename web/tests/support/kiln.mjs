@@ -1,22 +1,81 @@
 // Shared fixtures of the browser tests: a real `kiln serve` on a free loopback port with a fixed
-// access key, HOME in a fresh temp dir and SHELL=/bin/bash; headless Chromium (Debian's) driven
-// by playwright-core; and waits for conditions in the page (never sleeps).
+// access key, HOME in a fresh temp dir and SHELL=/bin/bash; the kiln-emulator binary; headless
+// Chromium (Debian's) driven by playwright-core, one per test file; and waits for conditions in
+// the page (never sleeps). Not a test file itself (node --test only runs *.test.mjs here).
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
+import { after, before } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { chromium } from 'playwright-core';
 
-const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+/** The `web` directory. */
+export const webDir = resolve(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const KILN_BIN = process.env.KILN_BIN ?? join(webDir, '..', 'target', 'debug', 'kiln');
+export const EMULATOR_BIN = process.env.KILN_EMULATOR_BIN ?? join(webDir, '..', 'target', 'debug', 'kiln-emulator');
 export const CHROMIUM = process.env.CHROMIUM_BIN ?? '/usr/bin/chromium';
 export const KEY = 'browser-test-key-0123456789';
 /** Generous: the machine is small and may be busy building. */
 export const WAIT_MS = 30_000;
 
-/** Starts kiln; resolves once it printed its URL. `port` 0 picks a free one. */
-export async function startKiln({ port = 0, home } = {}) {
+/**
+ * Spawns `bin args` with exactly `env` and resolves with `{ proc, value }` once
+ * `ready(stdoutSoFar)` returns a truthy value. Rejects (and kills the process) when it is not
+ * ready within WAIT_MS; rejects when it exits or cannot start first.
+ */
+export function spawnUntil(bin, args, env, ready) {
+  const proc = spawn(bin, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stderr = '';
+  proc.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  return new Promise((resolveReady, reject) => {
+    let out = '';
+    const timer = setTimeout(() => {
+      proc.kill('SIGKILL');
+      reject(new Error(`${bin} not ready in ${WAIT_MS} ms: ${out}${stderr}`));
+    }, WAIT_MS);
+    proc.stdout.on('data', (d) => {
+      out += d;
+      const value = ready(out);
+      if (value) {
+        clearTimeout(timer);
+        resolveReady({ proc, value });
+      }
+    });
+    proc.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${bin} exited (${code ?? signal}) before it was ready: ${stderr}`));
+    });
+    proc.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+  });
+}
+
+function running(proc) {
+  return proc.exitCode === null && proc.signalCode === null;
+}
+
+/** Stops `proc` with SIGTERM (SIGKILL if it lingers for 10 s) and waits for it to exit. */
+export async function stopProcess(proc) {
+  if (!running(proc)) return;
+  const exited = new Promise((r) => proc.once('exit', r));
+  proc.kill('SIGTERM');
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/**
+ * Starts `kiln serve`; resolves once it printed its URL. `port` 0 picks a free one. Without
+ * `home` a fresh temp HOME is made (and removed by `stop`). `env` adds to (or overrides) the
+ * base environment, e.g. DATABRICKS_HOST or a PATH with stand-in tools first.
+ */
+export async function startKiln({ port = 0, home, env: extraEnv = {} } = {}) {
   const ownHome = !home;
   home ??= await mkdtemp(join(tmpdir(), 'kiln-web-test-'));
   const env = {
@@ -27,36 +86,16 @@ export async function startKiln({ port = 0, home } = {}) {
     LANG: 'C.UTF-8',
     KILN_ACCESS_KEY: KEY,
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    ...extraEnv,
   };
-  const proc = spawn(KILN_BIN, ['serve', '--bind', `127.0.0.1:${port}`], {
-    env,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stderr = '';
-  proc.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const url = await new Promise((resolveUrl, reject) => {
-    let out = '';
-    const timer = setTimeout(() => reject(new Error(`kiln printed no URL in ${WAIT_MS} ms: ${out}${stderr}`)), WAIT_MS);
-    proc.stdout.on('data', (d) => {
-      out += d;
-      const m = /kiln: open (http:\/\/\S+)/.exec(out);
-      if (m) {
-        clearTimeout(timer);
-        resolveUrl(m[1]);
-      }
-    });
-    proc.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      reject(new Error(`kiln exited (${code ?? signal}) before serving: ${stderr}`));
-    });
-    proc.once('error', (e) => {
-      clearTimeout(timer);
-      reject(e);
-    });
-  });
-  const exited = new Promise((r) => proc.once('exit', r));
+  let proc;
+  let url;
+  try {
+    ({ proc, value: url } = await spawnUntil(KILN_BIN, ['serve', '--bind', `127.0.0.1:${port}`], env, (out) => /kiln: open (http:\/\/\S+)/.exec(out)?.[1]));
+  } catch (e) {
+    if (ownHome) await rm(home, { recursive: true, force: true });
+    throw e;
+  }
   const origin = new URL(url).origin;
   return {
     url,
@@ -65,18 +104,15 @@ export async function startKiln({ port = 0, home } = {}) {
     home,
     /** SIGKILL: no goodbye to the browsers, the shells die with their PTYs. */
     async kill() {
-      if (proc.exitCode === null && proc.signalCode === null) proc.kill('SIGKILL');
+      if (!running(proc)) return;
+      const exited = new Promise((r) => proc.once('exit', r));
+      proc.kill('SIGKILL');
       await exited;
     },
     /** Stops kiln (SIGTERM: it ends its shells; SIGKILL if it lingers) and removes the temp
      *  HOME when this fixture made it. */
     async stop() {
-      if (proc.exitCode === null && proc.signalCode === null) {
-        proc.kill('SIGTERM');
-        const timer = setTimeout(() => proc.kill('SIGKILL'), 10_000);
-        await exited;
-        clearTimeout(timer);
-      }
+      await stopProcess(proc);
       // Shells of a killed kiln may still be writing their history while they hang up.
       if (ownHome) await rm(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
@@ -92,11 +128,60 @@ export async function startKiln({ port = 0, home } = {}) {
   };
 }
 
+/**
+ * Starts the kiln-emulator on a free port. `host` is its DATABRICKS_HOST, `user` and `token` a
+ * user and a token it knows, `admin(method, path, body)` calls its admin API, `stop()` ends it.
+ */
+export async function startEmulator() {
+  const { proc, value } = await spawnUntil(EMULATOR_BIN, ['--port', '0'], { PATH: process.env.PATH, RUST_LOG: 'warn' }, (out) =>
+    out.includes('KILN_EMULATOR_READY=1') ? out : null,
+  );
+  const vars = Object.fromEntries(
+    value
+      .split('\n')
+      .map((l) => l.split('='))
+      .filter((p) => p.length >= 2)
+      .map(([k, ...v]) => [k, v.join('=')]),
+  );
+  const adminUrl = vars.KILN_EMULATOR_ADMIN;
+  return {
+    host: vars.DATABRICKS_HOST,
+    user: vars.KILN_EMULATOR_USER,
+    token: vars.DATABRICKS_TOKEN,
+    async admin(method, path, body) {
+      const res = await fetch(adminUrl + path, {
+        method,
+        headers: { 'content-type': 'application/json' },
+        body: body === undefined ? undefined : JSON.stringify(body),
+      });
+      assert.ok(res.ok, `${method} ${path}: ${res.status}`);
+      return res.json();
+    },
+    stop: () => stopProcess(proc),
+  };
+}
+
+/** Headless Chromium. */
 export function launchBrowser() {
   return chromium.launch({
     executablePath: CHROMIUM,
     args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-dev-shm-usage'],
   });
+}
+
+/**
+ * One browser for the calling test file: launched before its tests, closed after them. Returns a
+ * getter for it (the browser exists only once the tests run).
+ */
+export function useBrowser() {
+  let browser;
+  before(async () => {
+    browser = await launchBrowser();
+  });
+  after(async () => {
+    await browser?.close();
+  });
+  return () => browser;
 }
 
 /**
