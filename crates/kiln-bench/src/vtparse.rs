@@ -1,5 +1,5 @@
 //! A ceiling for comparison: how fast the `vt100` parser alone (the terminal state kiln keeps
-//! for snapshots, 80x24 with 1000 lines of scrollback) digests the benchmark stream in this
+//! for snapshots, 80x24 with 200 lines of scrollback) digests the benchmark stream in this
 //! process. kiln feeds every output byte through it, so its throughput cannot exceed this.
 
 use crate::pattern::Pattern;
@@ -9,7 +9,7 @@ use std::time::Instant;
 /// Columns, rows and scrollback of kiln's default session state.
 const COLS: u16 = 80;
 const ROWS: u16 = 24;
-const SCROLLBACK_LINES: usize = 1000;
+const SCROLLBACK_LINES: usize = 200;
 
 /// Parses `bytes` of the stream in 64 KiB pieces; returns MB (10^6 bytes) per second.
 pub fn measure(bytes: u64) -> f64 {

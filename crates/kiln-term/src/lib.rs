@@ -49,7 +49,8 @@ pub struct Options {
     pub min_available_memory: u64,
     /// After SIGHUP, how long a process group gets before SIGKILL (2 s).
     pub kill_grace: Duration,
-    /// Lines of scrollback the terminal state keeps for snapshots (1000).
+    /// Lines of scrollback the terminal state keeps for snapshots (200: about 0.5 MiB at 80
+    /// columns; the raw history is in the ring, and the browser keeps its own scrollback).
     pub scrollback_lines: usize,
 }
 
@@ -158,7 +159,7 @@ impl Default for Options {
             extra_env: Vec::new(),
             min_available_memory: 256 << 20,
             kill_grace: Duration::from_secs(2),
-            scrollback_lines: 1000,
+            scrollback_lines: 200,
         }
     }
 }
