@@ -2,9 +2,11 @@
 //! `User-Agent` and `X-Databricks-Workspace-Id` headers, and the typed API groups.
 
 use crate::config::{AuthMethod, Config, ConfigErrorKind};
-use crate::credentials::{Credentials, OAuthM2m, StaticToken, TokenSource};
+use crate::credentials::{Credentials, MetadataService, OAuthM2m, StaticToken, TokenSource};
 use crate::error::{Error, Result};
-use crate::http::{Body, Request, Response, build_http_client, send};
+use crate::http::{
+    Body, Request, Response, build_http_client, build_http_client_without_proxy, send,
+};
 use crate::retry::{RetryPolicy, with_retries};
 use crate::secret::Secret;
 use reqwest::header::{ACCEPT, AUTHORIZATION, CONTENT_TYPE, HeaderValue, USER_AGENT};
@@ -73,6 +75,10 @@ impl Client {
     /// Like [`Client::new`], with options.
     pub fn with_options(config: &Config, options: ClientOptions) -> Result<Client> {
         let method = config.auth_method()?;
+        let local_http = match method {
+            AuthMethod::MetadataService { .. } => Some(build_http_client_without_proxy()?),
+            _ => None,
+        };
         Self::build(config, options, |http, host, retry, ua| match method {
             AuthMethod::Pat(token) => Credentials::Bearer(Arc::new(StaticToken::new(token))),
             AuthMethod::Basic { username, password } => Credentials::basic(&username, &password),
@@ -87,6 +93,15 @@ impl Client {
                 retry.clone(),
                 format!("{ua} auth/oauth-m2m"),
             ))),
+            AuthMethod::MetadataService { url } => {
+                Credentials::Bearer(Arc::new(MetadataService::new(
+                    local_http.unwrap_or_else(|| http.clone()),
+                    url,
+                    host,
+                    retry,
+                    format!("{ua} auth/metadata-service"),
+                )))
+            }
         })
     }
 

@@ -70,6 +70,13 @@ pub enum CredentialsError {
         /// What was wrong.
         message: String,
     },
+    /// The metadata service (`metadata_service_url`) refused or failed the request. The URL is
+    /// never shown: it is a secret.
+    #[error("metadata service request failed: {0}")]
+    MetadataRequest(Box<Error>),
+    /// The metadata service answered 200 with something that is not a token.
+    #[error("metadata service response is not usable: {0}")]
+    BadMetadataResponse(String),
     /// A caller-supplied [`crate::TokenSource`] failed.
     #[error("token source failed: {0}")]
     Source(String),

@@ -17,11 +17,21 @@ static CRYPTO_PROVIDER: Once = Once::new();
 
 /// Builds the one `reqwest::Client` a [`crate::Client`] (and its OAuth provider) reuse.
 pub(crate) fn build_http_client() -> Result<reqwest::Client, Error> {
+    build(reqwest::Client::builder())
+}
+
+/// Like [`build_http_client`], ignoring proxy settings (for a local metadata service, which
+/// the SDKs never reach through a proxy).
+pub(crate) fn build_http_client_without_proxy() -> Result<reqwest::Client, Error> {
+    build(reqwest::Client::builder().no_proxy())
+}
+
+fn build(builder: reqwest::ClientBuilder) -> Result<reqwest::Client, Error> {
     CRYPTO_PROVIDER.call_once(|| {
         // Fails only if another provider is already installed, which is just as good.
         let _ = rustls::crypto::ring::default_provider().install_default();
     });
-    reqwest::Client::builder()
+    builder
         .redirect(reqwest::redirect::Policy::none())
         .pool_idle_timeout(Duration::from_secs(60))
         .build()

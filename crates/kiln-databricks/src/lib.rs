@@ -2,8 +2,8 @@
 //! It knows nothing about kiln.
 //!
 //! Rooms: `config` (attribute table, explicit > env > `.databrickscfg` profile, INI parser, host
-//! normalisation, redacted descriptions), `credentials` (PAT, OAuth M2M with a single-flight,
-//! refresh-ahead cache, caller-supplied [`TokenSource`]), `error` + `error_body` (typed errors
+//! normalisation, redacted descriptions), `credentials` (PAT, OAuth M2M and the SDKs'
+//! metadata service with a single-flight, refresh-ahead cache, caller-supplied [`TokenSource`]), `error` + `error_body` (typed errors
 //! from every body shape Databricks sends), `retry` (what may be repeated, backoff, budget),
 //! `http` (the shared rustls `reqwest` client, one attempt, safe path encoding), `client`
 //! ([`Client`]: auth, headers, retries, one re-authentication), `wait` (polling for states),

@@ -38,6 +38,9 @@ pub enum Attr {
     HttpTimeoutSeconds,
     /// Total retry budget in seconds.
     RetryTimeoutSeconds,
+    /// URL of a metadata service handing out tokens (`metadata-service` auth). Secret: such
+    /// URLs usually carry a key.
+    MetadataServiceUrl,
 }
 
 /// One row of the attribute table.
@@ -103,6 +106,13 @@ pub(crate) const ATTRIBUTES: &[AttrSpec] = &[
         Some("DATABRICKS_PASSWORD"),
         true,
         Some("basic"),
+    ),
+    row(
+        Attr::MetadataServiceUrl,
+        "metadata_service_url",
+        Some("DATABRICKS_METADATA_SERVICE_URL"),
+        true,
+        Some("metadata-service"),
     ),
     row(
         Attr::AccountId,
@@ -200,7 +210,7 @@ impl Attr {
         self.spec().sensitive
     }
 
-    /// The auth family (`pat`, `oauth`, `basic`) the attribute belongs to.
+    /// The auth family (`pat`, `oauth`, `basic`, `metadata-service`) the attribute belongs to.
     pub fn auth_family(self) -> Option<&'static str> {
         self.spec().auth
     }
@@ -274,6 +284,7 @@ mod tests {
             Attr::ServerlessComputeId,
             Attr::HttpTimeoutSeconds,
             Attr::RetryTimeoutSeconds,
+            Attr::MetadataServiceUrl,
         ];
         assert_eq!(all.len(), ATTRIBUTES.len());
         for a in all {
@@ -284,6 +295,15 @@ mod tests {
         assert!(!Attr::Host.is_sensitive());
         assert_eq!(Attr::Token.env_var(), Some("DATABRICKS_TOKEN"));
         assert_eq!(Attr::ClientSecret.auth_family(), Some("oauth"));
+        assert!(Attr::MetadataServiceUrl.is_sensitive());
+        assert_eq!(
+            Attr::MetadataServiceUrl.auth_family(),
+            Some("metadata-service")
+        );
+        assert_eq!(
+            Attr::MetadataServiceUrl.env_var(),
+            Some("DATABRICKS_METADATA_SERVICE_URL")
+        );
         assert_eq!(Attr::from_name("nope"), None);
     }
 }

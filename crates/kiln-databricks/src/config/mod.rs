@@ -53,15 +53,22 @@ pub enum AuthMethod {
         /// OAuth secret.
         client_secret: Secret,
     },
+    /// A metadata service handing out tokens for the host (`GET` with
+    /// `X-Databricks-Metadata-Version: 1`).
+    MetadataService {
+        /// The service's URL (secret: it usually carries a key).
+        url: Secret,
+    },
 }
 
 impl AuthMethod {
-    /// The SDK name of the method (`pat`, `basic`, `oauth-m2m`).
+    /// The SDK name of the method (`pat`, `basic`, `oauth-m2m`, `metadata-service`).
     pub fn name(&self) -> &'static str {
         match self {
             AuthMethod::Pat(_) => "pat",
             AuthMethod::Basic { .. } => "basic",
             AuthMethod::OAuthM2m { .. } => "oauth-m2m",
+            AuthMethod::MetadataService { .. } => "metadata-service",
         }
     }
 }
@@ -161,7 +168,7 @@ impl Config {
     }
 
     /// The authentication method: the forced `auth_type`, else the first of pat → basic →
-    /// oauth-m2m whose attributes are set (the SDKs' order).
+    /// metadata-service → oauth-m2m whose attributes are set (the Python SDK's order).
     pub fn auth_method(&self) -> Result<AuthMethod, ConfigError> {
         let pat = || self.secret(Attr::Token).map(AuthMethod::Pat);
         let basic = || {
@@ -176,6 +183,10 @@ impl Config {
                 client_secret: self.secret(Attr::ClientSecret)?,
             })
         };
+        let metadata = || {
+            self.secret(Attr::MetadataServiceUrl)
+                .map(|url| AuthMethod::MetadataService { url })
+        };
         let incomplete = |auth_type: &str, needs: &str| {
             self.error(ConfigErrorKind::IncompleteAuth {
                 auth_type: auth_type.to_owned(),
@@ -188,9 +199,13 @@ impl Config {
             Some("oauth-m2m") => {
                 m2m().ok_or_else(|| incomplete("oauth-m2m", "client_id and client_secret"))
             }
+            Some("metadata-service") => {
+                metadata().ok_or_else(|| incomplete("metadata-service", "metadata_service_url"))
+            }
             Some(other) => Err(self.error(ConfigErrorKind::UnsupportedAuthType(other.to_owned()))),
             None => pat()
                 .or_else(basic)
+                .or_else(metadata)
                 .or_else(m2m)
                 .ok_or_else(|| self.error(ConfigErrorKind::NoAuth)),
         }
@@ -298,7 +313,9 @@ pub enum ConfigErrorKind {
         needs: String,
     },
     /// `auth_type` names a method this client does not implement.
-    #[error("auth_type {0:?} is not supported by this client (supported: pat, basic, oauth-m2m)")]
+    #[error(
+        "auth_type {0:?} is not supported by this client (supported: pat, basic, oauth-m2m, metadata-service)"
+    )]
     UnsupportedAuthType(String),
     /// An attribute has a malformed value.
     #[error("invalid {attr}: {message}")]

@@ -440,3 +440,61 @@ fn redact_userinfo_forms() {
     assert_eq!(redact_userinfo("u:p@x.com"), "***@x.com");
     assert_eq!(redact_userinfo("https://x.com/a@b"), "https://x.com/a@b");
 }
+
+#[test]
+fn metadata_service_like_the_kiln_profile() {
+    const URL: &str = "http://127.0.0.1:4242/metadata/broker-key-secret";
+    let home = TempHome::new();
+    home.write_cfg(&format!(
+        "[kiln]\nhost = https://dbc-1.cloud.databricks.com\nauth_type = metadata-service\n\
+         metadata_service_url = {URL}\n\n[mixed]\nhost = https://x.example.com\ntoken = dapi-mixed\n\
+         metadata_service_url = {URL}\n"
+    ));
+    let load = |e: Environment| ConfigLoader::new(e).load();
+    let cfg = load(env(&home).with_var("DATABRICKS_CONFIG_PROFILE", "kiln")).unwrap();
+    match cfg.auth_method().unwrap() {
+        AuthMethod::MetadataService { url } => assert_eq!(url.expose(), URL),
+        other => panic!("unexpected {other:?}"),
+    }
+    assert_eq!(cfg.get(Attr::MetadataServiceUrl), None);
+    assert!(cfg.is_set(Attr::MetadataServiceUrl));
+    let described = cfg.describe();
+    assert!(
+        described.contains("metadata_service_url=***"),
+        "{described}"
+    );
+    assert!(!described.contains("broker-key-secret"), "{described}");
+    assert!(!format!("{cfg:?}").contains("broker-key-secret"));
+
+    // From the environment, chosen without auth_type when it is the only method.
+    let cfg = load(
+        Environment::new()
+            .with_var("DATABRICKS_HOST", "https://e.example.com")
+            .with_var("DATABRICKS_METADATA_SERVICE_URL", URL),
+    )
+    .unwrap();
+    assert_eq!(cfg.auth_method().unwrap().name(), "metadata-service");
+    assert_eq!(
+        cfg.source(Attr::MetadataServiceUrl),
+        Some(&Source::Env("DATABRICKS_METADATA_SERVICE_URL"))
+    );
+
+    // With a token too: the multiple-methods error, without the URL.
+    let e = load(env(&home).with_var("DATABRICKS_CONFIG_PROFILE", "mixed")).unwrap_err();
+    assert!(
+        matches!(&e.kind, ConfigErrorKind::MultipleAuth(m) if m == "metadata-service and pat"),
+        "{e}"
+    );
+    assert!(!e.to_string().contains("broker-key-secret"), "{e}");
+
+    // Forced but missing.
+    let e = load(
+        Environment::new()
+            .with_var("DATABRICKS_HOST", "https://e.example.com")
+            .with_var("DATABRICKS_AUTH_TYPE", "metadata-service"),
+    )
+    .unwrap()
+    .auth_method()
+    .unwrap_err();
+    assert!(e.to_string().contains("metadata_service_url"), "{e}");
+}

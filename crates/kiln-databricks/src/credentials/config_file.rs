@@ -6,10 +6,10 @@
 //! takes effect on the next request. A file that does not resolve (half written, no
 //! credentials) fails that request and is read again on the next one.
 
-use super::{OAuthM2m, StaticToken, TokenFuture, TokenSource};
+use super::{MetadataService, OAuthM2m, StaticToken, TokenFuture, TokenSource};
 use crate::config::{Attr, AuthMethod, Config, ConfigError, ConfigLoader, Environment};
 use crate::error::CredentialsError;
-use crate::http::build_http_client;
+use crate::http::{build_http_client, build_http_client_without_proxy};
 use crate::retry::RetryPolicy;
 use crate::secret::Secret;
 use std::fmt;
@@ -265,9 +265,30 @@ fn bearer_source(
             );
             Ok(("oauth-m2m", Arc::new(source)))
         }
+        AuthMethod::MetadataService { url } => {
+            let http = build_http_client_without_proxy().map_err(|e| {
+                config.error(crate::config::ConfigErrorKind::InvalidValue {
+                    attr: Attr::MetadataServiceUrl,
+                    message: e.to_string(),
+                })
+            })?;
+            let source = MetadataService::new(
+                http,
+                url,
+                host,
+                &RetryPolicy::default(),
+                format!(
+                    "kiln/{} kiln-databricks/{} auth/metadata-service",
+                    env!("CARGO_PKG_VERSION"),
+                    env!("CARGO_PKG_VERSION")
+                ),
+            );
+            Ok(("metadata-service", Arc::new(source)))
+        }
         AuthMethod::Basic { .. } => Err(config.error(
             crate::config::ConfigErrorKind::UnsupportedAuthType(
-                "basic (a bearer token is needed: use a PAT or OAuth M2M)".to_owned(),
+                "basic (a bearer token is needed: use a PAT, OAuth M2M or a metadata service)"
+                    .to_owned(),
             ),
         )),
     }

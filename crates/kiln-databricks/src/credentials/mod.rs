@@ -1,11 +1,14 @@
 //! Credentials: the [`TokenSource`] trait (a caller-supplied bearer token, e.g. kiln's rotating
-//! token), a static PAT, OAuth M2M (cached, refreshed ahead of expiry, single-flight), and
-//! legacy basic auth. They produce the `Authorization` header of each attempt.
+//! token), a static PAT, OAuth M2M and the SDKs' metadata service (both cached, refreshed ahead
+//! of expiry, single-flight), and legacy basic auth. They produce the `Authorization` header of each attempt.
 
 mod config_file;
+mod metadata;
 mod oauth;
+mod refresh;
 
 pub use config_file::ConfigFileSource;
+pub(crate) use metadata::MetadataService;
 pub(crate) use oauth::OAuthM2m;
 
 use crate::error::CredentialsError;

@@ -1,8 +1,8 @@
 //! OAuth machine-to-machine credentials: `client_credentials` at `{host}/oidc/v1/token` (HTTP
-//! Basic client auth, scope `all-apis`), the token cached, refreshed in the background once it
-//! enters its refresh-ahead window, refreshed in the foreground only when nearly expired, and
-//! never fetched twice at once (single-flight).
+//! Basic client auth, scope `all-apis`), cached and refreshed by [`Refreshing`] (refresh-ahead in
+//! the background, single-flight).
 
+use super::refresh::{CachedToken, Fetch, Refreshing};
 use super::{TokenFuture, TokenSource};
 use crate::error::{CredentialsError, Error};
 use crate::http::send;
@@ -11,68 +11,14 @@ use crate::secret::Secret;
 use base64::Engine as _;
 use serde::Deserialize;
 use std::fmt;
-use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 use tokio::time::Instant;
 
 /// Scope requested when none is configured (the SDKs' default).
 const DEFAULT_SCOPE: &str = "all-apis";
-/// A token is never used closer than this to its expiry (Databricks refuses tokens ~30 s
-/// before expiry; the SDK keeps 40 s). Shorter for very short-lived tokens: a quarter of the TTL.
-const EXPIRY_MARGIN: Duration = Duration::from_secs(40);
-/// Background refresh starts when less than min(TTL/2, this) remains (as the SDK does).
-const REFRESH_AHEAD_MAX: Duration = Duration::from_secs(20 * 60);
-/// Pause after a failed background refresh before trying again in the background.
-const BACKGROUND_RETRY_PAUSE: Duration = Duration::from_secs(5);
 
-/// A cached token and when to act on it.
-#[derive(Clone)]
-pub(crate) struct CachedToken {
-    value: Secret,
-    /// From here on, a background refresh is started (the token is still used).
-    refresh_at: Instant,
-    /// From here on, the token is not used: callers wait for a new one.
-    stale_at: Instant,
-}
-
-impl CachedToken {
-    pub(crate) fn new(value: Secret, issued: Instant, ttl: Duration) -> Self {
-        let margin = EXPIRY_MARGIN.min(ttl / 4);
-        let ahead = REFRESH_AHEAD_MAX.min(ttl / 2);
-        Self {
-            value,
-            refresh_at: issued + ttl.saturating_sub(ahead),
-            stale_at: issued + ttl.saturating_sub(margin),
-        }
-    }
-}
-
-/// What to do with the cache at a given moment.
-#[derive(Debug, PartialEq, Eq)]
-pub(crate) enum CacheState {
-    Fresh,
-    RefreshAhead,
-    Stale,
-}
-
-pub(crate) fn cache_state(token: Option<&CachedToken>, now: Instant) -> CacheState {
-    match token {
-        Some(t) if now < t.refresh_at => CacheState::Fresh,
-        Some(t) if now < t.stale_at => CacheState::RefreshAhead,
-        _ => CacheState::Stale,
-    }
-}
-
-#[derive(Default)]
-struct State {
-    token: Option<CachedToken>,
-    /// A background refresh is running.
-    background: bool,
-    /// After a failed background refresh, no new one before this.
-    next_background: Option<Instant>,
-}
-
-struct Shared {
+/// Fetches tokens from the OIDC token endpoint.
+struct Endpoint {
     http: reqwest::Client,
     token_url: String,
     client_id: String,
@@ -80,24 +26,21 @@ struct Shared {
     scope: String,
     retry: RetryPolicy,
     user_agent: String,
-    state: Mutex<State>,
-    /// Single-flight gate: whoever holds it is the one fetching. It guards no data, so holding
-    /// it across the fetch's `.await` is its purpose; `state` is only locked briefly.
-    flight: tokio::sync::Mutex<()>,
 }
 
 /// OAuth M2M token source.
 #[derive(Clone)]
 pub(crate) struct OAuthM2m {
-    shared: Arc<Shared>,
+    cache: Refreshing<Endpoint>,
 }
 
 impl fmt::Debug for OAuthM2m {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let ep = self.cache.fetcher();
         f.debug_struct("OAuthM2m")
-            .field("token_url", &self.shared.token_url)
-            .field("client_id", &self.shared.client_id)
-            .field("client_secret", &self.shared.client_secret)
+            .field("token_url", &ep.token_url)
+            .field("client_id", &ep.client_id)
+            .field("client_secret", &ep.client_secret)
             .finish_non_exhaustive()
     }
 }
@@ -119,7 +62,7 @@ impl OAuthM2m {
         user_agent: String,
     ) -> Self {
         Self {
-            shared: Arc::new(Shared {
+            cache: Refreshing::new(Endpoint {
                 http,
                 token_url: format!("{host}/oidc/v1/token"),
                 client_id,
@@ -127,76 +70,14 @@ impl OAuthM2m {
                 scope: DEFAULT_SCOPE.to_owned(),
                 retry,
                 user_agent,
-                state: Mutex::new(State::default()),
-                flight: tokio::sync::Mutex::new(()),
             }),
         }
     }
-
-    async fn current(&self) -> Result<Secret, CredentialsError> {
-        {
-            let mut st = self.shared.lock();
-            match cache_state(st.token.as_ref(), Instant::now()) {
-                CacheState::Fresh => {
-                    if let Some(t) = &st.token {
-                        return Ok(t.value.clone());
-                    }
-                }
-                CacheState::RefreshAhead => {
-                    let paused = st.next_background.is_some_and(|t| Instant::now() < t);
-                    if !st.background && !paused {
-                        st.background = true;
-                        let shared = Arc::clone(&self.shared);
-                        tokio::spawn(async move { shared.background_refresh().await });
-                    }
-                    if let Some(t) = &st.token {
-                        return Ok(t.value.clone());
-                    }
-                }
-                CacheState::Stale => {}
-            }
-        }
-        self.shared.refresh_if(|s| *s == CacheState::Stale).await
-    }
 }
 
-impl Shared {
-    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    /// Under the single-flight gate: re-checks the cache (someone else may have just refreshed)
-    /// and fetches only if `needs(state)` still holds.
-    async fn refresh_if(
-        &self,
-        needs: impl Fn(&CacheState) -> bool,
-    ) -> Result<Secret, CredentialsError> {
-        let _gate = self.flight.lock().await;
-        {
-            let st = self.lock();
-            let state = cache_state(st.token.as_ref(), Instant::now());
-            if !needs(&state)
-                && state != CacheState::Stale
-                && let Some(t) = &st.token
-            {
-                return Ok(t.value.clone());
-            }
-        }
-        let fresh = self.fetch().await?;
-        let value = fresh.value.clone();
-        self.lock().token = Some(fresh);
-        Ok(value)
-    }
-
-    async fn background_refresh(self: Arc<Self>) {
-        let result = self.refresh_if(|s| *s != CacheState::Fresh).await;
-        let mut st = self.lock();
-        st.background = false;
-        if let Err(e) = &result {
-            st.next_background = Some(Instant::now() + BACKGROUND_RETRY_PAUSE);
-            drop(st);
-            tracing::warn!(token_url = %self.token_url, error = %e, "background OAuth token refresh failed; will retry");
-        }
+impl Fetch for Endpoint {
+    fn describe(&self) -> &str {
+        &self.token_url
     }
 
     async fn fetch(&self) -> Result<CachedToken, CredentialsError> {
@@ -258,7 +139,7 @@ impl Shared {
 
 impl TokenSource for OAuthM2m {
     fn token(&self) -> TokenFuture<'_> {
-        Box::pin(self.current())
+        Box::pin(self.cache.current())
     }
 
     fn auth_type(&self) -> &str {
@@ -266,11 +147,7 @@ impl TokenSource for OAuthM2m {
     }
 
     fn rejected(&self, token: &Secret) -> bool {
-        let mut st = self.shared.lock();
-        if st.token.as_ref().is_some_and(|t| &t.value == token) {
-            st.token = None;
-        }
-        true
+        self.cache.rejected(token)
     }
 }
 

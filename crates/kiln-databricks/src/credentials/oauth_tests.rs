@@ -8,6 +8,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use axum::routing::post;
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
 use tokio::sync::Notify;
 
@@ -84,27 +85,6 @@ fn provider(host: &str, secret: &str) -> OAuthM2m {
         retry,
         "kiln-test/0".into(),
     )
-}
-
-#[test]
-fn cache_windows() {
-    let t0 = Instant::now();
-    let hour = CachedToken::new(Secret::new("a"), t0, Duration::from_secs(3600));
-    assert_eq!(hour.refresh_at, t0 + Duration::from_secs(2400));
-    assert_eq!(hour.stale_at, t0 + Duration::from_secs(3560));
-    assert_eq!(cache_state(Some(&hour), t0), CacheState::Fresh);
-    assert_eq!(
-        cache_state(Some(&hour), t0 + Duration::from_secs(2400)),
-        CacheState::RefreshAhead
-    );
-    assert_eq!(
-        cache_state(Some(&hour), t0 + Duration::from_secs(3560)),
-        CacheState::Stale
-    );
-    assert_eq!(cache_state(None, t0), CacheState::Stale);
-    let short = CachedToken::new(Secret::new("b"), t0, Duration::from_secs(8));
-    assert_eq!(short.refresh_at, t0 + Duration::from_secs(4));
-    assert_eq!(short.stale_at, t0 + Duration::from_secs(6));
 }
 
 #[tokio::test]
