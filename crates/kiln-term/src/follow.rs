@@ -14,8 +14,8 @@ use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::watch;
 
-/// Bytes parsed per step before yielding (16 KiB: a fraction of a millisecond).
-const PARSE_CHUNK_BYTES: usize = 16 << 10;
+/// Bytes parsed per step before yielding (4 KiB: about a tenth of a millisecond).
+const PARSE_CHUNK_BYTES: usize = 4 << 10;
 /// Backlog from which a skip is attempted (1 MiB).
 const SKIP_BACKLOG_BYTES: u64 = 1 << 20;
 

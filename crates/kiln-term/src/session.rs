@@ -23,8 +23,8 @@ use tokio::sync::{mpsc, watch};
 
 /// Bytes read from the PTY at once (64 KiB).
 const READ_CHUNK_BYTES: usize = 64 << 10;
-/// Bytes the reader copies before it yields to other tasks (64 KiB).
-const YIELD_EVERY_BYTES: usize = 64 << 10;
+/// Bytes the reader copies before it yields to other tasks (32 KiB).
+const YIELD_EVERY_BYTES: usize = 32 << 10;
 /// Input messages queued per session before writers wait.
 const INPUT_QUEUE_MESSAGES: usize = 64;
 /// Allowed PTY sizes.
