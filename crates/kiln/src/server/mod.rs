@@ -222,6 +222,12 @@ pub async fn listen(
     let credentials = state.credentials.clone();
     let gateway = state.gateway.clone();
     let app = router(state);
+    // Terminal frames are small and latency-bound: no Nagle delay on any connection.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "could not set TCP_NODELAY");
+        }
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown.clone().cancelled_owned())
         .await?;
