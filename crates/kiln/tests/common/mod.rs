@@ -85,6 +85,19 @@ impl TestServer {
         r.json().await.unwrap()
     }
 
+    /// How many sessions `GET /api/sessions` lists.
+    pub async fn session_count(&self) -> usize {
+        let listed: Value = self
+            .req(reqwest::Method::GET, "/api/sessions")
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        listed["sessions"].as_array().unwrap().len()
+    }
+
     pub async fn create_id(&self) -> String {
         self.create().await["id"].as_str().unwrap().to_owned()
     }
