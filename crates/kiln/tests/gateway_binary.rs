@@ -125,6 +125,18 @@ async fn runs_from_a_profile_and_exits_cleanly() {
     .await;
     assert!(chat_text(&s.json()).contains(PROMPT));
 
+    // Only model paths leave: path-escape attempts are refused before anything is sent.
+    let target = format!("Users/{}/pwned-by-gateway.txt", emu.user_email());
+    assert_no_escape(&emu, &gw.url, &key, &target).await;
+    let (status, _) = raw_post(
+        &gw.url,
+        &format!("/gemini/v1beta/models/{GEMINI}:generateContent"),
+        &key,
+        &gemini_body(PROMPT),
+    )
+    .await;
+    assert_eq!(status, 200, "a plain Gemini model path still works");
+
     // A changed profile file: the next request uses the new token.
     write_cfg(home.path(), emu.url(), &bob);
     let r = http

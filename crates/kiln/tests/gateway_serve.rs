@@ -7,7 +7,9 @@ mod common;
 mod gateway_support;
 
 use common::{KEY, TestServer};
-use gateway_support::{CLAUDE, WAIT, anthropic_body, usage_of};
+use gateway_support::{
+    CLAUDE, GEMINI, WAIT, anthropic_body, assert_no_escape, gemini_body, raw_post, usage_of,
+};
 use kiln::credentials::ConfigSource;
 use kiln::gateway::GatewayOptions;
 use kiln_databricks::{Secret, StaticToken};
@@ -93,6 +95,18 @@ async fn serve_runs_the_gateway_and_reports_usage() {
         .await
         .unwrap();
     assert_eq!(usage_of(&usage, "claude", CLAUDE)["requests"], 1);
+
+    // Only model paths leave kiln serve's gateway too (issue 8, finding 1).
+    let target = format!("Users/{}/pwned-by-serve.txt", emu.user_email());
+    assert_no_escape(&emu, &url, &key, &target).await;
+    let (status, answer) = raw_post(
+        &url,
+        &format!("/gemini/v1beta/models/{GEMINI}:generateContent"),
+        &key,
+        &gemini_body("still works"),
+    )
+    .await;
+    assert_eq!(status, 200, "{answer}");
 
     let home = server.home.path().to_path_buf();
     server.stop().await;

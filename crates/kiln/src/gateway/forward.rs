@@ -5,7 +5,7 @@
 
 use super::errors::{base_ok, error_response, not_found};
 use super::filters;
-use super::paths::{ModelCall, Route, classify};
+use super::paths::{Flavour, ModelCall, Route, UpstreamPath, classify};
 use super::relay::{Finish, relay_response};
 use super::retry::{retry_after, retryable_status};
 use super::upstream::{Chosen, UpstreamKind};
@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::Response;
 use bytes::Bytes;
 use kiln_databricks::Secret;
+use reqwest::Url;
 use serde::Deserialize;
 use std::sync::Arc;
 use std::time::Duration;
@@ -73,6 +74,15 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         Route::Model(call) => call,
         Route::Base(_) => return base_ok(),
         Route::Unknown(_) => return not_found(parts.method.as_str(), parts.uri.path()),
+        Route::BadModelName(agent) => {
+            tracing::debug!(%agent, "model path with an invalid model name refused");
+            return error_response(
+                Flavour::Gemini,
+                StatusCode::BAD_REQUEST,
+                "kiln gateway: the model name in the path may only contain ASCII letters, \
+                 digits, '.', '-' and '_' (and may not start with '.')",
+            );
+        }
     };
     let flavour = call.flavour;
     if !gw.key.accepts(&parts.headers, parts.uri.query()) {
@@ -124,9 +134,12 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         .choose(call.agent, flavour, &host, &upstream.source)
         .await;
     let query = auth::strip_key_param(parts.uri.query());
-    let url = match &query {
-        Some(q) => format!("{}{}?{q}", chosen.base, call.rest),
-        None => format!("{}{}", chosen.base, call.rest),
+    let url = match upstream_url(&chosen.base, &call.upstream, query.as_deref()) {
+        Ok(url) => url,
+        Err(message) => {
+            tracing::warn!(agent = %call.agent, upstream = chosen.kind.name(), error = %message, "no upstream URL for a model call");
+            return error_response(flavour, StatusCode::BAD_GATEWAY, &message);
+        }
     };
     let headers = forward_headers(&parts.headers);
     let finish = Finish {
@@ -160,6 +173,37 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             error_response(flavour, status, &message)
         }
     }
+}
+
+/// The upstream URL of a model call: `base` with the call's path pushed segment by segment
+/// (each percent-encoded, so no segment can add a separator or a dot-segment) and the query
+/// set as a query. Checked afterwards: the result has `base`'s origin and its path is exactly
+/// `base`'s path followed by the model path.
+fn upstream_url(base: &str, path: &UpstreamPath, query: Option<&str>) -> Result<Url, String> {
+    let bad_base = |why: &str| format!("kiln gateway: the upstream base {base:?} {why}");
+    let base_url = Url::parse(base).map_err(|e| bad_base(&format!("is not a URL: {e}")))?;
+    let mut url = base_url.clone();
+    {
+        let mut segments = url
+            .path_segments_mut()
+            .map_err(|()| bad_base("cannot take a path"))?;
+        segments.pop_if_empty();
+        segments.extend(path.segments());
+    }
+    url.set_query(query);
+    url.set_fragment(None);
+    let expected = format!(
+        "{}{}",
+        base_url.path().trim_end_matches('/'),
+        path.display()
+    );
+    if url.origin() != base_url.origin() || url.path() != expected {
+        return Err(format!(
+            "kiln gateway: refusing to send a model call to {} (expected the path {expected})",
+            url.path()
+        ));
+    }
+    Ok(url)
 }
 
 /// Model name, filters and the body to send.
@@ -261,7 +305,7 @@ async fn send(
     gw: &Gateway,
     source: &Arc<dyn kiln_databricks::TokenSource>,
     method: &Method,
-    url: &str,
+    url: &Url,
     headers: &HeaderMap,
     body: &Bytes,
 ) -> Result<reqwest::Response, Failure> {
@@ -282,7 +326,7 @@ async fn send(
         }
         let request = gw
             .http
-            .request(method.clone(), url)
+            .request(method.clone(), url.clone())
             .headers(headers.clone())
             .header(header::AUTHORIZATION, bearer(&token)?)
             .body(body.clone());
@@ -366,7 +410,61 @@ pub(crate) fn response_headers(from: &HeaderMap, keep_length: bool) -> HeaderMap
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::gateway::paths::Flavour;
+
+    #[test]
+    fn upstream_urls_keep_to_the_model_path() {
+        let gemini = |model: &str| UpstreamPath::Gemini {
+            model: model.to_owned(),
+            stream: true,
+        };
+        let u = upstream_url(
+            "https://h.example/serving-endpoints/gemini",
+            &gemini("m-1"),
+            Some("alt=sse"),
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://h.example/serving-endpoints/gemini/v1beta/models/m-1:streamGenerateContent?alt=sse"
+        );
+        let u = upstream_url(
+            "https://h.example/ai-gateway/anthropic/",
+            &UpstreamPath::Messages,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            u.as_str(),
+            "https://h.example/ai-gateway/anthropic/v1/messages"
+        );
+        // Even a name that slipped past validation stays one encoded segment.
+        for evil in [r"a\..\..\api", "../../api", "%2e%2e", "a/b", "a?b#c"] {
+            let u = upstream_url(
+                "https://h.example/serving-endpoints/gemini",
+                &gemini(evil),
+                None,
+            );
+            match u {
+                Ok(u) => {
+                    assert!(
+                        u.path()
+                            .starts_with("/serving-endpoints/gemini/v1beta/models/"),
+                        "{evil}: {u}"
+                    );
+                    assert_eq!(u.path_segments().unwrap().count(), 5, "{evil}: {u}");
+                }
+                Err(e) => assert!(e.contains("refusing"), "{evil}: {e}"),
+            }
+        }
+        let u = upstream_url(
+            "https://h.example/x",
+            &UpstreamPath::Responses,
+            Some("a=../../b#f"),
+        )
+        .unwrap();
+        assert_eq!(u.path(), "/x/responses");
+        assert_eq!(u.fragment(), None);
+    }
 
     #[test]
     fn headers_forwarded_without_credentials() {
@@ -395,7 +493,7 @@ mod tests {
         let call = |flavour, path_model: Option<&str>| ModelCall {
             agent: crate::gateway::paths::Agent::Opencode,
             flavour,
-            rest: String::new(),
+            upstream: UpstreamPath::ChatCompletions,
             path_model: path_model.map(str::to_owned),
             stream_method: false,
         };

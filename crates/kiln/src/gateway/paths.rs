@@ -2,6 +2,12 @@
 //! `/hermes`, and the generic `/anthropic`, `/openai`, `/google`), and the wire flavour decided
 //! from the path after the prefix. Anything else is an unknown path (answered with a
 //! Databricks-style 404, which is what Hermes' local-server probes must see).
+//!
+//! Only model paths ever leave: every model call maps to one [`UpstreamPath`] of a fixed shape
+//! per flavour, sent as separate, percent-encoded path segments ([`UpstreamPath::segments`]).
+//! The one piece taken from the client, a Gemini model name, must be a plain name (letters,
+//! digits, `.`, `-`, `_`, not starting with `.`), so backslashes, `..`, `%2e`, `%2f` or `%5c`
+//! can never walk the upstream URL out of the model API.
 
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
@@ -123,6 +129,71 @@ impl fmt::Display for Flavour {
     }
 }
 
+/// The longest model name accepted in a Gemini path (Databricks names are far shorter).
+pub const MODEL_NAME_MAX: usize = 256;
+
+/// The only paths the gateway sends upstream (appended to the upstream base).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum UpstreamPath {
+    /// `/v1/messages`.
+    Messages,
+    /// `/v1/messages/count_tokens`.
+    CountTokens,
+    /// `/responses`.
+    Responses,
+    /// `/chat/completions`.
+    ChatCompletions,
+    /// `/v1beta/models/<model>:generateContent` or `:streamGenerateContent`; `model` passed
+    /// [`valid_model_name`].
+    Gemini {
+        /// The model named in the path.
+        model: String,
+        /// `streamGenerateContent`.
+        stream: bool,
+    },
+}
+
+impl UpstreamPath {
+    /// The path segments, each to be appended as one (percent-encoded) segment.
+    pub fn segments(&self) -> Vec<String> {
+        let fixed = |s: &[&str]| s.iter().map(|x| (*x).to_owned()).collect();
+        match self {
+            UpstreamPath::Messages => fixed(&["v1", "messages"]),
+            UpstreamPath::CountTokens => fixed(&["v1", "messages", "count_tokens"]),
+            UpstreamPath::Responses => fixed(&["responses"]),
+            UpstreamPath::ChatCompletions => fixed(&["chat", "completions"]),
+            UpstreamPath::Gemini { model, stream } => {
+                let method = if *stream {
+                    "streamGenerateContent"
+                } else {
+                    "generateContent"
+                };
+                vec![
+                    "v1beta".to_owned(),
+                    "models".to_owned(),
+                    format!("{model}:{method}"),
+                ]
+            }
+        }
+    }
+
+    /// The path as a string (`/v1/messages`, …), for messages and tests.
+    pub fn display(&self) -> String {
+        self.segments().iter().map(|s| format!("/{s}")).collect()
+    }
+}
+
+/// Whether `name` may be sent as a model name in a path: 1 to [`MODEL_NAME_MAX`] characters,
+/// ASCII letters, digits, `.`, `-` and `_`, not starting with `.` (so never `.` or `..`).
+pub fn valid_model_name(name: &str) -> bool {
+    !name.is_empty()
+        && name.len() <= MODEL_NAME_MAX
+        && !name.starts_with('.')
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b'_'))
+}
+
 /// A model call: who, which protocol, and the path to append to the upstream base.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelCall {
@@ -130,9 +201,8 @@ pub struct ModelCall {
     pub agent: Agent,
     /// Wire flavour.
     pub flavour: Flavour,
-    /// Path after the upstream base, e.g. `/v1/messages`, `/responses`, `/chat/completions`,
-    /// `/v1beta/models/m:streamGenerateContent`.
-    pub rest: String,
+    /// Path after the upstream base.
+    pub upstream: UpstreamPath,
     /// Gemini: the model named in the path.
     pub path_model: Option<String>,
     /// Gemini: `streamGenerateContent` (always SSE or a JSON array).
@@ -148,6 +218,8 @@ pub enum Route {
     Base(Agent),
     /// Nothing here: a Databricks-style 404. The agent is known when the prefix was.
     Unknown(Option<Agent>),
+    /// A Gemini model path whose model name is not a plain name: a 400 with the reason.
+    BadModelName(Agent),
 }
 
 /// Classifies `method` + `path` (without the query).
@@ -170,47 +242,58 @@ pub fn classify(method: &Method, path: &str) -> Route {
     if *method != Method::POST {
         return Route::Unknown(Some(agent));
     }
-    match model_call(agent, rest) {
-        Some(call) => Route::Model(call),
-        None => Route::Unknown(Some(agent)),
-    }
+    model_call(agent, rest)
 }
 
-fn model_call(agent: Agent, rest: &str) -> Option<ModelCall> {
-    let call = |flavour, rest: &str| ModelCall {
-        agent,
-        flavour,
-        rest: rest.to_owned(),
-        path_model: None,
-        stream_method: false,
+fn model_call(agent: Agent, rest: &str) -> Route {
+    let call = |flavour, upstream| {
+        Route::Model(ModelCall {
+            agent,
+            flavour,
+            upstream,
+            path_model: None,
+            stream_method: false,
+        })
     };
     // Clients built on an OpenAI SDK may or may not include `/v1` in their base URL.
     let openai = rest.strip_prefix("/v1").unwrap_or(rest);
     match rest {
-        "/v1/messages" | "/v1/messages/count_tokens" => {
-            return Some(call(Flavour::Anthropic, rest));
+        "/v1/messages" => return call(Flavour::Anthropic, UpstreamPath::Messages),
+        "/v1/messages/count_tokens" => {
+            return call(Flavour::Anthropic, UpstreamPath::CountTokens);
         }
         _ => {}
     }
     match openai {
-        "/responses" => return Some(call(Flavour::Responses, "/responses")),
-        "/chat/completions" => return Some(call(Flavour::Chat, "/chat/completions")),
+        "/responses" => return call(Flavour::Responses, UpstreamPath::Responses),
+        "/chat/completions" => return call(Flavour::Chat, UpstreamPath::ChatCompletions),
         _ => {}
     }
-    let model_method = rest.strip_prefix("/v1beta/models/")?;
-    let (model, method) = model_method.rsplit_once(':')?;
+    let unknown = Route::Unknown(Some(agent));
+    let Some(model_method) = rest.strip_prefix("/v1beta/models/") else {
+        return unknown;
+    };
+    let Some((model, method)) = model_method.rsplit_once(':') else {
+        return unknown;
+    };
     let stream_method = match method {
         "generateContent" => false,
         "streamGenerateContent" => true,
-        _ => return None,
+        _ => return unknown,
     };
     if model.is_empty() || model.contains('/') {
-        return None;
+        return unknown;
     }
-    Some(ModelCall {
+    if !valid_model_name(model) {
+        return Route::BadModelName(agent);
+    }
+    Route::Model(ModelCall {
         agent,
         flavour: Flavour::Gemini,
-        rest: rest.to_owned(),
+        upstream: UpstreamPath::Gemini {
+            model: model.to_owned(),
+            stream: stream_method,
+        },
         path_model: Some(model.to_owned()),
         stream_method,
     })
@@ -231,18 +314,18 @@ mod tests {
     fn agent_paths_and_flavours() {
         let c = model(Method::POST, "/claude/v1/messages");
         assert_eq!(
-            (c.agent, c.flavour, c.rest.as_str()),
+            (c.agent, c.flavour, c.upstream.display().as_str()),
             (Agent::Claude, Flavour::Anthropic, "/v1/messages")
         );
         let c = model(Method::POST, "/claude/v1/messages/count_tokens");
-        assert_eq!(c.rest, "/v1/messages/count_tokens");
+        assert_eq!(c.upstream.display(), "/v1/messages/count_tokens");
         let c = model(Method::POST, "/codex/responses");
         assert_eq!(
-            (c.agent, c.flavour, c.rest.as_str()),
+            (c.agent, c.flavour, c.upstream.display().as_str()),
             (Agent::Codex, Flavour::Responses, "/responses")
         );
         let c = model(Method::POST, "/codex/v1/responses");
-        assert_eq!(c.rest, "/responses");
+        assert_eq!(c.upstream.display(), "/responses");
         let c = model(
             Method::POST,
             "/gemini/v1beta/models/databricks-gemini-2-5-pro:streamGenerateContent",
@@ -263,7 +346,7 @@ mod tests {
         ] {
             let c = model(Method::POST, p);
             assert_eq!(
-                (c.agent, c.flavour, c.rest.as_str()),
+                (c.agent, c.flavour, c.upstream.display().as_str()),
                 (a, Flavour::Chat, "/chat/completions")
             );
         }
@@ -322,6 +405,42 @@ mod tests {
             Route::Unknown(Some(Agent::Gemini))
         );
         assert_eq!(Agent::from_name("hermes"), Some(Agent::Hermes));
+    }
+
+    #[test]
+    fn model_names_cannot_leave_the_model_api() {
+        for bad in [
+            r"a\..\..\..\api\2.0\workspace-files\import-file\x",
+            "..",
+            ".",
+            ".hidden",
+            "%2e%2e",
+            "a%2fb",
+            r"a%5cb",
+            "a b",
+            "a?b",
+            "a#b",
+            "a;b",
+            "mödel",
+        ] {
+            let p = format!("/gemini/v1beta/models/{bad}:generateContent");
+            assert_eq!(
+                classify(&Method::POST, &p),
+                Route::BadModelName(Agent::Gemini),
+                "{p}"
+            );
+        }
+        let long = "m".repeat(MODEL_NAME_MAX + 1);
+        assert!(!valid_model_name(&long));
+        assert!(valid_model_name(&long[1..]));
+        for good in ["databricks-gemini-2-5-pro", "system.ai.gemini_2", "a..b"] {
+            assert!(valid_model_name(good), "{good}");
+        }
+        let c = model(Method::POST, "/gemini/v1beta/models/g-1:generateContent");
+        assert_eq!(
+            c.upstream.segments(),
+            ["v1beta", "models", "g-1:generateContent"]
+        );
         assert_eq!(Agent::from_name("x"), None);
     }
 }

@@ -237,3 +237,123 @@ pub fn usage_of<'a>(usage: &'a Value, agent: &str, model: &str) -> &'a Value {
         .find(|a| a["agent"] == agent && a["model"] == model)
         .unwrap_or_else(|| panic!("no usage for {agent}/{model} in {usage}"))
 }
+
+/// Sends `POST <raw_path>` byte for byte over a plain TCP connection (an HTTP client would
+/// normalize backslashes and dot-segments first) with the local key as a bearer token, and
+/// returns the status code and the body.
+pub async fn raw_post(base_url: &str, raw_path: &str, key: &str, body: &Value) -> (u16, String) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let addr = base_url.strip_prefix("http://").unwrap();
+    let body = body.to_string();
+    let request = format!(
+        "POST {raw_path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(request.as_bytes()).await.unwrap();
+    let mut answer = Vec::new();
+    tokio::time::timeout(WAIT, stream.read_to_end(&mut answer))
+        .await
+        .unwrap()
+        .unwrap();
+    let answer = String::from_utf8_lossy(&answer).into_owned();
+    let status = answer
+        .split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("no status line in {answer:?}"));
+    (status, answer)
+}
+
+/// Paths that try to leave the model API through the gateway (issue 8, finding 1): the exact
+/// attack of the security review (backslashes the URL parser would turn into `/` and resolve),
+/// plus `..`, and percent-encoded `%2e%2e` / `%2f` / `%5c`, on every prefix. `target` is a
+/// workspace file path (without the leading `/`).
+pub fn escape_paths(target: &str) -> Vec<String> {
+    let back = target.replace('/', "\\");
+    let enc_slash = target.replace('/', "%2f");
+    let enc_back = target.replace('/', "%5c");
+    let mut out = vec![
+        format!(
+            "/gemini/v1beta/models/a\\..\\..\\..\\..\\..\\api\\2.0\\workspace-files\\import-file\\{back}:generateContent"
+        ),
+        format!(
+            "/gemini/v1beta/models/..\\..\\..\\..\\api\\2.0\\workspace-files\\import-file\\{back}:streamGenerateContent?alt=sse"
+        ),
+        format!(
+            "/google/v1beta/models/%2e%2e%2f%2e%2e%2f%2e%2e%2f%2e%2e%2fapi%2f2.0%2fworkspace-files%2fimport-file%2f{enc_slash}:generateContent"
+        ),
+        format!(
+            "/gemini/v1beta/models/a%5c%2e%2e%5c%2e%2e%5c%2e%2e%5c%2e%2e%5c%2e%2e%5capi%5c2.0%5cworkspace-files%5cimport-file%5c{enc_back}:generateContent"
+        ),
+        format!(
+            "/gemini/v1beta/models/../../../../api/2.0/workspace-files/import-file/{target}:generateContent"
+        ),
+        "/gemini/v1beta/models/..:generateContent".to_owned(),
+        "/gemini/v1beta/models/%2e%2e:generateContent".to_owned(),
+    ];
+    for prefix in [
+        "claude",
+        "codex",
+        "opencode",
+        "hermes",
+        "anthropic",
+        "openai",
+    ] {
+        out.push(format!(
+            "/{prefix}/v1/messages/..\\..\\..\\api\\2.0\\workspace-files\\import-file\\{back}"
+        ));
+        out.push(format!(
+            "/{prefix}/chat/completions/%2e%2e/%2e%2e/api/2.0/workspace-files/import-file/{target}"
+        ));
+        out.push(format!(
+            "/{prefix}\\..\\api\\2.0\\workspace-files\\import-file\\{back}"
+        ));
+        out.push(format!(
+            "/{prefix}/responses%2f..%2f..%2fapi%2f2.0%2fworkspace-files%2fimport-file%2f{enc_slash}"
+        ));
+    }
+    out
+}
+
+/// Sends every [`escape_paths`] attack to the gateway at `base_url` and checks each was
+/// refused (400 or 404) and that the emulated workspace saw no request outside the model APIs
+/// and has no file at `target`.
+pub async fn assert_no_escape(emu: &RunningEmulator, base_url: &str, key: &str, target: &str) {
+    emu.clear_requests();
+    emu.serving().clear_requests();
+    for path in escape_paths(target) {
+        let (status, answer) = raw_post(base_url, &path, key, &gemini_body("pwned")).await;
+        assert!(
+            status == 400 || status == 404,
+            "{path}: answered {status}\n{answer}"
+        );
+    }
+    let outside: Vec<_> = emu
+        .requests()
+        .into_iter()
+        .filter(|r| {
+            !r.path.starts_with("/serving-endpoints/") && !r.path.starts_with("/ai-gateway/")
+        })
+        .collect();
+    assert!(
+        outside.is_empty(),
+        "requests outside the model APIs: {outside:?}"
+    );
+    let reached: Vec<_> = emu
+        .serving()
+        .requests()
+        .into_iter()
+        .filter(|r| r.body.to_string().contains("pwned"))
+        .map(|r| r.path)
+        .collect();
+    assert!(
+        reached.is_empty(),
+        "refused paths reached the model API: {reached:?}"
+    );
+    assert!(
+        !emu.workspace_exists(&format!("/{target}")),
+        "{target} was written"
+    );
+}
