@@ -3,6 +3,8 @@
 //   paste. Plain Ctrl+C stays an interrupt, plain Ctrl+V stays a literal-next for the shell.
 // - macOS: Cmd+C copies, Cmd+V pastes (left to the browser's native copy and paste events).
 // - Ctrl+Shift+F (Cmd+F on macOS) opens the search bar.
+// - Ctrl+Esc moves focus out of the terminal to the tab strip (keyboard-only use); plain Esc
+//   stays with the program (vim needs it).
 // Pastes go through the browser's paste event, so text reaches xterm.js (bracketed paste
 // honoured) and files reach the uploader.
 
@@ -37,6 +39,8 @@ export async function copyText(text: string): Promise<boolean> {
 
 export interface KeyActions {
   openSearch(): void;
+  /** Ctrl+Esc: focus leaves the terminal for the tab strip (plain Esc stays the program's). */
+  leave(): void;
   copied(ok: boolean): void;
 }
 
@@ -81,6 +85,13 @@ export function installKeys(term: Terminal, actions: KeyActions): void {
       if (e.type === 'keydown') {
         e.preventDefault();
         actions.openSearch();
+      }
+      return false;
+    }
+    if (e.key === 'Escape' && e.ctrlKey && !e.altKey && !e.metaKey) {
+      if (e.type === 'keydown') {
+        e.preventDefault();
+        actions.leave();
       }
       return false;
     }

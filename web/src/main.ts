@@ -11,6 +11,7 @@ import { startSetup } from './setup';
 import { StatusBar } from './status';
 import { type Tab, tabSummary } from './tab';
 import { Tabs } from './tabs';
+import type { RendererChoice } from './terminal';
 
 installCspShims();
 
@@ -18,7 +19,9 @@ const COPY_ON_SELECT_KEY = 'kiln.copyOnSelect';
 
 function boot(): void {
   const params = new URLSearchParams(location.search);
-  const switches = { forcePoll: params.get('transport') === 'poll', webgl: params.get('renderer') !== 'dom' };
+  const rendererParam = params.get('renderer');
+  const renderer: RendererChoice = rendererParam === 'dom' || rendererParam === 'webgl' ? rendererParam : 'auto';
+  const switches = { forcePoll: params.get('transport') === 'poll', renderer };
   let copyOnSelect = localStorage.getItem(COPY_ON_SELECT_KEY) === '1';
 
   const search = new SearchBar();
@@ -86,6 +89,8 @@ function boot(): void {
       text: (id?: string) => find(id)?.term.text() ?? '',
       /** Drops the tab's connection as a network failure would; it then reconnects and resumes. */
       drop: (id?: string) => find(id)?.simulateDrop(),
+      /** Shows a notice as the page's own code would (layout tests use long ones). */
+      notify: (message: string, kind?: 'info' | 'error') => bar.notify(message, kind),
     }),
   });
 

@@ -4,7 +4,7 @@
 import * as api from './api';
 import { debounce, h } from './dom';
 import { installKeys } from './keys';
-import { KilnTerminal } from './terminal';
+import { KilnTerminal, type RendererChoice } from './terminal';
 import { type ConnState, Transport } from './transport';
 import { acceptFiles, uploadFiles } from './upload';
 
@@ -15,13 +15,19 @@ export type TabState = ConnState | { kind: 'starting' } | { kind: 'failed'; mess
 export interface TabHost {
   activate(tab: Tab): void;
   requestClose(tab: Tab): void;
+  /** How many tabs show a session that is gone (the server restarted). */
+  goneCount(): number;
+  /** Starts new shells in all of them. */
+  restartGone(): void;
+  /** A tab's session went away: the others update their "all tabs" offer. */
+  goneChanged(): void;
   changed(tab: Tab): void;
   notify(message: string, kind?: 'info' | 'error'): void;
   openSearch(): void;
   copyOnSelect(): boolean;
-  /** Debug/test switches from the page URL: `?transport=poll`, `?renderer=dom`. */
+  /** Debug/test switches from the page URL: `?transport=poll`, `?renderer=dom|webgl`. */
   forcePoll: boolean;
-  webgl: boolean;
+  renderer: RendererChoice;
 }
 
 const encoder = new TextEncoder();
@@ -47,6 +53,7 @@ export class Tab {
   readonly panel: HTMLElement;
   readonly term: KilnTerminal;
   private readonly labelEl: HTMLElement;
+  private readonly closeButton: HTMLButtonElement;
   private readonly titleEl: HTMLElement;
   private readonly dot: HTMLElement;
   private readonly banner: HTMLElement;
@@ -57,6 +64,8 @@ export class Tab {
   private transport: Transport | undefined;
   private inSnapshot = false;
   private active = false;
+  /** The user was told that input waits for the connection (once per disconnection). */
+  private warnedOffline = false;
 
   constructor(
     private readonly host: TabHost,
@@ -83,7 +92,8 @@ export class Tab {
       this.titleEl,
       this.stateEl,
     );
-    const close = h('button', { type: 'button', class: 'tab-close', tabindex: '-1', 'aria-label': `Close ${label}` }, '×');
+    const close = h('button', { type: 'button', class: 'tab-close', tabindex: '-1', 'aria-label': `Close ${label}`, title: 'Close (Delete)' }, '×');
+    this.closeButton = close;
     this.item = h('div', { class: 'tab-item', role: 'presentation' }, this.button, close);
     this.button.addEventListener('click', () => host.activate(this));
     this.button.addEventListener('auxclick', (e) => {
@@ -107,7 +117,7 @@ export class Tab {
       this.banner,
     );
     document.getElementById('panels')?.append(this.panel);
-    this.term = new KilnTerminal(termHost, { webgl: host.webgl });
+    this.term = new KilnTerminal(termHost, { renderer: host.renderer });
     this.wireTerminal();
     acceptFiles(this.panel, overlay, (files) => this.upload(files));
     const refit = debounce(() => this.fitAndSync(), 60);
@@ -117,11 +127,11 @@ export class Tab {
 
   private wireTerminal(): void {
     const t = this.term.term;
-    t.onData((data) => this.transport?.send(encoder.encode(data)));
+    t.onData((data) => this.input(encoder.encode(data)));
     t.onBinary((data) => {
       const bytes = new Uint8Array(data.length);
       for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;
-      this.transport?.send(bytes);
+      this.input(bytes);
     });
     t.onTitleChange((title) => {
       this.title = title;
@@ -138,6 +148,7 @@ export class Tab {
     t.textarea?.addEventListener('focus', () => this.fitAndSync());
     installKeys(t, {
       openSearch: () => this.host.openSearch(),
+      leave: () => this.button.focus(),
       copied: (ok) => this.host.notify(ok ? 'Copied to the clipboard' : 'Could not copy', ok ? 'info' : 'error'),
     });
   }
@@ -189,8 +200,11 @@ export class Tab {
     this.render();
   }
 
-  /** Starts a new shell in this tab at the terminal's current size. */
-  async start(label?: string): Promise<void> {
+  /**
+   * Starts a new shell in this tab at the terminal's current size. Resolves with the server's
+   * refusal (the banner then offers to try again) or undefined once the shell runs.
+   */
+  async start(label?: string): Promise<string | undefined> {
     this.transport?.stop();
     this.transport = undefined;
     this.sessionId = null;
@@ -203,6 +217,8 @@ export class Tab {
       const session = await api.createSession(cols, rows, label);
       // The snapshot that attaching brings starts with a terminal reset.
       this.attach(session);
+      if (this.active) this.term.focus();
+      return undefined;
     } catch (e) {
       const message = (e as Error).message;
       this.state = { kind: 'failed', message };
@@ -211,7 +227,27 @@ export class Tab {
         ['Close tab', () => this.host.requestClose(this)],
       ]);
       this.render();
+      return message;
     }
+  }
+
+  /** Whether the tab shows a session that no longer exists (it may get a new shell). */
+  get isGone(): boolean {
+    return !this.exit && (this.state.kind === 'gone' || this.state.kind === 'closed');
+  }
+
+  /** The banner of a gone session: a new shell here, or in every gone tab at once. */
+  renderGone(): void {
+    if (!this.isGone) return;
+    const others = this.host.goneCount();
+    const text =
+      this.state.kind === 'closed'
+        ? 'This shell was closed from another window.'
+        : 'This shell no longer exists: the kiln server was restarted or the shell was ended.';
+    const actions: [string, () => void][] = [];
+    if (others > 1) actions.push([`New shells in all ${others} tabs`, () => this.host.restartGone()]);
+    actions.push(['New shell', () => void this.start(this.label)], ['Close tab', () => this.host.requestClose(this)]);
+    this.showBanner(text, actions);
   }
 
   /** Renames the session (PATCH); the label is shown once the server accepted it. */
@@ -224,7 +260,30 @@ export class Tab {
 
   /** Types `text` at the prompt, as keystrokes. */
   type(text: string): void {
-    this.transport?.send(encoder.encode(text));
+    this.input(encoder.encode(text));
+  }
+
+  /**
+   * Sends keystrokes. While reconnecting they wait in the transport (bounded) and the user is told
+   * once; when there is no shell to take them they are not sent, and the user is told why.
+   */
+  input(bytes: Uint8Array): void {
+    if (bytes.length === 0) return;
+    const kind = this.exit ? 'exited' : this.state.kind;
+    if (kind === 'starting') {
+      this.host.notify('Not sent: the shell is still starting.', 'info');
+      return;
+    }
+    if (!this.transport || kind === 'exited' || this.isGone || kind === 'failed' || kind === 'unauthorized' || kind === 'stopped') {
+      this.host.notify('Not sent: this tab has no running shell (start a new one from its banner).', 'error');
+      return;
+    }
+    const waiting = kind === 'reconnecting' || kind === 'offline' || (this.state.kind === 'connecting' && this.state.attempt > 0);
+    if (waiting && !this.warnedOffline) {
+      this.warnedOffline = true;
+      this.host.notify('Not connected: what you type is kept and sent when the connection is back.', 'info');
+    }
+    this.transport.send(bytes);
   }
 
   /** See Transport.simulateDrop. */
@@ -245,6 +304,8 @@ export class Tab {
     this.active = active;
     this.button.setAttribute('aria-selected', String(active));
     this.button.tabIndex = active ? 0 : -1;
+    // The active tab's close button is the next stop after the strip (Tab from the tab).
+    this.closeButton.tabIndex = active ? 0 : -1;
     this.panel.classList.toggle('inactive', !active);
     if (active) {
       this.activity = false;
@@ -295,16 +356,10 @@ export class Tab {
 
   private stateChanged(state: ConnState): void {
     this.state = state;
-    if (state.kind === 'gone') {
-      this.showBanner('This shell no longer exists: the kiln server was restarted or the shell was ended.', [
-        ['New shell', () => void this.start(this.label)],
-        ['Close tab', () => this.host.requestClose(this)],
-      ]);
-    } else if (state.kind === 'closed') {
-      this.showBanner('This shell was closed from another window.', [
-        ['New shell', () => void this.start(this.label)],
-        ['Close tab', () => this.host.requestClose(this)],
-      ]);
+    if (state.kind === 'connected') this.warnedOffline = false;
+    if (state.kind === 'gone' || state.kind === 'closed') {
+      this.renderGone();
+      this.host.goneChanged();
     } else if (state.kind === 'unauthorized') {
       this.showBanner(
         'kiln no longer accepts this page’s access key (it restarted with a new one). Open the URL that kiln serve printed.',
@@ -338,8 +393,7 @@ export class Tab {
     this.dot.className = `dot ${kind}`;
     this.stateEl.textContent = shortState(this);
     this.item.classList.toggle('activity', this.activity);
-    const closeBtn = this.item.querySelector('.tab-close');
-    closeBtn?.setAttribute('aria-label', `Close ${this.label}`);
+    this.closeButton.setAttribute('aria-label', `Close ${this.label}`);
     const summary = tabSummary(this);
     this.button.title = this.title ? `${this.label}: ${this.title}\n${summary}` : `${this.label}\n${summary}`;
     this.button.setAttribute('aria-label', `${this.label}, ${summary}`);

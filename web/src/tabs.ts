@@ -4,6 +4,7 @@
 import * as api from './api';
 import { byId, h } from './dom';
 import { Tab, type TabHost } from './tab';
+import type { RendererChoice } from './terminal';
 
 /** Longest label the server accepts. */
 const MAX_LABEL_CHARS = 64;
@@ -29,11 +30,16 @@ export class Tabs {
 
   constructor(
     private readonly events: TabsEvents,
-    switches: { forcePoll: boolean; webgl: boolean },
+    switches: { forcePoll: boolean; renderer: RendererChoice },
   ) {
     this.host = {
       activate: (tab) => this.activate(tab),
       requestClose: (tab) => void this.close(tab),
+      goneCount: () => this.list.filter((t) => t.isGone).length,
+      restartGone: () => this.restartGone(),
+      goneChanged: () => {
+        for (const t of this.list) if (t.isGone) t.renderGone();
+      },
       changed: (tab) => {
         if (tab !== this.active) return;
         this.rememberActive();
@@ -98,17 +104,42 @@ export class Tabs {
     return tab;
   }
 
-  /** Opens a new tab with a new shell. */
-  async create(): Promise<Tab> {
+  /**
+   * Opens a new tab with a new shell. When the server refuses (the session limit, memory), the
+   * tab goes away again and one message says why: no dead tabs pile up.
+   */
+  async create(): Promise<Tab | null> {
+    if (this.creating) return null; // one at a time: repeated clicks do not queue more shells
     this.creating += 1;
+    const previous = this.active;
     try {
       const tab = this.add(this.nextLabel());
       this.activate(tab);
-      await tab.start(tab.label);
-      return tab;
+      const error = await tab.start(tab.label);
+      if (!error) return tab;
+      this.remove(tab);
+      if (previous && this.list.includes(previous)) this.activate(previous);
+      else if (this.list[0]) this.activate(this.list[0]);
+      else this.events.changed(null);
+      this.renderEmpty();
+      this.events.notify(`Could not start a shell: ${error}`, 'error');
+      return null;
     } finally {
       this.creating -= 1;
     }
+  }
+
+  /** Starts a new shell in every tab whose session is gone (after a server restart). */
+  restartGone(): void {
+    for (const t of this.list) if (t.isGone) void t.start(t.label);
+  }
+
+  /** Takes `tab` out of the list and the page (its session is left alone). */
+  private remove(tab: Tab): void {
+    const i = this.list.indexOf(tab);
+    if (i >= 0) this.list.splice(i, 1);
+    if (this.active === tab) this.active = null;
+    tab.dispose();
   }
 
   private nextLabel(): string {
@@ -120,6 +151,7 @@ export class Tabs {
     if (this.active && this.active !== tab) this.active.setActive(false);
     this.active = tab;
     tab.setActive(true);
+    tab.item.scrollIntoView?.({ block: 'nearest', inline: 'nearest' });
     this.rememberActive();
     this.events.changed(tab);
   }
@@ -144,15 +176,18 @@ export class Tabs {
       }
     }
     const i = this.list.indexOf(tab);
-    if (i >= 0) this.list.splice(i, 1);
-    tab.dispose();
-    if (this.active === tab) {
-      this.active = null;
+    const wasActive = this.active === tab;
+    const hadFocus = tab.item.contains(document.activeElement) || tab.panel.contains(document.activeElement);
+    this.remove(tab);
+    if (wasActive) {
       const next = this.list[Math.min(i, this.list.length - 1)];
       if (next) this.activate(next);
       else this.events.changed(null);
     }
     this.renderEmpty();
+    // Keyboard users keep a place to be: the next tab's terminal, or the empty page's button.
+    if (!this.list.length) byId('empty-new').focus();
+    else if (hadFocus && !wasActive) this.active?.button.focus();
   }
 
   private confirm(text: string): Promise<boolean> {
@@ -166,27 +201,31 @@ export class Tabs {
     });
   }
 
-  /** Replaces the tab's label with an input; Enter or leaving it renames, Escape cancels. */
+  /**
+   * Replaces the tab's button with a text field; Enter or leaving it renames, Escape cancels.
+   * The field sits beside the button, not inside it: inside, Space would press the button, which
+   * focuses the terminal, and the rest of the name would be typed into the shell.
+   */
   beginRename(tab: Tab): void {
-    const labelEl = tab.button.querySelector<HTMLElement>('.tab-label');
-    if (!labelEl || !tab.sessionId) return;
+    if (!tab.sessionId || tab.item.querySelector('.tab-rename')) return;
     const input = h('input', {
       class: 'tab-rename',
       'aria-label': 'New name for this tab',
       maxlength: String(MAX_LABEL_CHARS),
       value: tab.label,
     });
-    labelEl.hidden = true;
-    tab.button.insertBefore(input, labelEl);
+    tab.button.hidden = true;
+    tab.item.insertBefore(input, tab.button);
     input.focus();
     input.select();
     let done = false;
-    const finish = async (commit: boolean) => {
+    const finish = async (commit: boolean, refocus: boolean) => {
       if (done) return;
       done = true;
       const label = input.value.trim();
       input.remove();
-      labelEl.hidden = false;
+      tab.button.hidden = false;
+      if (refocus) tab.button.focus();
       if (commit && label && label !== tab.label) {
         try {
           await tab.rename(label);
@@ -194,15 +233,24 @@ export class Tabs {
           this.events.notify(`Could not rename: ${(e as Error).message}`, 'error');
         }
       }
-      if (tab === this.active) tab.term.focus();
     };
-    input.addEventListener('keydown', (e) => {
-      e.stopPropagation();
-      if (e.key === 'Enter') void finish(true);
-      else if (e.key === 'Escape') void finish(false);
-    });
+    // Every key stays in the field (none reaches the strip's shortcuts or the terminal).
+    for (const type of ['keydown', 'keypress', 'keyup'] as const) {
+      input.addEventListener(type, (e) => {
+        e.stopPropagation();
+        if (type !== 'keydown') return;
+        if (e.key === 'Enter') {
+          e.preventDefault();
+          void finish(true, true);
+        } else if (e.key === 'Escape') {
+          e.preventDefault();
+          void finish(false, true);
+        }
+      });
+    }
     input.addEventListener('click', (e) => e.stopPropagation());
-    input.addEventListener('blur', () => void finish(true));
+    input.addEventListener('dblclick', (e) => e.stopPropagation());
+    input.addEventListener('blur', () => void finish(true, false));
   }
 
   private onStripKey(e: KeyboardEvent): void {

@@ -1,6 +1,8 @@
 // One xterm.js terminal with its addons: fit, web links, Unicode 11 widths, search, OSC 52
 // clipboard (write only: programs may set the clipboard, never read it), and the WebGL renderer
-// with a fallback to the DOM renderer when WebGL is missing or its context is lost.
+// with a fallback to the DOM renderer when WebGL is missing, runs in software (SwiftShader,
+// llvmpipe: slower than the DOM renderer, and it drew blank terminals at device pixel ratios of 2
+// and more) or loses its context.
 
 import { Terminal } from '@xterm/xterm';
 import { ClipboardAddon, type IClipboardProvider } from '@xterm/addon-clipboard';
@@ -15,6 +17,29 @@ import { DARK, FONT_FAMILY, FONT_SIZE, LINE_HEIGHT } from './theme';
 const SCROLLBACK_LINES = 10_000;
 
 export type Renderer = 'webgl' | 'dom';
+
+/** Which renderer to use: WebGL when the GPU draws it, always, or never. */
+export type RendererChoice = 'auto' | 'webgl' | 'dom';
+
+let softwareGl: boolean | undefined;
+
+/** Whether WebGL 2 here is drawn in software (or missing): then the DOM renderer is better. */
+export function webglIsSoftware(): boolean {
+  if (softwareGl !== undefined) return softwareGl;
+  softwareGl = true;
+  try {
+    const gl = document.createElement('canvas').getContext('webgl2');
+    if (gl) {
+      const info = gl.getExtension('WEBGL_debug_renderer_info');
+      const name = String(info ? gl.getParameter(info.UNMASKED_RENDERER_WEBGL) : gl.getParameter(gl.RENDERER));
+      softwareGl = /swiftshader|llvmpipe|softpipe|software|basic render/i.test(name);
+      gl.getExtension('WEBGL_lose_context')?.loseContext();
+    }
+  } catch {
+    softwareGl = true;
+  }
+  return softwareGl;
+}
 
 /** OSC 52: a program may put text on the clipboard; reading it back is refused. */
 const writeOnlyClipboard: IClipboardProvider = {
@@ -33,7 +58,7 @@ export class KilnTerminal {
 
   constructor(
     readonly host: HTMLElement,
-    options: { webgl?: boolean } = {},
+    options: { renderer?: RendererChoice } = {},
   ) {
     this.term = new Terminal({
       allowProposedApi: true,
@@ -54,7 +79,8 @@ export class KilnTerminal {
     this.term.loadAddon(new WebLinksAddon((_ev, uri) => window.open(uri, '_blank', 'noopener,noreferrer')));
     this.term.loadAddon(new ClipboardAddon(undefined, writeOnlyClipboard));
     this.term.open(host);
-    if (options.webgl !== false) this.enableWebgl();
+    const choice = options.renderer ?? 'auto';
+    if (choice === 'webgl' || (choice === 'auto' && !webglIsSoftware())) this.enableWebgl();
   }
 
   private enableWebgl(): void {

@@ -1,6 +1,7 @@
 // Browser test of a server crash: kiln is SIGKILLed while a page is attached, then started again
 // on the same port with the same key. The page must say it is reconnecting, reconnect, notice
-// that its session died with the old server, say so, and start a working new shell on request.
+// that its session died with the old server, say so, and start a working new shell on request
+// (in one tab, or in all of them with one click).
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -91,6 +92,49 @@ test('a page loaded after a restart starts a fresh shell by itself', async () =>
     await waitForPrompt(ui.page);
     await waitFor(ui.page, 'exactly one tab', () => window.__kiln.tabs().length === 1);
     assert.equal((await second.api('/api/sessions')).body.sessions.length, 1);
+  } finally {
+    await ui?.close();
+    await second?.kill();
+    await first.stop();
+  }
+});
+
+test('after a restart one action gives every tab a new shell, names kept', async () => {
+  const first = await startKiln();
+  let second;
+  let ui;
+  try {
+    ui = await openPage(browser(), first.url);
+    const { page } = ui;
+    await waitForState(page, 'connected');
+    await page.getByRole('button', { name: 'New terminal' }).click();
+    await page.getByRole('button', { name: 'New terminal' }).click();
+    await waitFor(page, 'three tabs connected', () => window.__kiln.tabs().filter((t) => t.state === 'connected').length === 3);
+    const before = await page.evaluate(() => window.__kiln.tabs());
+
+    await first.kill();
+    await waitForState(page, 'reconnecting');
+    // Typing now is kept for later, and the page says so.
+    await page.locator('.panel:not(.inactive) .xterm').click();
+    await page.keyboard.type('x');
+    await waitFor(page, 'the queued-input notice', () => /kept and sent when the connection is back/.test(document.getElementById('notice').textContent));
+
+    second = await restartOn(first.port, first.home);
+    await waitFor(page, 'every tab gone', () => window.__kiln.tabs().every((t) => t.state === 'gone'));
+    const all = page.locator('.panel:not(.inactive) .banner').getByRole('button', { name: 'New shells in all 3 tabs' });
+    await all.click();
+    await waitFor(page, 'three tabs connected again', () => window.__kiln.tabs().filter((t) => t.state === 'connected').length === 3);
+    const after = await page.evaluate(() => window.__kiln.tabs());
+    assert.deepEqual(
+      after.map((t) => t.label),
+      before.map((t) => t.label),
+    );
+    const sessions = (await second.api('/api/sessions')).body.sessions;
+    assert.deepEqual(new Set(sessions.map((s) => s.id)), new Set(after.map((t) => t.id)));
+    for (const t of after) assert.ok(!before.some((b) => b.id === t.id));
+    await waitForPrompt(page);
+    await typeLine(page, 'echo restored');
+    await waitForLine(page, 'restored');
   } finally {
     await ui?.close();
     await second?.kill();

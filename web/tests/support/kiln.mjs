@@ -4,7 +4,7 @@
 // the page (never sleeps). Not a test file itself (node --test only runs *.test.mjs here).
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { after, before } from 'node:test';
@@ -73,9 +73,10 @@ export async function stopProcess(proc) {
 /**
  * Starts `kiln serve`; resolves once it printed its URL. `port` 0 picks a free one. Without
  * `home` a fresh temp HOME is made (and removed by `stop`). `env` adds to (or overrides) the
- * base environment, e.g. DATABRICKS_HOST or a PATH with stand-in tools first.
+ * base environment, e.g. DATABRICKS_HOST or a PATH with stand-in tools first; `args` adds
+ * flags to `kiln serve` (e.g. `--max-sessions 2`).
  */
-export async function startKiln({ port = 0, home, env: extraEnv = {} } = {}) {
+export async function startKiln({ port = 0, home, env: extraEnv = {}, args = [] } = {}) {
   const ownHome = !home;
   home ??= await mkdtemp(join(tmpdir(), 'kiln-web-test-'));
   const env = {
@@ -86,12 +87,14 @@ export async function startKiln({ port = 0, home, env: extraEnv = {} } = {}) {
     LANG: 'C.UTF-8',
     KILN_ACCESS_KEY: KEY,
     RUST_LOG: process.env.RUST_LOG ?? 'warn',
+    // A UI built from the working tree (`node build.mjs --outdir DIR`) instead of the embedded one.
+    ...(process.env.KILN_UI_DIR ? { KILN_UI_DIR: process.env.KILN_UI_DIR } : {}),
     ...extraEnv,
   };
   let proc;
   let url;
   try {
-    ({ proc, value: url } = await spawnUntil(KILN_BIN, ['serve', '--bind', `127.0.0.1:${port}`], env, (out) => /kiln: open (http:\/\/\S+)/.exec(out)?.[1]));
+    ({ proc, value: url } = await spawnUntil(KILN_BIN, ['serve', '--bind', `127.0.0.1:${port}`, ...args], env, (out) => /kiln: open (http:\/\/\S+)/.exec(out)?.[1]));
   } catch (e) {
     if (ownHome) await rm(home, { recursive: true, force: true });
     throw e;
@@ -188,8 +191,12 @@ export function useBrowser() {
  * A fresh browser context and page that records CSP violations, console errors and page
  * errors from the first script on.
  */
-export async function openPage(browser, url, { viewport = { width: 1000, height: 600 }, permissions = [] } = {}) {
-  const context = await browser.newContext({ viewport, permissions });
+export async function openPage(
+  browser,
+  url,
+  { viewport = { width: 1000, height: 600 }, permissions = [], deviceScaleFactor = 1, hasTouch = false, isMobile = false, colorScheme = 'dark', storageState } = {},
+) {
+  const context = await browser.newContext({ viewport, permissions, deviceScaleFactor, hasTouch, isMobile, colorScheme, storageState });
   const page = await context.newPage();
   const consoleErrors = [];
   const pageErrors = [];
@@ -212,6 +219,17 @@ export async function openPage(browser, url, { viewport = { width: 1000, height:
     cspViolations: () => page.evaluate(() => window.__cspViolations),
     close: () => context.close(),
   };
+}
+
+/** Where the tests keep their screenshots: target/web-test-artifacts (never committed). */
+export const ARTIFACTS = process.env.KILN_TEST_ARTIFACTS ?? join(webDir, '..', 'target', 'web-test-artifacts');
+
+/** Saves a screenshot of `page` as ARTIFACTS/`name`.png (for people; no test reads it back). */
+export async function saveScreenshot(page, name) {
+  await mkdir(ARTIFACTS, { recursive: true });
+  const path = join(ARTIFACTS, `${name}.png`);
+  await page.screenshot({ path });
+  return path;
 }
 
 /** Waits until `fn(arg)` is truthy in the page; the message says what was awaited. */
@@ -245,4 +263,38 @@ export async function typeLine(page, text) {
   await page.locator('.panel:not(.inactive) .xterm').click();
   await page.keyboard.type(text);
   await page.keyboard.press('Enter');
+}
+
+/**
+ * How many pixels of `locator`'s screenshot differ clearly from its most common colour (the
+ * background): text on screen is ink, a blank terminal has none. Decoded in a blank page of
+ * `browser`, whatever renderer (WebGL canvas or DOM) drew it.
+ */
+export async function inkPixels(browser, locator) {
+  const png = await locator.screenshot();
+  const blank = await browser.newPage();
+  try {
+    return await blank.evaluate(async (b64) => {
+      const bytes = Uint8Array.from(atob(b64), (c) => c.charCodeAt(0));
+      const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+      const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+      const ctx = canvas.getContext('2d');
+      ctx.drawImage(bitmap, 0, 0);
+      const { data } = ctx.getImageData(0, 0, bitmap.width, bitmap.height);
+      const counts = new Map();
+      for (let i = 0; i < data.length; i += 4) {
+        const key = (data[i] << 16) | (data[i + 1] << 8) | data[i + 2];
+        counts.set(key, (counts.get(key) ?? 0) + 1);
+      }
+      const bg = [...counts.entries()].sort((a, b) => b[1] - a[1])[0][0];
+      const [br, bgc, bb] = [(bg >> 16) & 255, (bg >> 8) & 255, bg & 255];
+      let ink = 0;
+      for (let i = 0; i < data.length; i += 4) {
+        if (Math.abs(data[i] - br) + Math.abs(data[i + 1] - bgc) + Math.abs(data[i + 2] - bb) > 120) ink++;
+      }
+      return ink;
+    }, png.toString('base64'));
+  } finally {
+    await blank.close();
+  }
 }
