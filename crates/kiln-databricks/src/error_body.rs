@@ -7,7 +7,7 @@ use crate::error::{ApiError, Error};
 use reqwest::StatusCode;
 use reqwest::header::HeaderMap;
 use serde_json::Value;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Longest message kept from a body (characters).
 const MAX_MESSAGE_CHARS: usize = 500;
@@ -195,22 +195,9 @@ fn is_missing_cluster(message: &str) -> bool {
     message.starts_with("Cluster") && message.contains("does not exist")
 }
 
-/// `Retry-After` as integer seconds or an HTTP date; clamped to [`MAX_RETRY_AFTER_SECS`].
+/// The response's `Retry-After` ([`crate::retry_after`]), clamped to [`MAX_RETRY_AFTER_SECS`].
 pub(crate) fn parse_retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let value = headers
-        .get(reqwest::header::RETRY_AFTER)?
-        .to_str()
-        .ok()?
-        .trim();
-    let secs = if let Ok(secs) = value.parse::<u64>() {
-        secs
-    } else {
-        let when = httpdate::parse_http_date(value).ok()?;
-        when.duration_since(SystemTime::now())
-            .map(|d| d.as_secs())
-            .unwrap_or(0)
-    };
-    Some(Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)))
+    crate::retry_after(headers).map(|d| d.min(Duration::from_secs(MAX_RETRY_AFTER_SECS)))
 }
 
 fn reason_code(status: StatusCode) -> Option<String> {

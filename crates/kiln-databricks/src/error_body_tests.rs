@@ -2,6 +2,7 @@
 
 use super::*;
 use reqwest::header::{HeaderValue, RETRY_AFTER};
+use std::time::SystemTime;
 
 fn err(status: u16, body: &str) -> Error {
     let status = StatusCode::from_u16(status).unwrap();

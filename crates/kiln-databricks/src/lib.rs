@@ -40,5 +40,5 @@ pub use config::{
 };
 pub use credentials::{StaticToken, TokenFuture, TokenSource};
 pub use error::{ApiError, CredentialsError, Error, Result, TransportKind};
-pub use retry::{RetryPolicy, Safety};
+pub use retry::{RetryPolicy, Safety, retry_after};
 pub use secret::Secret;

@@ -5,8 +5,9 @@
 //! for every call; 503, timeouts, resets and transient messages only for idempotent calls.
 
 use crate::error::{Error, TransportKind};
+use reqwest::header::{HeaderMap, RETRY_AFTER};
 use std::future::Future;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
 
 /// Messages the SDKs treat as transient (matched as substrings).
@@ -20,6 +21,25 @@ const TRANSIENT_MESSAGES: &[&str] = &[
     "Please try again later or try a faster operation.",
     "RPC token bucket limit has been exceeded",
 ];
+
+/// Longest wait a numeric `Retry-After` is read as (one day); callers clamp further.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(86_400);
+
+/// `Retry-After` as a duration: non-negative seconds (integer or decimal, at most a day) or an
+/// HTTP date (a date in the past is zero). `None` when absent or unreadable. The one parser of
+/// this header in the workspace: the client's retries and kiln's model gateway both use it.
+pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers.get(RETRY_AFTER)?.to_str().ok()?.trim();
+    if let Ok(secs) = value.parse::<f64>() {
+        return (secs.is_finite() && secs >= 0.0)
+            .then(|| Duration::from_secs_f64(secs.min(MAX_RETRY_AFTER.as_secs_f64())));
+    }
+    let when = httpdate::parse_http_date(value).ok()?;
+    Some(
+        when.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
 
 /// Whether a call may be repeated after the server possibly acted on it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -154,6 +174,7 @@ where
 mod tests {
     use super::*;
     use crate::error::ApiError;
+    use reqwest::header::HeaderValue;
     use std::sync::atomic::{AtomicU32, Ordering};
 
     fn api(status: u16, message: &str) -> ApiError {
@@ -326,5 +347,31 @@ mod tests {
         .unwrap_err();
         assert!(err.is_not_found());
         assert_eq!(calls.load(Ordering::SeqCst), 1);
+    }
+
+    #[test]
+    fn retry_after_forms() {
+        let mut h = HeaderMap::new();
+        assert_eq!(retry_after(&h), None);
+        h.insert("retry-after", HeaderValue::from_static("2"));
+        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
+        h.insert("retry-after", HeaderValue::from_static("0.5"));
+        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
+        h.insert("retry-after", HeaderValue::from_static("-1"));
+        assert_eq!(retry_after(&h), None);
+        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
+        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
+        let d = retry_after(&h).unwrap();
+        assert!(
+            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
+            "{d:?}"
+        );
+        h.insert(
+            "retry-after",
+            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
+        );
+        assert_eq!(retry_after(&h), Some(Duration::ZERO));
+        h.insert("retry-after", HeaderValue::from_static("soon"));
+        assert_eq!(retry_after(&h), None);
     }
 }

@@ -6,5 +6,7 @@ pub mod credentials;
 pub mod gateway;
 pub mod serve;
 pub mod server;
+pub mod state;
+pub mod time;
 pub mod token_cmd;
 pub mod whoami;

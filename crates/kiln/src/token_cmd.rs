@@ -148,7 +148,7 @@ pub fn main(args: TokenArgs) -> ExitCode {
         eprintln!("kiln token: HOME is not set");
         return ExitCode::from(2);
     };
-    match fetch(&home.join(".kiln")) {
+    match fetch(&home.join(crate::state::DIR_NAME)) {
         Ok(json) => {
             if args.json {
                 println!("{json}");

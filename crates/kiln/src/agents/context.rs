@@ -113,6 +113,6 @@ impl Context {
 
     /// `~/.kiln`.
     pub fn kiln_dir(&self) -> PathBuf {
-        self.home.join(".kiln")
+        self.home.join(crate::state::DIR_NAME)
     }
 }

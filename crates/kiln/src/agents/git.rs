@@ -22,7 +22,7 @@ pub struct GitPlan {
 
 /// `~/.kiln/git-hooks`.
 pub fn hooks_dir(home: &Path) -> PathBuf {
-    home.join(".kiln/git-hooks")
+    home.join(crate::state::DIR_NAME).join("git-hooks")
 }
 
 fn git(home: &Path) -> Command {

@@ -15,7 +15,7 @@
 //!   `Host` header other than a loopback name is refused (DNS rebinding).
 
 use super::cell::TokenCell;
-use super::files::{random_hex, remove_quietly, write_private};
+use crate::state::{random_hex, remove_quietly, write_private};
 use axum::Json;
 use axum::Router;
 use axum::extract::{Path, Request, State};

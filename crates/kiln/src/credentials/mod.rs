@@ -7,14 +7,13 @@
 //! `bootstrap` (a pasted token becomes kiln's own short-lived token), `rotation` (the state
 //! machine), `state_file` (non-secret state for orphan revocation), `broker` (the loopback
 //! broker for terminals), `profile` (the `[kiln]` profile in `~/.databrickscfg`), `clock`
-//! (time, movable in tests), `files` (private files under `~/.kiln`).
+//! (time, movable in tests). Files under `~/.kiln` are written through [`crate::state`].
 
 pub mod apps;
 pub mod bootstrap;
 pub mod broker;
 pub mod cell;
 pub mod clock;
-pub mod files;
 pub mod owner;
 pub mod profile;
 pub mod remote;
@@ -163,7 +162,7 @@ impl std::fmt::Debug for Credentials {
 }
 
 fn instance_comment(apps: Option<&AppsEnv>) -> String {
-    let id = files::random_hex(3).unwrap_or_else(|_| "000000".into());
+    let id = crate::state::random_hex(3).unwrap_or_else(|_| "000000".into());
     match apps {
         Some(a) => format!(
             "kiln app {} instance {id}: short-lived, rotated by kiln",
@@ -246,7 +245,7 @@ impl Credentials {
             }
         };
         let host = remote.as_ref().map(|r| r.host().to_owned());
-        let kiln_dir = match files::kiln_dir(home) {
+        let kiln_dir = match crate::state::kiln_dir(home) {
             Ok(d) => Some(d),
             Err(e) => {
                 tracing::error!(error = %e, "cannot create ~/.kiln; no broker and no state file");

@@ -5,7 +5,7 @@
 //! comments, blank lines) is kept as it was. The file is replaced atomically with mode 0600
 //! (through a symlink, the link's target is written).
 
-use super::files::write_private;
+use crate::state::write_private;
 use kiln_databricks::Secret;
 use std::io;
 use std::path::{Path, PathBuf};

@@ -3,7 +3,7 @@
 //! written anywhere. A restarted kiln reads the ids as orphans and revokes them once it has a
 //! token again (a token can only be revoked with a token of the same user).
 
-use super::files::write_private;
+use crate::state::write_private;
 use serde::{Deserialize, Serialize};
 use std::path::{Path, PathBuf};
 

@@ -3,10 +3,10 @@
 //! stay valid. Requests present it as `Authorization: Bearer`, `x-api-key`, `x-goog-api-key`
 //! or `?key=`; it is compared in constant time and never forwarded upstream.
 
+use crate::state;
 use axum::http::HeaderMap;
 use kiln_databricks::Secret;
-use std::io::{self, Write as _};
-use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _, PermissionsExt as _};
+use std::io;
 use std::path::{Path, PathBuf};
 use subtle::ConstantTimeEq as _;
 
@@ -30,37 +30,19 @@ impl LocalKey {
     /// Reads `<dir>/gateway.key`, or creates it (and `dir`, mode 0700) when missing or not a
     /// valid key. Two gateways starting at once end up with the same key.
     pub fn load_or_create(dir: &Path) -> io::Result<LocalKey> {
-        ensure_private_dir(dir)?;
+        state::ensure_private_dir(dir)?;
         let path = dir.join(KEY_FILE);
         if let Some(value) = read_key(&path)? {
-            tighten(&path)?;
+            state::tighten_file(&path)?;
             return Ok(LocalKey { value, path });
         }
-        let fresh = random_hex()?;
-        let tmp = dir.join(format!(".{KEY_FILE}.{}.tmp", std::process::id()));
-        {
-            let mut f = std::fs::OpenOptions::new()
-                .write(true)
-                .create(true)
-                .truncate(true)
-                .mode(0o600)
-                .open(&tmp)?;
-            f.write_all(fresh.as_bytes())?;
-            f.write_all(b"\n")?;
-            f.sync_all()?;
-        }
-        // A file that exists but is not a key is replaced; otherwise link() refuses to
-        // overwrite, so a racing gateway's key wins and is read back.
+        let fresh = format!("{}\n", state::random_hex(KEY_BYTES)?);
+        // A file that exists but is not a key is replaced; otherwise the key is only created
+        // when missing, so a racing gateway's key wins and is read back.
         if path.exists() {
-            std::fs::rename(&tmp, &path)?;
+            state::write_private(&path, fresh.as_bytes())?;
         } else {
-            let linked = std::fs::hard_link(&tmp, &path);
-            let _ = std::fs::remove_file(&tmp);
-            match linked {
-                Ok(()) => {}
-                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
-                Err(e) => return Err(e),
-            }
+            state::create_private(&path, fresh.as_bytes())?;
         }
         let value = read_key(&path)?
             .ok_or_else(|| io::Error::other(format!("{} is not a valid key", path.display())))?;
@@ -129,10 +111,7 @@ fn strip_bearer(v: &str) -> Option<&str> {
 
 /// `k=v` pairs of a query string, percent-decoded (`+` as space).
 pub fn query_pairs(query: &str) -> impl Iterator<Item = (String, String)> + '_ {
-    query.split('&').filter(|p| !p.is_empty()).map(|pair| {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(k), percent_decode(v))
-    })
+    form_urlencoded::parse(query.as_bytes()).map(|(k, v)| (k.into_owned(), v.into_owned()))
 }
 
 /// The query without the `key` parameter (`None` when nothing is left).
@@ -140,53 +119,9 @@ pub fn strip_key_param(query: Option<&str>) -> Option<String> {
     let kept: Vec<&str> = query?
         .split('&')
         .filter(|p| !p.is_empty())
-        .filter(|p| percent_decode(p.split('=').next().unwrap_or("")) != KEY_PARAM)
+        .filter(|p| !query_pairs(p).any(|(k, _)| k == KEY_PARAM))
         .collect();
     (!kept.is_empty()).then(|| kept.join("&"))
-}
-
-fn percent_decode(s: &str) -> String {
-    let bytes = s.as_bytes();
-    let mut out = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        match bytes[i] {
-            b'+' => out.push(b' '),
-            b'%' if i + 2 < bytes.len() => {
-                let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).ok();
-                match hex.and_then(|h| u8::from_str_radix(h, 16).ok()) {
-                    Some(b) => {
-                        out.push(b);
-                        i += 2;
-                    }
-                    None => out.push(b'%'),
-                }
-            }
-            b => out.push(b),
-        }
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
-}
-
-fn ensure_private_dir(dir: &Path) -> io::Result<()> {
-    std::fs::DirBuilder::new()
-        .recursive(true)
-        .mode(0o700)
-        .create(dir)?;
-    let meta = std::fs::metadata(dir)?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))?;
-    }
-    Ok(())
-}
-
-fn tighten(path: &Path) -> io::Result<()> {
-    let meta = std::fs::metadata(path)?;
-    if meta.permissions().mode() & 0o077 != 0 {
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
-    }
-    Ok(())
 }
 
 /// The key in `path`, if the file exists and holds one.
@@ -205,16 +140,11 @@ fn read_key(path: &Path) -> io::Result<Option<Secret>> {
     }
 }
 
-fn random_hex() -> io::Result<String> {
-    let mut raw = [0u8; KEY_BYTES];
-    getrandom::fill(&mut raw).map_err(|e| io::Error::other(format!("no randomness: {e}")))?;
-    Ok(raw.iter().map(|b| format!("{b:02x}")).collect())
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use axum::http::HeaderValue;
+    use std::os::unix::fs::PermissionsExt as _;
 
     #[test]
     fn created_once_private_and_reused() {
@@ -279,6 +209,13 @@ mod tests {
             Some("beta=true")
         );
         assert_eq!(strip_key_param(None), None);
-        assert_eq!(percent_decode("a%2Fb+c%zz%"), "a/b c%zz%");
+        let decoded: Vec<_> = query_pairs("a%2Fb+c%zz%=1&&x").collect();
+        assert_eq!(
+            decoded,
+            [
+                ("a/b c%zz%".into(), "1".into()),
+                ("x".into(), String::new())
+            ]
+        );
     }
 }

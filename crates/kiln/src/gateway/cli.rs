@@ -193,7 +193,7 @@ pub async fn running_usage(
     let dir = match state_dir {
         Some(d) => d.to_path_buf(),
         None => {
-            discovery::default_state_dir().ok_or_else(|| anyhow!("no home directory (set HOME)"))?
+            crate::state::default_dir().ok_or_else(|| anyhow!("no home directory (set HOME)"))?
         }
     };
     let url = match url {

@@ -3,8 +3,7 @@
 //! wrote it. [`find_running`] reads it back and checks the process is alive.
 
 use serde::{Deserialize, Serialize};
-use std::io::{self, Write as _};
-use std::os::unix::fs::OpenOptionsExt as _;
+use std::io;
 use std::path::{Path, PathBuf};
 
 /// File name inside the state directory.
@@ -21,30 +20,12 @@ pub struct Discovery {
     pub started_at: String,
 }
 
-/// `~/.kiln` (`$HOME/.kiln`), the default state directory.
-pub fn default_state_dir() -> Option<PathBuf> {
-    std::env::var_os("HOME")
-        .filter(|h| !h.is_empty())
-        .map(|h| PathBuf::from(h).join(".kiln"))
-}
-
-/// Writes `dir/gateway.json` atomically (temporary file + rename).
+/// Writes `dir/gateway.json` atomically (mode 0600).
 pub fn write(dir: &Path, d: &Discovery) -> io::Result<PathBuf> {
     let path = dir.join(DISCOVERY_FILE);
-    let tmp = dir.join(format!(".{DISCOVERY_FILE}.{}.tmp", std::process::id()));
-    let text = serde_json::to_vec_pretty(d).map_err(io::Error::other)?;
-    {
-        let mut f = std::fs::OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .mode(0o600)
-            .open(&tmp)?;
-        f.write_all(&text)?;
-        f.write_all(b"\n")?;
-        f.sync_all()?;
-    }
-    std::fs::rename(&tmp, &path)?;
+    let mut text = serde_json::to_vec_pretty(d).map_err(io::Error::other)?;
+    text.push(b'\n');
+    crate::state::write_private(&path, &text)?;
     Ok(path)
 }
 

@@ -7,7 +7,7 @@ use super::errors::{base_ok, error_response, not_found};
 use super::filters;
 use super::paths::{Flavour, ModelCall, Route, UpstreamPath, classify};
 use super::relay::{Finish, relay_response};
-use super::retry::{retry_after, retryable_status};
+use super::retry::retryable_status;
 use super::upstream::{Chosen, UpstreamKind};
 use super::usage::{Outcome, Tokens};
 use super::{Gateway, auth};
@@ -16,6 +16,7 @@ use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header}
 use axum::response::Response;
 use bytes::Bytes;
 use kiln_databricks::Secret;
+use kiln_databricks::retry_after;
 use reqwest::Url;
 use serde::Deserialize;
 use std::sync::Arc;

@@ -122,7 +122,7 @@ impl Gateway {
     fn snapshot(&self) -> UsageSnapshot {
         UsageSnapshot {
             url: self.url.clone(),
-            started_at: crate::server::time::rfc3339(self.started_at),
+            started_at: crate::time::rfc3339(self.started_at),
             host: self.upstream().host(),
             upstreams: self.resolver.statuses(),
             agents: self.usage.entries(),
@@ -327,7 +327,7 @@ fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, GatewayErro
 fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHandle, GatewayError> {
     let state_dir = match &opts.state_dir {
         Some(d) => d.clone(),
-        None => discovery::default_state_dir().ok_or(GatewayError::NoStateDir)?,
+        None => crate::state::default_dir().ok_or(GatewayError::NoStateDir)?,
     };
     let key = LocalKey::load_or_create(&state_dir).map_err(|source| GatewayError::Key {
         dir: state_dir.display().to_string(),
@@ -386,7 +386,7 @@ fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHan
         let d = Discovery {
             url: url.clone(),
             pid: std::process::id(),
-            started_at: crate::server::time::rfc3339(started_at),
+            started_at: crate::time::rfc3339(started_at),
         };
         if let Err(e) = discovery::write(&state_dir, &d) {
             tracing::warn!(dir = %state_dir.display(), error = %e, "cannot write the gateway discovery file");

@@ -1,10 +1,9 @@
 //! Retries before the first byte: a 429 or 503 from upstream (or a connection that could not be
-//! made) is tried again within a bound, waiting what `Retry-After` asks (integer seconds or an
-//! HTTP date) or else an exponential backoff. A wait that would overrun the bound is not made:
-//! the agent gets the upstream's answer and applies its own policy.
+//! made) is tried again within a bound, waiting what `Retry-After` asks (read by
+//! `kiln_databricks::retry_after`) or else an exponential backoff. A wait that would overrun the
+//! bound is not made: the agent gets the upstream's answer and applies its own policy.
 
-use axum::http::HeaderMap;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 /// Bounds of the retries of one request.
 #[derive(Clone, Debug)]
@@ -28,20 +27,6 @@ impl Default for RetryBounds {
             max_delay: Duration::from_secs(4),
         }
     }
-}
-
-/// `Retry-After` as a duration: integer (or decimal) seconds, or an HTTP date.
-pub fn retry_after(headers: &HeaderMap) -> Option<Duration> {
-    let v = headers.get("retry-after")?.to_str().ok()?.trim();
-    if let Ok(secs) = v.parse::<f64>() {
-        return (secs.is_finite() && secs >= 0.0)
-            .then(|| Duration::from_secs_f64(secs.min(86_400.0)));
-    }
-    let when = httpdate::parse_http_date(v).ok()?;
-    Some(
-        when.duration_since(SystemTime::now())
-            .unwrap_or(Duration::ZERO),
-    )
 }
 
 /// Whether a status may be retried before the first byte.
@@ -73,33 +58,6 @@ impl RetryBounds {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use axum::http::HeaderValue;
-
-    #[test]
-    fn retry_after_forms() {
-        let mut h = HeaderMap::new();
-        assert_eq!(retry_after(&h), None);
-        h.insert("retry-after", HeaderValue::from_static("2"));
-        assert_eq!(retry_after(&h), Some(Duration::from_secs(2)));
-        h.insert("retry-after", HeaderValue::from_static("0.5"));
-        assert_eq!(retry_after(&h), Some(Duration::from_millis(500)));
-        h.insert("retry-after", HeaderValue::from_static("-1"));
-        assert_eq!(retry_after(&h), None);
-        let later = httpdate::fmt_http_date(SystemTime::now() + Duration::from_secs(120));
-        h.insert("retry-after", HeaderValue::from_str(&later).unwrap());
-        let d = retry_after(&h).unwrap();
-        assert!(
-            d > Duration::from_secs(100) && d <= Duration::from_secs(120),
-            "{d:?}"
-        );
-        h.insert(
-            "retry-after",
-            HeaderValue::from_static("Wed, 21 Oct 2015 07:28:00 GMT"),
-        );
-        assert_eq!(retry_after(&h), Some(Duration::ZERO));
-        h.insert("retry-after", HeaderValue::from_static("soon"));
-        assert_eq!(retry_after(&h), None);
-    }
 
     #[test]
     fn delays_stay_within_bounds() {

@@ -360,7 +360,7 @@ impl Resolver {
 
     /// Every decision in force, for the status API.
     pub fn statuses(&self) -> Vec<UpstreamStatus> {
-        let rfc = crate::server::time::rfc3339;
+        let rfc = crate::time::rfc3339;
         let mut out: Vec<UpstreamStatus> = {
             let cache = self.lock();
             Flavour::ALL

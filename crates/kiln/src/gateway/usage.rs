@@ -212,7 +212,7 @@ impl UsageStore {
                 first_byte_ms_avg: (c.first_byte_count > 0)
                     .then(|| ms(c.first_byte_total) / c.first_byte_count as f64),
                 last_status: c.last_status,
-                last_at: c.last_at.map(crate::server::time::rfc3339),
+                last_at: c.last_at.map(crate::time::rfc3339),
                 last_error: c.last_error.clone(),
             })
             .collect()

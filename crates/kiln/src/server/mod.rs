@@ -13,7 +13,6 @@ pub mod owner;
 mod poll;
 mod sessions;
 mod status;
-pub(crate) mod time;
 mod uploads;
 mod ws;
 

@@ -60,7 +60,7 @@ impl From<SessionInfo> for SessionView {
         Self {
             id: i.id,
             label: i.label,
-            created_at: super::time::rfc3339(i.created_at),
+            created_at: crate::time::rfc3339(i.created_at),
             cols: i.cols,
             rows: i.rows,
             pid: i.pid,

@@ -1,4 +1,4 @@
-//! RFC 3339 timestamps from `SystemTime`, without a date library.
+//! RFC 3339 timestamps from `SystemTime`, without a date library (the one formatter in kiln).
 
 use std::time::{SystemTime, UNIX_EPOCH};
 
