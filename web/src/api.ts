@@ -1,6 +1,8 @@
 // The REST half of the kiln protocol (docs/protocol.md): sessions, input, resize, long-poll
 // output and uploads. Every failure is an ApiError; status 0 means the server was not reached.
 
+import { askForKey, authFetch, authHeaders } from './auth';
+
 /** How a shell ended. */
 export interface ExitStatus {
   code: number | null;
@@ -78,12 +80,16 @@ async function errorOf(res: Response): Promise<ApiError> {
 async function send(path: string, init: RequestInit = {}): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(apiUrl(path), { credentials: 'same-origin', cache: 'no-store', ...init });
+    res = await authFetch(apiUrl(path), init);
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'the kiln server cannot be reached');
   }
-  if (!res.ok) throw await errorOf(res);
+  if (!res.ok) {
+    const error = await errorOf(res);
+    if (res.status === 401) askForKey(error.message);
+    throw error;
+  }
   return res;
 }
 
@@ -170,6 +176,7 @@ export function uploadFile(file: File, onProgress?: (fraction: number) => void):
     const xhr = new XMLHttpRequest();
     xhr.open('POST', apiUrl(`api/uploads?name=${encodeURIComponent(file.name)}`));
     xhr.setRequestHeader('content-type', 'application/octet-stream');
+    for (const [k, v] of Object.entries(authHeaders())) xhr.setRequestHeader(k, v);
     xhr.responseType = 'text';
     xhr.upload.onprogress = (e) => {
       if (e.lengthComputable && onProgress) onProgress(e.loaded / e.total);

@@ -2,6 +2,7 @@
 // and its Databricks token, and pasting a personal access token. Also the pure helpers the
 // banner uses (durations as m:ss, what to say about a state), unit-tested in the browser tests.
 
+import { authFetch } from './auth';
 import { ApiError, apiUrl } from './api';
 
 /** The token part of the status. */
@@ -46,7 +47,7 @@ export interface PasteResult {
 async function call(init?: RequestInit): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(apiUrl('api/credentials'), { credentials: 'same-origin', cache: 'no-store', ...init });
+    res = await authFetch(apiUrl('api/credentials'), init);
   } catch {
     throw new ApiError(0, 'network', 'the kiln server cannot be reached');
   }

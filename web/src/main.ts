@@ -3,6 +3,7 @@
 // tests (and curious users): tabs, states and terminal text, plus `drop()` to simulate a network
 // failure (nothing the page's own scripts could not do anyway).
 
+import { signIn } from './auth';
 import { startCredentials } from './credentials';
 import { installCspShims } from './csp';
 import { byId } from './dom';
@@ -99,5 +100,8 @@ function boot(): void {
   startSetup({ notify: (m, k) => bar.notify(m, k) });
 }
 
-if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', boot);
-else boot();
+// The one-time code leaves the address bar before anything else runs.
+const signedIn = signIn();
+const start = () => void signedIn.then(boot);
+if (document.readyState === 'loading') document.addEventListener('DOMContentLoaded', start);
+else start();

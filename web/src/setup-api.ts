@@ -1,6 +1,7 @@
 // The agents setup API of kiln serve (GET /api/agents, POST /api/agents/{name}/retry) and the
 // pure functions the setup panel shows it with. GET answers 404 when setup is off.
 
+import { authFetch } from './auth';
 import { ApiError, apiUrl } from './api';
 
 export type SetupStatus = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
@@ -36,7 +37,7 @@ export interface SetupSnapshot {
 async function call(path: string, init: RequestInit = {}): Promise<Response> {
   let res: Response;
   try {
-    res = await fetch(apiUrl(path), { credentials: 'same-origin', cache: 'no-store', ...init });
+    res = await authFetch(apiUrl(path), init);
   } catch (e) {
     throw new ApiError(0, 'network', `kiln is not reachable: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -4,6 +4,7 @@
 // failing while the server itself answers. Input typed while disconnected waits (bounded) and is
 // sent once the stream is back.
 
+import { wsProtocols } from './auth';
 import * as api from './api';
 
 /** How output currently arrives. */
@@ -302,7 +303,7 @@ export class Transport {
     url.protocol = url.protocol === 'https:' ? 'wss:' : 'ws:';
     let ws: WebSocket;
     try {
-      ws = new WebSocket(url);
+      ws = new WebSocket(url, wsProtocols());
     } catch (e) {
       this.scheduleReconnect(`cannot open a WebSocket: ${(e as Error).message}`);
       return;

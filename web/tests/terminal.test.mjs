@@ -21,7 +21,8 @@ async function withKiln(urlSuffix, body) {
   const kiln = await startKiln();
   let ui;
   try {
-    ui = await openPage(browser(), kiln.url + urlSuffix);
+    // Switches go in the query, before the fragment with the one-time sign-in code.
+    ui = await openPage(browser(), urlSuffix ? await kiln.signInUrl(`?${urlSuffix.slice(1)}`) : kiln.url);
     await body(kiln, ui);
   } finally {
     await ui?.close();
@@ -32,7 +33,8 @@ async function withKiln(urlSuffix, body) {
 describe('terminal', () => {
   test('the printed URL opens a shell; echo hello shows hello; no CSP violation', async () => {
     await withKiln('', async (kiln, { page, cspViolations, consoleErrors, pageErrors }) => {
-      // The key was exchanged for a cookie and stripped from the address.
+      // The one-time code was traded for the key and left the address.
+      assert.equal(new URL(page.url()).hash, '');
       assert.equal(new URL(page.url()).search, '');
       await waitForState(page, 'connected');
       await waitForPrompt(page);

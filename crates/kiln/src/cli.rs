@@ -14,6 +14,10 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the browser terminal server.
+    ///
+    /// Prints a one-time sign-in link (`http://127.0.0.1:8000/#code=…`) and the access key:
+    /// open the link in a browser, which then keeps the key for that address; another browser
+    /// asks for the key. Example: `kiln serve --bind 127.0.0.1:9000`.
     Serve(crate::serve::ServeArgs),
     /// Show who the Databricks credentials belong to, and where each setting came from.
     Whoami(crate::whoami::WhoamiArgs),

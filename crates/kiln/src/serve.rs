@@ -168,7 +168,16 @@ async fn run(args: ServeArgs, apps: Option<AppsSettings>) -> Result<(), ServeErr
             "kiln: Databricks Apps mode: only the app's owner gets in, through the Apps proxy"
         );
     } else {
-        println!("kiln: open http://{host}/?key={}", opts.key.reveal());
+        let code = opts.login.issue()?;
+        println!(
+            "kiln: open http://{host}{}",
+            server::login::link_path(&code)
+        );
+        println!(
+            "kiln: (a one-time sign-in link; the browser then keeps the key for this address. \
+             Another browser asks for the access key: {})",
+            opts.key.reveal()
+        );
     }
     let shutdown = CancellationToken::new();
     tokio::spawn(watch_signals(shutdown.clone()));

@@ -27,7 +27,7 @@ async fn missing_or_wrong_key_is_401_and_health_is_public() {
     assert_eq!(body["status"], "ok");
     assert!(!body.to_string().contains(KEY));
 
-    for path in ["/api/status", "/api/sessions", "/", "/no-such-page"] {
+    for path in ["/api/status", "/api/sessions", "/api/login-links"] {
         let r = srv.http.get(srv.url(path)).send().await.unwrap();
         assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "{path} without a key");
         let r = srv
@@ -65,6 +65,10 @@ async fn missing_or_wrong_key_is_401_and_health_is_public() {
         .await
         .unwrap();
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // The UI's static files are public (they hold nothing secret): the page signs in itself.
+    let page = srv.http.get(srv.url("/")).send().await.unwrap();
+    assert_eq!(page.status(), StatusCode::OK);
+    assert!(!page.text().await.unwrap().contains(KEY));
     // A WebSocket upgrade without the key is refused before any session is touched.
     let id = srv.create_id().await;
     let req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
@@ -76,40 +80,110 @@ async fn missing_or_wrong_key_is_401_and_health_is_public() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn key_in_the_url_becomes_an_httponly_cookie_and_is_stripped() {
+async fn a_one_time_code_signs_in_and_no_cookie_is_ever_set() {
     let srv = TestServer::start().await;
+    // A program with the key asks for a one-time link (kiln serve prints the first one).
+    let link: Value = srv
+        .req(Method::POST, "/api/login-links")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let code = link["code"].as_str().unwrap().to_owned();
+    assert_eq!(link["path"], format!("/#code={code}"));
+    assert!(!link.to_string().contains(KEY));
+    // The page trades it for the key, once.
+    let login = |code: String| {
+        srv.http
+            .post(srv.url("/api/login"))
+            .header("origin", format!("http://{}", srv.addr))
+            .json(&json!({ "code": code }))
+            .send()
+    };
+    let r = login(code.clone()).await.unwrap();
+    assert_eq!(r.status(), StatusCode::OK);
+    assert!(r.headers().get("set-cookie").is_none(), "no cookie, ever");
+    let v: Value = r.json().await.unwrap();
+    assert_eq!(v["key"], KEY);
+    let again = login(code).await.unwrap();
+    assert_eq!(
+        again.status(),
+        StatusCode::UNAUTHORIZED,
+        "a code works once"
+    );
+    let v = error_json(again).await;
+    assert!(!v.to_string().contains(KEY));
+    let r = login("0".repeat(64)).await.unwrap();
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED);
+    // A sign-in from another site is refused like any state change.
     let r = srv
-        .http
-        .get(srv.url(&format!("/?key={KEY}&tab=2")))
+        .req(Method::POST, "/api/login-links")
         .send()
         .await
         .unwrap();
-    assert_eq!(r.status(), StatusCode::SEE_OTHER);
-    assert_eq!(
-        r.headers()["location"],
-        "/?tab=2",
-        "key stripped, other parameters kept"
-    );
-    let cookie = r.headers()["set-cookie"].to_str().unwrap().to_owned();
-    assert!(cookie.contains("HttpOnly"), "{cookie}");
-    assert!(cookie.contains("SameSite=Strict"), "{cookie}");
-    let pair = cookie.split(';').next().unwrap().to_owned();
+    let code = r.json::<Value>().await.unwrap()["code"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let r = srv
+        .http
+        .post(srv.url("/api/login"))
+        .header("origin", "http://127.0.0.1:1")
+        .json(&json!({ "code": code }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::FORBIDDEN);
+    // Neither the page nor the old `?key=` URL nor a cookie sets or accepts a cookie.
     let page = srv
         .http
-        .get(srv.url("/"))
-        .header("cookie", &pair)
+        .get(srv.url(&format!("/?key={KEY}")))
         .send()
         .await
         .unwrap();
     assert_eq!(page.status(), StatusCode::OK);
-    let api = srv
+    assert!(page.headers().get("set-cookie").is_none());
+    for (name, value) in [("cookie", format!("kiln_key={KEY}"))] {
+        let r = srv
+            .http
+            .get(srv.url("/api/sessions"))
+            .header(name, value)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a cookie is no key");
+    }
+    let r = srv
         .http
-        .get(srv.url("/api/sessions"))
-        .header("cookie", &pair)
+        .get(srv.url(&format!("/api/sessions?key={KEY}")))
         .send()
         .await
         .unwrap();
-    assert_eq!(api.status(), StatusCode::OK);
+    assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a query is no key");
+    // A WebSocket carries the key as a subprotocol; kiln answers with `kiln`, not the key.
+    let id = srv.create_id().await;
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{}/api/sessions/{id}/ws", srv.addr),
+    )
+    .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_str(&format!("kiln, kiln.key.{KEY}")).unwrap(),
+    );
+    let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
+    assert_eq!(resp.headers()["sec-websocket-protocol"], "kiln");
+    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
+        format!("ws://{}/api/sessions/{id}/ws", srv.addr),
+    )
+    .unwrap();
+    req.headers_mut().insert(
+        "sec-websocket-protocol",
+        HeaderValue::from_static("kiln, kiln.key.wrong-key-0123456789"),
+    );
+    let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
+    assert!(err.to_string().contains("401"), "refused with 401: {err}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -41,8 +41,11 @@ fn spawn_kiln() -> Kiln {
     for line in lines.by_ref() {
         let line = line.unwrap();
         if let Some(rest) = line.strip_prefix("kiln: open http://") {
-            let (host, key) = rest.split_once("/?key=").unwrap();
-            assert_eq!(key, KEY, "the URL carries the key");
+            let (host, code) = rest.split_once("/#code=").unwrap();
+            assert!(
+                !code.contains(KEY),
+                "the URL carries a one-time code, not the key"
+            );
             addr = Some(host.parse().unwrap());
             break;
         }

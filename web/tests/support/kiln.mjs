@@ -100,6 +100,14 @@ export async function startKiln({ port = 0, home, env: extraEnv = {}, args = [] 
     throw e;
   }
   const origin = new URL(url).origin;
+  const api = async (path, init = {}) => {
+    const res = await fetch(origin + path, {
+      ...init,
+      headers: { authorization: `Bearer ${KEY}`, ...(init.headers ?? {}) },
+    });
+    const text = await res.text();
+    return { status: res.status, body: text ? JSON.parse(text) : null };
+  };
   return {
     url,
     origin,
@@ -120,13 +128,12 @@ export async function startKiln({ port = 0, home, env: extraEnv = {}, args = [] 
       if (ownHome) await rm(home, { recursive: true, force: true, maxRetries: 20, retryDelay: 100 });
     },
     /** Calls the API as a program would (bearer key). */
-    async api(path, init = {}) {
-      const res = await fetch(origin + path, {
-        ...init,
-        headers: { authorization: `Bearer ${KEY}`, ...(init.headers ?? {}) },
-      });
-      const text = await res.text();
-      return { status: res.status, body: text ? JSON.parse(text) : null };
+    api,
+    /** A fresh one-time sign-in URL; `query` (e.g. `?transport=poll`) goes before the fragment. */
+    async signInUrl(query = '') {
+      const { status, body } = await api('/api/login-links', { method: 'POST' });
+      assert.equal(status, 200);
+      return `${origin}/${query}${body.path.slice(1)}`;
     },
   };
 }

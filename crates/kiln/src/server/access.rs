@@ -1,17 +1,19 @@
-//! Who may use the server. Local mode: one access key per start, accepted as a `?key=` URL
-//! parameter (exchanged for an `HttpOnly; SameSite=Strict` cookie and stripped by a redirect), as
-//! that cookie, or as `Authorization: Bearer <key>`, always compared in constant time. Every path
-//! but `/health` passes through [`require_access`].
+//! Who may use the server in local mode. One access key per start, carried by every API request
+//! as `Authorization: Bearer <key>` and by WebSocket upgrades as the subprotocol
+//! `kiln.key.<key>` (browsers cannot set headers on a WebSocket), always compared in constant
+//! time. The key never rides in a cookie (cookies are not port-scoped, so every other server on
+//! 127.0.0.1 would receive it) nor in a URL a browser keeps in its history: a browser signs in
+//! with a one-time code from the URL fragment ([`super::login`]) and keeps the key in the
+//! page's own `localStorage` (scoped to scheme, host and port). The UI's static files are
+//! public (they hold no secret); every `/api/` route but the sign-in needs the key.
 
 use super::AppState;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use subtle::ConstantTimeEq;
 
-/// Name of the cookie that carries the key after the exchange.
-pub const COOKIE: &str = "kiln_key";
 /// Shortest key accepted from `KILN_ACCESS_KEY`.
 pub const MIN_KEY_CHARS: usize = 16;
 
@@ -60,37 +62,10 @@ impl AccessKey {
     }
 }
 
-/// The `key` query parameter and the query without it.
-fn split_key(query: &str) -> (Option<String>, String) {
-    let mut key = None;
-    let rest: Vec<&str> = query
-        .split('&')
-        .filter(|pair| {
-            if let Some(v) = pair.strip_prefix("key=") {
-                key = Some(v.to_owned());
-                false
-            } else {
-                !pair.is_empty()
-            }
-        })
-        .collect();
-    (key, rest.join("&"))
-}
-
-fn cookie_key(headers: &HeaderMap) -> Option<String> {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|line| {
-            line.split(';').find_map(|c| {
-                c.trim()
-                    .strip_prefix(COOKIE)?
-                    .strip_prefix('=')
-                    .map(str::to_owned)
-            })
-        })
-}
+/// The WebSocket subprotocol a browser offers so kiln picks one it knows.
+pub const WS_PROTOCOL: &str = "kiln";
+/// Prefix of the WebSocket subprotocol that carries the key (`kiln.key.<key>`).
+pub const WS_KEY_PREFIX: &str = "kiln.key.";
 
 fn bearer_key(headers: &HeaderMap) -> Option<String> {
     let v = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
@@ -100,73 +75,51 @@ fn bearer_key(headers: &HeaderMap) -> Option<String> {
         .then(|| token.trim().to_owned())
 }
 
-fn unauthorized(path: &str, message: &str) -> Response {
-    if path.starts_with("/api/") {
-        return super::error::AppError::new(StatusCode::UNAUTHORIZED, message).into_response();
-    }
-    let page = format!(
-        "<!doctype html><meta charset=utf-8><title>kiln: access key needed</title>\
-         <h1>Access key needed</h1><p>{message}</p><p>Open the URL that <code>kiln serve</code> \
-         printed when it started (it ends in <code>?key=…</code>).</p>"
-    );
-    (StatusCode::UNAUTHORIZED, Html(page)).into_response()
+/// The key offered as a WebSocket subprotocol (`Sec-WebSocket-Protocol: kiln, kiln.key.<key>`).
+fn subprotocol_key(headers: &HeaderMap) -> Option<String> {
+    headers
+        .get_all(header::SEC_WEBSOCKET_PROTOCOL)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|line| line.split(','))
+        .find_map(|p| p.trim().strip_prefix(WS_KEY_PREFIX).map(str::to_owned))
 }
 
-/// The access check in front of every route but `/health`.
+/// Whether a request may go without the key: `/health`, the UI's static files (GET or HEAD of
+/// anything outside `/api/`), and the sign-in exchange.
+fn is_public(method: &Method, path: &str) -> bool {
+    path == "/health"
+        || ((method == Method::GET || method == Method::HEAD) && !path.starts_with("/api/"))
+        || (method == Method::POST && path == super::login::LOGIN_PATH)
+}
+
+fn unauthorized(message: &str) -> Response {
+    super::error::AppError::new(StatusCode::UNAUTHORIZED, message).into_response()
+}
+
+/// The access check in front of every route but the public ones ([`is_public`]).
 pub async fn require_access(State(state): State<AppState>, req: Request, next: Next) -> Response {
-    let path = req.uri().path().to_owned();
-    if path == "/health" {
+    if is_public(req.method(), req.uri().path()) {
         return next.run(req).await;
     }
-    let key = &state.key;
-    if let Some(query) = req.uri().query() {
-        let (given, rest) = split_key(query);
-        if let Some(given) = given {
-            if !key.matches(&given) {
-                return unauthorized(&path, "The access key in the URL is wrong.");
-            }
-            let is_page = req.method() == Method::GET && !path.starts_with("/api/");
-            if is_page {
-                let location = if rest.is_empty() {
-                    path.clone()
-                } else {
-                    format!("{path}?{rest}")
-                };
-                let cookie = format!(
-                    "{COOKIE}={}; HttpOnly; SameSite=Strict; Path=/",
-                    key.reveal()
-                );
-                let mut resp =
-                    (StatusCode::SEE_OTHER, [(header::LOCATION, location)]).into_response();
-                if let Ok(v) = HeaderValue::from_str(&cookie) {
-                    resp.headers_mut().insert(header::SET_COOKIE, v);
-                }
-                return resp;
-            }
-            return next.run(req).await;
-        }
-    }
-    let presented = bearer_key(req.headers()).or_else(|| cookie_key(req.headers()));
+    let presented = bearer_key(req.headers()).or_else(|| subprotocol_key(req.headers()));
     match presented {
-        Some(k) if key.matches(&k) => next.run(req).await,
-        Some(_) => unauthorized(&path, "The access key is wrong."),
-        None => unauthorized(&path, "An access key is required."),
+        Some(k) if state.key.matches(&k) => next.run(req).await,
+        Some(_) => unauthorized(
+            "The access key is wrong (kiln makes a new one at every start unless \
+             KILN_ACCESS_KEY is set): open the sign-in link kiln serve printed.",
+        ),
+        None => unauthorized(
+            "An access key is required: open the sign-in link kiln serve printed, or send \
+             Authorization: Bearer <key>.",
+        ),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn key_parameter_is_split_out() {
-        assert_eq!(split_key("key=abc"), (Some("abc".into()), String::new()));
-        assert_eq!(
-            split_key("a=1&key=abc&b=2"),
-            (Some("abc".into()), "a=1&b=2".into())
-        );
-        assert_eq!(split_key("a=1"), (None, "a=1".into()));
-    }
+    use axum::http::HeaderValue;
 
     #[test]
     fn fixed_keys_are_checked() {
@@ -180,17 +133,32 @@ mod tests {
     }
 
     #[test]
-    fn cookie_and_bearer_are_read() {
+    fn bearer_and_subprotocol_are_read() {
         let mut h = HeaderMap::new();
-        h.insert(
-            header::COOKIE,
-            HeaderValue::from_static("a=b; kiln_key=xyz; c=d"),
-        );
+        h.insert(header::COOKIE, HeaderValue::from_static("kiln_key=xyz"));
+        assert_eq!(bearer_key(&h), None);
+        assert_eq!(subprotocol_key(&h), None);
         h.insert(
             header::AUTHORIZATION,
             HeaderValue::from_static("Bearer tok"),
         );
-        assert_eq!(cookie_key(&h).as_deref(), Some("xyz"));
+        h.insert(
+            header::SEC_WEBSOCKET_PROTOCOL,
+            HeaderValue::from_static("kiln, kiln.key.abc"),
+        );
         assert_eq!(bearer_key(&h).as_deref(), Some("tok"));
+        assert_eq!(subprotocol_key(&h).as_deref(), Some("abc"));
+    }
+
+    #[test]
+    fn only_the_ui_health_and_sign_in_are_public() {
+        assert!(is_public(&Method::GET, "/"));
+        assert!(is_public(&Method::GET, "/app.js"));
+        assert!(is_public(&Method::GET, "/health"));
+        assert!(is_public(&Method::POST, "/api/login"));
+        assert!(!is_public(&Method::GET, "/api/sessions"));
+        assert!(!is_public(&Method::GET, "/api/login"));
+        assert!(!is_public(&Method::POST, "/"));
+        assert!(!is_public(&Method::GET, "/api/sessions/x/ws"));
     }
 }

@@ -2,13 +2,15 @@
 //!
 //! Layers, outermost first: request log -> security headers -> access check (the access key, or
 //! on Databricks Apps the owner check of `owner.rs`) -> same-origin rule -> owner activity ->
-//! routes. `/health` is the only route the access check lets through.
+//! routes. `/health`, the UI's static files and the sign-in (`POST /api/login`) are the only
+//! routes the access check lets through without the key (`access.rs`).
 
 pub mod access;
 pub mod assets;
 mod credentials_api;
 mod error;
 mod guard;
+pub mod login;
 pub mod owner;
 mod poll;
 mod sessions;
@@ -19,6 +21,7 @@ mod ws;
 pub use access::AccessKey;
 pub use error::AppError;
 pub use guard::CSP;
+pub use login::LoginCodes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -43,6 +46,8 @@ const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 #[derive(Debug, Clone)]
 pub struct Options {
     pub key: AccessKey,
+    /// One-time browser sign-in codes (`kiln serve` issues the printed one).
+    pub login: LoginCodes,
     pub term: kiln_term::Options,
     /// Largest upload (32 MiB).
     pub upload_limit: usize,
@@ -62,6 +67,7 @@ impl Options {
     pub fn new(key: AccessKey) -> Self {
         Self {
             key,
+            login: LoginCodes::default(),
             term: kiln_term::Options::default(),
             upload_limit: 32 << 20,
             uploads_dir: None,
@@ -80,6 +86,7 @@ pub struct AppState(Arc<Inner>);
 pub struct Inner {
     pub manager: Manager,
     pub key: AccessKey,
+    pub login: LoginCodes,
     pub started: Instant,
     pub shutdown: CancellationToken,
     pub upload_limit: usize,
@@ -130,6 +137,8 @@ pub fn router(state: AppState) -> Router {
         )
         .route("/api/sessions/{id}/resize", post(poll::resize))
         .route("/api/uploads", post(uploads::upload))
+        .route(login::LOGIN_PATH, post(login::login))
+        .route("/api/login-links", post(login::new_link))
         .merge(credentials_api::router())
         .merge(usage)
         .merge(agents)
@@ -198,6 +207,7 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
     AppState(Arc::new(Inner {
         manager,
         key: opts.key,
+        login: opts.login,
         started: Instant::now(),
         shutdown,
         upload_limit: opts.upload_limit,

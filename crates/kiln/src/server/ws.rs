@@ -65,7 +65,9 @@ pub async fn upgrade(
         .get(&id)
         .ok_or_else(|| AppError::not_found("session"))?;
     let shutdown = st.shutdown.clone();
+    // The browser offers `kiln` and `kiln.key.<key>`; kiln picks `kiln`, never echoing the key.
     Ok(ws
+        .protocols([super::access::WS_PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
         .on_upgrade(move |socket| run(socket, session, offset, shutdown)))
