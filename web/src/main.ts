@@ -6,6 +6,8 @@
 import { signIn } from './auth';
 import { startCredentials } from './credentials';
 import { installCspShims } from './csp';
+import { extraKeysRow, followVisualViewport } from './extrakeys';
+import { Modifiers } from './modifiers';
 import { byId } from './dom';
 import { SearchBar } from './search';
 import { startSetup } from './setup';
@@ -22,7 +24,8 @@ function boot(): void {
   const params = new URLSearchParams(location.search);
   const rendererParam = params.get('renderer');
   const renderer: RendererChoice = rendererParam === 'dom' || rendererParam === 'webgl' ? rendererParam : 'auto';
-  const switches = { forcePoll: params.get('transport') === 'poll', renderer };
+  const modifiers = new Modifiers();
+  const switches = { forcePoll: params.get('transport') === 'poll', renderer, modifiers };
   let copyOnSelect = localStorage.getItem(COPY_ON_SELECT_KEY) === '1';
 
   const search = new SearchBar();
@@ -43,6 +46,14 @@ function boot(): void {
     switches,
   );
   const bar = new StatusBar(() => tabs.list);
+  byId('extra-keys').replaceWith(
+    extraKeysRow(modifiers, () => {
+      const tab = tabs.active;
+      if (!tab) return null;
+      return { send: (data) => tab.type(data), applicationCursor: () => tab.term.term.modes.applicationCursorKeysMode };
+    }),
+  );
+  followVisualViewport(byId('app'), () => tabs.active?.term.term.scrollToBottom());
   statusRef.bar = bar;
 
   const newTab = () => void tabs.create();

@@ -7,6 +7,7 @@ import { installKeys } from './keys';
 import { KilnTerminal, type RendererChoice } from './terminal';
 import { type ConnState, Transport } from './transport';
 import { acceptFiles, uploadFiles } from './upload';
+import type { Modifiers } from './modifiers';
 
 /** A tab's state: the transport's, or before/without one. */
 export type TabState = ConnState | { kind: 'starting' } | { kind: 'failed'; message: string };
@@ -25,6 +26,8 @@ export interface TabHost {
   notify(message: string, kind?: 'info' | 'error'): void;
   openSearch(): void;
   copyOnSelect(): boolean;
+  /** The extra-keys row's sticky Ctrl and Alt (applied to the next key typed). */
+  modifiers: Modifiers;
   /** Debug/test switches from the page URL: `?transport=poll`, `?renderer=dom|webgl`. */
   forcePoll: boolean;
   renderer: RendererChoice;
@@ -127,7 +130,7 @@ export class Tab {
 
   private wireTerminal(): void {
     const t = this.term.term;
-    t.onData((data) => this.input(encoder.encode(data)));
+    t.onData((data) => this.input(encoder.encode(this.host.modifiers.apply(data))));
     t.onBinary((data) => {
       const bytes = new Uint8Array(data.length);
       for (let i = 0; i < data.length; i++) bytes[i] = data.charCodeAt(i) & 0xff;

@@ -5,6 +5,7 @@ import * as api from './api';
 import { byId, h } from './dom';
 import { Tab, type TabHost } from './tab';
 import type { RendererChoice } from './terminal';
+import type { Modifiers } from './modifiers';
 
 /** Longest label the server accepts. */
 const MAX_LABEL_CHARS = 64;
@@ -30,7 +31,7 @@ export class Tabs {
 
   constructor(
     private readonly events: TabsEvents,
-    switches: { forcePoll: boolean; renderer: RendererChoice },
+    switches: { forcePoll: boolean; renderer: RendererChoice; modifiers: Modifiers },
   ) {
     this.host = {
       activate: (tab) => this.activate(tab),

@@ -42,3 +42,28 @@ test('input chunks keep order and size limits', async () => {
   const joined = out.flatMap((c) => Array.from(c));
   assert.deepEqual(joined, Array.from(bytes(0, 15)));
 });
+
+test('sticky Ctrl and Alt modify the next key as a terminal keyboard would', async () => {
+  const { modify, Modifiers } = await load('modifiers.ts');
+  assert.equal(modify('c', true, false), '\x03');
+  assert.equal(modify('C', true, false), '\x03');
+  assert.equal(modify('[', true, false), '\x1b');
+  assert.equal(modify(' ', true, false), '\x00');
+  assert.equal(modify('?', true, false), '\x7f');
+  assert.equal(modify('b', false, true), '\x1bb');
+  assert.equal(modify('x', true, true), '\x1b\x18');
+  assert.equal(modify('\x1b[D', true, false), '\x1b[1;5D');
+  assert.equal(modify('\x1bOA', false, true), '\x1b[1;3A');
+  assert.equal(modify('\x1b[C', true, true), '\x1b[1;7C');
+  // Text of more than one character (a paste) keeps its letters; Alt still prefixes Esc.
+  assert.equal(modify('ab', true, false), 'ab');
+  const m = new Modifiers();
+  let changes = 0;
+  m.onChange(() => changes++);
+  assert.equal(m.apply('c'), 'c');
+  m.set('ctrl', true);
+  assert.equal(m.apply('c'), '\x03');
+  // One-shot: released after one key.
+  assert.equal(m.apply('c'), 'c');
+  assert.equal(changes, 2);
+});
