@@ -27,6 +27,8 @@ pub enum Command {
     Token(crate::token_cmd::TokenArgs),
     /// Install, configure, check and report on the coding agents.
     Agents(crate::agents::cmd::AgentsArgs),
+    /// Coding agents on a Databricks cluster: init script, Asset Bundle, deploy, status.
+    Cluster(crate::cluster::cli::ClusterArgs),
 }
 
 fn init_tracing() {
@@ -48,5 +50,6 @@ pub fn main() -> ExitCode {
         Command::Gateway(args) => crate::gateway::cli::main(args),
         Command::Token(args) => crate::token_cmd::main(args),
         Command::Agents(args) => crate::agents::cmd::main(args),
+        Command::Cluster(args) => crate::cluster::cli::main(args),
     }
 }

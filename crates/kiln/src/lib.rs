@@ -2,6 +2,7 @@
 
 pub mod agents;
 pub mod cli;
+pub mod cluster;
 pub mod credentials;
 pub mod gateway;
 pub mod serve;

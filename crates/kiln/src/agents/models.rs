@@ -10,7 +10,8 @@ use serde::Serialize;
 use std::collections::BTreeMap;
 
 /// The models of Claude Code's tiers.
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct ClaudeModels {
     /// `ANTHROPIC_MODEL` (the default model).
     pub main: Option<String>,
@@ -23,7 +24,8 @@ pub struct ClaudeModels {
 }
 
 /// The model of every agent (`None`: the workspace serves nothing suitable).
-#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, serde::Deserialize)]
+#[serde(default)]
 pub struct Models {
     /// Claude Code.
     pub claude: ClaudeModels,

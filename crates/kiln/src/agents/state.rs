@@ -80,7 +80,12 @@ impl State {
         f(s.agents.entry(agent.name().to_owned()).or_default());
         let mut bytes = serde_json::to_vec_pretty(&s).map_err(std::io::Error::other)?;
         bytes.push(b'\n');
-        write_atomic(&path(home), &bytes, false).map_err(std::io::Error::other)
+        let file = path(home);
+        // Unchanged content is not rewritten (a second identical run changes no mtime).
+        if std::fs::read(&file).is_ok_and(|old| old == bytes) {
+            return Ok(());
+        }
+        write_atomic(&file, &bytes, false).map_err(std::io::Error::other)
     }
 
     /// One agent's entry.
