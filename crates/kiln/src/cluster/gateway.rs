@@ -121,7 +121,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         identity,
         host,
         models: ws.models,
-        started_at: crate::server::time::rfc3339(std::time::SystemTime::now()),
+        started_at: crate::time::rfc3339(std::time::SystemTime::now()),
     };
     let info_path = layout.info_file();
     info::write(&info_path, &info).with_context(|| format!("writing {}", info_path.display()))?;
