@@ -11,7 +11,8 @@ def test_apps_get(emulator):
     assert app.creator == emulator.user
     assert app.service_principal_client_id == emulator.client_id
     assert app.compute_status.state == ComputeState.ACTIVE
-    assert app.url.startswith("https://")
+    assert app.url == emulator.info["DATABRICKS_APP_URL"]
+    assert app.url.startswith("http://127.0.0.1:")
 
 
 def test_apps_get_unknown_is_not_found(emulator):

@@ -39,6 +39,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .route("/__emulator/tokens", post(create_token))
         .route("/__emulator/clusters/{id}/init-scripts", get(init_scripts))
         .route("/__emulator/apps/{name}/credentials", get(app_credentials))
+        .merge(crate::apps::admin::router())
         .merge(crate::serving::admin_router(shared.serving.clone()))
         .layer(from_fn(guard))
         .with_state(shared)

@@ -197,7 +197,12 @@ impl Emulator {
             workspace_id: opts.workspace_id,
             base_url: base_url.clone(),
             identities: identities.clone(),
+            runtime: apps::runtime::Runtime::new(addr.ip())?,
         });
+        let app_url = apps::proxy::open(&shared, &opts.app_name)?;
+        if let Some(app) = shared.world().apps.by_name.get_mut(&opts.app_name) {
+            app.url = app_url;
+        }
         let cancel = CancellationToken::new();
         let app = server::router(shared.clone());
         let task = tokio::spawn(server::serve(listener, app, cancel.clone()));
@@ -391,6 +396,10 @@ impl RunningEmulator {
                 "DATABRICKS_CLIENT_SECRET".into(),
                 self.sp_client_secret().into(),
             ),
+            (
+                "DATABRICKS_APP_URL".into(),
+                self.app_url(self.app_name()).unwrap_or_default(),
+            ),
         ]
     }
 
@@ -404,7 +413,15 @@ impl RunningEmulator {
             ),
             (
                 "X-Forwarded-User".into(),
-                format!("{email}@{}", self.workspace_id()),
+                format!(
+                    "{}@{}",
+                    self.shared
+                        .world()
+                        .principal_by_name(email)
+                        .map(|p| p.id)
+                        .unwrap_or_default(),
+                    self.workspace_id()
+                ),
             ),
             ("X-Forwarded-Email".into(), email.into()),
             ("X-Real-Ip".into(), "127.0.0.1".into()),
@@ -432,8 +449,37 @@ impl RunningEmulator {
         files::read_file(&self.shared.world().volumes, path).map(|b| b.to_vec())
     }
 
-    /// Stops the server and waits (up to 5 s) for it to finish.
+    /// The app's URL (its reverse proxy on loopback), if the app exists.
+    pub fn app_url(&self, app: &str) -> Option<String> {
+        self.shared
+            .world()
+            .apps
+            .by_name
+            .get(app)
+            .map(|a| a.url.clone())
+    }
+
+    /// What the app's processes wrote (stdout and stderr) plus the runtime's `[SYSTEM]` lines,
+    /// kept across crashes and redeploys (last 1 MiB).
+    pub fn app_logs(&self, app: &str) -> Option<String> {
+        self.shared.runtime.logs(app)
+    }
+
+    /// Pid (and process group id) of the app's current process.
+    pub fn app_pid(&self, app: &str) -> Option<u32> {
+        self.shared.runtime.pid(app)
+    }
+
+    /// Signs a user (email) or service principal (application id) in to the app proxies;
+    /// returns the `Cookie` header value to send (`kiln_emulator_session=…`).
+    pub fn app_cookie(&self, principal: &str) -> Result<String, EmulatorError> {
+        let sid = apps::admin::new_session(&self.shared, principal)?;
+        Ok(format!("{}={sid}", apps::proxy::SESSION_COOKIE))
+    }
+
+    /// Stops the server and every app process, and waits (up to 5 s) for the server to finish.
     pub async fn shutdown(mut self) {
+        self.shared.runtime.kill_all();
         self.cancel.cancel();
         if let Some(task) = self.task.take() {
             let abort = task.abort_handle();
@@ -456,9 +502,10 @@ impl RunningEmulator {
 }
 
 impl Drop for RunningEmulator {
-    /// Stops accepting connections and closes idle ones (graceful shutdown in the
-    /// background; streams still in flight finish on their own).
+    /// Kills every app process (no orphans), stops accepting connections and closes idle ones
+    /// (graceful shutdown in the background; streams still in flight finish on their own).
     fn drop(&mut self) {
+        self.shared.runtime.kill_all();
         self.cancel.cancel();
     }
 }

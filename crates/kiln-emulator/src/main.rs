@@ -105,6 +105,10 @@ async fn main() -> anyhow::Result<()> {
         ids.sp_client_secret
     ));
     out.push_str(&format!(
+        "DATABRICKS_APP_URL={}\n",
+        emu.app_url(&ids.app_name).unwrap_or_default()
+    ));
+    out.push_str(&format!(
         "KILN_EMULATOR_ADMIN={}/__emulator\n",
         ids.workspace_url
     ));

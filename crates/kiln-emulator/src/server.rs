@@ -28,6 +28,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(scim::router())
         .merge(tokens::router())
         .merge(apps::routes::router())
+        .merge(apps::permissions::router())
         .merge(workspace::routes::router())
         .merge(files::router())
         .merge(clusters::routes::router())

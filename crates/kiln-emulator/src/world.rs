@@ -35,6 +35,10 @@ pub struct Settings {
     pub oauth_expiry_margin_secs: u64,
     /// Admin cap on new PAT lifetimes, seconds; `None` means no cap.
     pub max_token_lifetime_secs: Option<u64>,
+    /// Real seconds an app process gets between SIGTERM and SIGKILL (the platform: 15).
+    pub app_stop_grace_secs: u64,
+    /// Real seconds a deployed app has to answer on its port before the deployment fails.
+    pub app_start_timeout_secs: u64,
 }
 
 impl Default for Settings {
@@ -46,6 +50,8 @@ impl Default for Settings {
             oauth_token_lifetime_secs: 3600,
             oauth_expiry_margin_secs: 30,
             max_token_lifetime_secs: None,
+            app_stop_grace_secs: 15,
+            app_start_timeout_secs: 300,
         }
     }
 }
@@ -162,6 +168,8 @@ pub struct World {
     pub volumes: Volumes,
     /// Clusters.
     pub clusters: Clusters,
+    /// Browser sessions of the app proxies: SHA-256 of the cookie value → principal id.
+    pub app_sessions: HashMap<String, u64>,
 }
 
 impl World {
@@ -177,6 +185,7 @@ impl World {
             tree: Tree::new(now_ms),
             volumes: Volumes::default(),
             clusters: Clusters::default(),
+            app_sessions: HashMap::new(),
         }
     }
 
@@ -307,6 +316,8 @@ pub struct Shared {
     pub base_url: String,
     /// What the workspace was seeded with.
     pub identities: crate::control::Identities,
+    /// The Apps runtime: app processes, logs and proxies.
+    pub runtime: crate::apps::runtime::Runtime,
 }
 
 impl Shared {

@@ -5,10 +5,27 @@
 
 mod common;
 
+use std::future::Future;
 use std::time::Duration;
 
 use common::{Ctx, into_resp, start};
 use serde_json::json;
+
+/// A real app: Python's static file server on the port the runtime gives it.
+const APP_YAML: &[u8] =
+    b"command: [\"python3\", \"-m\", \"http.server\", \"$DATABRICKS_APP_PORT\"]\n";
+
+/// Polls `f` until it yields `Some` (60 s at most).
+async fn wait_for<T, Fut: Future<Output = Option<T>>>(mut f: impl FnMut() -> Fut) -> T {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
 
 async fn sp_token(c: &Ctx, id: &str, secret: &str) -> String {
     let resp = c
@@ -105,7 +122,7 @@ async fn create_start_deploy_stop_delete() {
     c.send_bytes(
         "POST",
         &format!("/api/2.0/workspace-files/import-file{h}/app/app.yaml?overwrite=true"),
-        b"command: [\"./kiln\", \"serve\"]\n".to_vec(),
+        APP_YAML.to_vec(),
     )
     .await;
     let early = c
@@ -123,6 +140,39 @@ async fn create_start_deploy_stop_delete() {
         "ACTIVE"
     );
 
+    // A missing source fails the deployment on the emulator clock; meanwhile another
+    // deployment is refused.
+    let bad = c
+        .post(
+            "/api/2.0/apps/agents/deployments",
+            json!({"source_code_path": format!("{h}/missing")}),
+        )
+        .await;
+    assert_eq!(bad.body["status"]["state"], "IN_PROGRESS");
+    let bad_id = bad.body["deployment_id"].as_str().unwrap().to_string();
+    let busy = c
+        .post(
+            "/api/2.0/apps/agents/deployments",
+            json!({"source_code_path": format!("{h}/app")}),
+        )
+        .await;
+    assert_eq!(busy.status, 400);
+    assert_eq!(
+        c.get("/api/2.0/apps/agents").await.body["app_status"]["state"],
+        "DEPLOYING"
+    );
+    c.emu.advance(Duration::from_secs(60));
+    let failed = c
+        .get(&format!("/api/2.0/apps/agents/deployments/{bad_id}"))
+        .await;
+    assert_eq!(failed.body["status"]["state"], "FAILED");
+    assert!(
+        failed.body["status"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("does not exist")
+    );
+
     let dep = c
         .post(
             "/api/2.0/apps/agents/deployments",
@@ -137,24 +187,17 @@ async fn create_start_deploy_stop_delete() {
         "env var values are never echoed"
     );
     let dep_id = dep.body["deployment_id"].as_str().unwrap().to_string();
-    let busy = c
-        .post(
-            "/api/2.0/apps/agents/deployments",
-            json!({"source_code_path": format!("{h}/app")}),
-        )
-        .await;
-    assert_eq!(busy.status, 400);
-    assert_eq!(
-        c.get("/api/2.0/apps/agents").await.body["app_status"]["state"],
-        "DEPLOYING"
-    );
-
-    c.emu.advance(Duration::from_secs(60));
-    let got = c
-        .get(&format!("/api/2.0/apps/agents/deployments/{dep_id}"))
-        .await;
-    assert_eq!(got.body["status"]["state"], "SUCCEEDED");
-    let snapshot = got.body["deployment_artifacts"]["source_code_path"]
+    let got = wait_for(|| async {
+        let d = c
+            .get(&format!("/api/2.0/apps/agents/deployments/{dep_id}"))
+            .await
+            .body;
+        (d["status"]["state"] != "IN_PROGRESS").then_some(d)
+    })
+    .await;
+    assert_eq!(got["status"]["state"], "SUCCEEDED", "{got}");
+    assert_eq!(got["env_vars"], json!([{"name": "SECRET_THING"}]));
+    let snapshot = got["deployment_artifacts"]["source_code_path"]
         .as_str()
         .unwrap()
         .to_string();
@@ -163,7 +206,7 @@ async fn create_start_deploy_stop_delete() {
         c.emu
             .workspace_file(&format!("{snapshot}/app.yaml"))
             .unwrap(),
-        b"command: [\"./kiln\", \"serve\"]\n"
+        APP_YAML
     );
     let app = c.get("/api/2.0/apps/agents").await;
     assert_eq!(app.body["app_status"]["state"], "RUNNING");
@@ -172,40 +215,20 @@ async fn create_start_deploy_stop_delete() {
         dep_id.as_str()
     );
     let list = c.get("/api/2.0/apps/agents/deployments").await;
-    assert_eq!(list.body["app_deployments"].as_array().unwrap().len(), 1);
+    assert_eq!(list.body["app_deployments"].as_array().unwrap().len(), 2);
     assert_eq!(
         c.get("/api/2.0/apps/agents/deployments/nope").await.status,
         404
     );
 
-    // A missing source fails the deployment asynchronously.
-    let bad = c
-        .post(
-            "/api/2.0/apps/agents/deployments",
-            json!({"source_code_path": format!("{h}/missing")}),
-        )
-        .await;
-    let bad_id = bad.body["deployment_id"].as_str().unwrap().to_string();
-    c.emu.advance(Duration::from_secs(60));
-    let failed = c
-        .get(&format!("/api/2.0/apps/agents/deployments/{bad_id}"))
-        .await;
-    assert_eq!(failed.body["status"]["state"], "FAILED");
-    assert!(
-        failed.body["status"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("does not exist")
-    );
-    assert_eq!(
-        c.get("/api/2.0/apps/agents").await.body["active_deployment"]["deployment_id"],
-        dep_id.as_str()
-    );
-
     let stopping = c.post("/api/2.0/apps/agents/stop", json!({})).await;
     assert_eq!(stopping.body["compute_status"]["state"], "STOPPING");
-    c.emu.advance(Duration::from_secs(60));
-    let stopped = c.get("/api/2.0/apps/agents").await;
+    // STOPPED once the app's process is gone.
+    let stopped = wait_for(|| async {
+        let a = c.get("/api/2.0/apps/agents").await;
+        (a.body["compute_status"]["state"] == "STOPPED").then_some(a)
+    })
+    .await;
     assert_eq!(stopped.body["compute_status"]["state"], "STOPPED");
     assert_eq!(stopped.body["app_status"]["state"], "UNAVAILABLE");
     let starting = c.post("/api/2.0/apps/agents/start", json!({})).await;

@@ -1,9 +1,17 @@
-//! Databricks Apps: the app objects with their service principals, the compute state
-//! machine (`STARTING → ACTIVE`, `STOPPING → STOPPED`, `DELETING → gone`) and deployments
-//! (`IN_PROGRESS → SUCCEEDED | FAILED`), all driven by the emulator clock (`model`), and the
-//! REST routes (`routes`).
+//! Databricks Apps: the app objects with their service principals, the compute state machine
+//! (`STARTING → ACTIVE`, `STOPPING → STOPPED`, `DELETING → gone`) and deployments (`model`),
+//! the REST routes (`routes`, `permissions`), and the runtime that makes deployments real:
+//! `app.yaml` (`appyaml`), the supervised processes (`runtime`, `process`, `logs`), the
+//! identity-injecting reverse proxy per app (`proxy`) and its sign-in and log routes (`admin`).
 
+pub mod admin;
+pub mod appyaml;
+pub mod logs;
 pub mod model;
+pub mod permissions;
+pub mod process;
+pub mod proxy;
 pub mod routes;
+pub mod runtime;
 
 pub use model::Apps;

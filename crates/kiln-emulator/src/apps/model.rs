@@ -2,9 +2,12 @@
 //! (`databricks-api.md` §5.1).
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde_json::{Value, json};
 
+use super::permissions::Grant;
+use super::runtime::LaunchSpec;
 use crate::clock::iso8601;
 use crate::world::StateDelays;
 
@@ -54,6 +57,8 @@ pub enum DeployState {
     Succeeded,
     /// Failed (message says why).
     Failed,
+    /// Cancelled (the app was stopped or deleted while deploying).
+    Cancelled,
 }
 
 impl DeployState {
@@ -62,6 +67,7 @@ impl DeployState {
             Self::InProgress => "IN_PROGRESS",
             Self::Succeeded => "SUCCEEDED",
             Self::Failed => "FAILED",
+            Self::Cancelled => "CANCELLED",
         }
     }
 }
@@ -79,10 +85,13 @@ pub struct Deployment {
     pub state: DeployState,
     /// Current message.
     pub message: String,
-    /// State and message once `done_ms` is reached.
-    pub outcome: (DeployState, String),
+    /// State and message once `done_ms` is reached, for deployments that never start a
+    /// process (bad source, bad app.yaml); `None` when the runtime decides.
+    pub outcome: Option<(DeployState, String)>,
     /// When the outcome applies (emulator ms).
     pub done_ms: i64,
+    /// What to run (`None` for the seeded app's deployment, which runs nothing).
+    pub spec: Option<Arc<LaunchSpec>>,
     /// Snapshot location (`/Workspace/Users/<sp>/src/<id>`).
     pub artifacts_path: String,
     /// Who deployed.
@@ -123,6 +132,21 @@ impl Deployment {
         }
         v
     }
+}
+
+/// What the app's process is doing (the runtime keeps this up to date).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RunState {
+    /// Nothing to run by design: the seeded app counts as running without a process.
+    Virtual,
+    /// No process.
+    Idle,
+    /// A process is starting (deployment in progress or compute restarted).
+    Starting,
+    /// The process answers on its port.
+    Running,
+    /// The process exited on its own; the message says how.
+    Crashed(String),
 }
 
 /// An app.
@@ -166,17 +190,25 @@ pub struct App {
     pub resources: Option<Value>,
     /// Set once the app has been deleted (it disappears at the compute transition).
     pub gone: bool,
+    /// The app's URL: its reverse proxy on loopback.
+    pub url: String,
+    /// The process state.
+    pub run: RunState,
+    /// Direct permissions (the creator's `CAN_MANAGE` is implicit).
+    pub acl: Vec<Grant>,
 }
 
 impl App {
-    fn pending(&self) -> Option<&Deployment> {
+    /// The deployment in progress, if any.
+    pub fn pending(&self) -> Option<&Deployment> {
         self.deployments
             .iter()
             .rev()
             .find(|d| d.state == DeployState::InProgress)
     }
 
-    fn active(&self) -> Option<&Deployment> {
+    /// The deployment that runs (or last ran successfully).
+    pub fn active(&self) -> Option<&Deployment> {
         let id = self.active_deployment.as_ref()?;
         self.deployments.iter().find(|d| &d.id == id)
     }
@@ -187,23 +219,32 @@ impl App {
     }
 
     /// App JSON.
-    pub fn render(&self, workspace_id: u64) -> Value {
-        let (app_state, app_message) = match self.compute {
-            Compute::Active if self.deploying() => {
+    pub fn render(&self) -> Value {
+        let failed = || match self.deployments.last() {
+            Some(d) if d.state == DeployState::Failed => Some(d.message.clone()),
+            _ => None,
+        };
+        let (app_state, app_message) = match (self.compute, &self.run) {
+            (Compute::Active, _) if self.deploying() => {
                 ("DEPLOYING", "App is being deployed.".to_string())
             }
-            Compute::Active if self.active().is_some() => {
+            (Compute::Active, RunState::Crashed(m)) => ("CRASHED", m.clone()),
+            (Compute::Active, RunState::Starting) => ("DEPLOYING", "App is starting.".to_string()),
+            (Compute::Active, RunState::Running | RunState::Virtual) if self.active().is_some() => {
                 ("RUNNING", "App has status: App is running".to_string())
             }
-            Compute::Active => match self.deployments.last() {
-                Some(d) if d.state == DeployState::Failed => ("UNAVAILABLE", d.message.clone()),
-                _ => (
+            (Compute::Active, _) => match failed() {
+                Some(m) => ("UNAVAILABLE", m),
+                None if self.active().is_some() => {
+                    ("UNAVAILABLE", "App is not running.".to_string())
+                }
+                None => (
                     "UNAVAILABLE",
                     "App has not been deployed yet. Run your app by deploying source code"
                         .to_string(),
                 ),
             },
-            Compute::Starting if self.active().is_some() => {
+            (Compute::Starting, _) if self.active().is_some() => {
                 ("DEPLOYING", "App is starting.".to_string())
             }
             _ => ("UNAVAILABLE", "App is not running.".to_string()),
@@ -216,7 +257,7 @@ impl App {
         let mut v = json!({
             "name": self.name,
             "id": self.id,
-            "url": format!("https://{}-{}.aws.databricksapps.com", self.name, workspace_id),
+            "url": self.url,
             "creator": self.creator,
             "updater": self.updater,
             "create_time": iso8601(self.create_ms),
@@ -264,9 +305,12 @@ impl App {
         let _ = delays;
         let mut became_active = None;
         for d in &mut self.deployments {
-            if d.state == DeployState::InProgress && d.done_ms <= now {
-                d.state = d.outcome.0;
-                d.message = d.outcome.1.clone();
+            if d.state != DeployState::InProgress || d.done_ms > now {
+                continue;
+            }
+            if let Some((state, message)) = &d.outcome {
+                d.state = *state;
+                d.message = message.clone();
                 d.update_ms = d.done_ms;
                 if d.state == DeployState::Succeeded {
                     became_active = Some(d.id.clone());

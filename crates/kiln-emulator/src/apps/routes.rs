@@ -1,6 +1,8 @@
 //! Apps REST routes: create, get, list, update, delete, start, stop, deploy, get/list
 //! deployments. Users may read every app; a service principal may read only its own app,
-//! and only while `Settings::sp_can_read_own_app` is on.
+//! and only while `Settings::sp_can_read_own_app` is on. Deploy, stop, start and delete drive
+//! the runtime (`super::runtime`); a deployment that cannot start a process (bad source, bad
+//! `app.yaml`) fails on the emulator clock instead.
 
 use std::sync::Arc;
 
@@ -11,7 +13,11 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
-use super::model::{App, Compute, DeployState, Deployment, secs_ms};
+use super::appyaml::{self, EnvSource, EnvVar};
+use super::model::{App, Compute, DeployState, Deployment, RunState, secs_ms};
+use super::permissions::{Level, effective};
+use super::proxy;
+use super::runtime::{self, LaunchSpec, Start};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, parse_bool};
 use crate::ids;
@@ -87,6 +93,9 @@ pub fn insert_app(
         user_api_scopes: None,
         resources: None,
         gone: false,
+        url: String::new(),
+        run: RunState::Idle,
+        acl: Vec::new(),
     };
     if active {
         let source = format!("/Workspace/Users/{creator}/{name}");
@@ -99,8 +108,9 @@ pub fn insert_app(
             mode: "SNAPSHOT".into(),
             state: DeployState::Succeeded,
             message: "App started successfully".into(),
-            outcome: (DeployState::Succeeded, "App started successfully".into()),
+            outcome: None,
             done_ms: now,
+            spec: None,
             artifacts_path: format!("/Workspace/Users/{client_id}/src/{id}"),
             creator: creator.to_string(),
             create_ms: now,
@@ -109,6 +119,7 @@ pub fn insert_app(
             env_var_names: Vec::new(),
         });
         app.active_deployment = Some(id);
+        app.run = RunState::Virtual;
     }
     w.apps.by_name.insert(name.to_string(), app);
     NewApp { client_id, secret }
@@ -138,12 +149,16 @@ fn visible<'a>(w: &'a World, caller: &Caller, name: &str) -> ApiResult<&'a App> 
 /// Finds an app the caller may change (creator, admins, or its own SP when readable).
 fn manageable<'a>(w: &'a mut World, caller: &Caller, name: &str) -> ApiResult<&'a mut App> {
     visible(w, caller, name)?;
+    let level = w
+        .principals
+        .get(&caller.id)
+        .and_then(|p| w.apps.by_name.get(name).and_then(|a| effective(a, p)));
     let app = w
         .apps
         .by_name
         .get_mut(name)
         .ok_or_else(|| no_such_app(name))?;
-    if !caller.admin && !caller.is_sp && !app.creator.eq_ignore_ascii_case(&caller.user_name) {
+    if !caller.is_sp && level != Some(Level::CanManage) {
         return Err(ApiError::permission_denied(format!(
             "User {} does not have permission CAN_MANAGE on app {name}.",
             caller.user_name
@@ -191,6 +206,13 @@ async fn create(
             format!("An app with the same name already exists: {name}"),
         ));
     }
+    let url = proxy::open(&shared, &name).map_err(|e| {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "INTERNAL_ERROR",
+            format!("Could not open the app's proxy: {e}"),
+        )
+    })?;
     let description = body["description"].as_str().map(str::to_string);
     insert_app(
         &mut w,
@@ -208,12 +230,13 @@ async fn create(
         .by_name
         .get_mut(&name)
         .ok_or_else(|| no_such_app(&name))?;
+    app.url = url;
     apply_update(app, &body);
     if !no_compute {
         app.transition(now, Compute::Starting, Compute::Active, start_secs);
     }
     tracing::info!(app = %name, creator = %caller.user_name, "app created");
-    Ok(Json(app.render(shared.workspace_id)))
+    Ok(Json(app.render()))
 }
 
 fn apply_update(app: &mut App, body: &Value) {
@@ -237,9 +260,7 @@ async fn get_app(
     Path(name): Path<String>,
 ) -> ApiResult<Json<Value>> {
     let w = shared.world();
-    Ok(Json(
-        visible(&w, &caller, &name)?.render(shared.workspace_id),
-    ))
+    Ok(Json(visible(&w, &caller, &name)?.render()))
 }
 
 #[derive(Deserialize)]
@@ -269,12 +290,7 @@ async fn list(
     let page: Vec<Value> = names
         .iter()
         .take(size)
-        .filter_map(|n| {
-            w.apps
-                .by_name
-                .get(*n)
-                .map(|a| a.render(shared.workspace_id))
-        })
+        .filter_map(|n| w.apps.by_name.get(*n).map(|a| a.render()))
         .collect();
     let mut body = json!({});
     if !page.is_empty() {
@@ -300,7 +316,7 @@ async fn update(
     apply_update(app, &body);
     app.updater = caller.user_name.clone();
     app.update_ms = now;
-    Ok(Json(app.render(shared.workspace_id)))
+    Ok(Json(app.render()))
 }
 
 async fn delete(
@@ -322,8 +338,12 @@ async fn delete(
         ));
     }
     app.transition(now, Compute::Deleting, Compute::Deleting, secs);
+    app.run = RunState::Idle;
     tracing::info!(app = %name, "app deleting");
-    Ok(Json(app.render(shared.workspace_id)))
+    let rendered = app.render();
+    drop(w);
+    shared.runtime.remove(&name);
+    Ok(Json(rendered))
 }
 
 async fn start(
@@ -336,7 +356,13 @@ async fn start(
     let secs = w.delays.app_start_secs;
     let app = manageable(&mut w, &caller, &name)?;
     match app.compute {
-        Compute::Stopped => app.transition(now, Compute::Starting, Compute::Active, secs),
+        Compute::Stopped => {
+            app.transition(now, Compute::Starting, Compute::Active, secs);
+            app.run = RunState::Idle;
+            if app.active().is_some_and(|d| d.spec.is_some()) {
+                runtime::restart_when_active(&shared, &name);
+            }
+        }
         Compute::Active | Compute::Starting => {}
         other => {
             return Err(ApiError::invalid_state(format!(
@@ -344,7 +370,7 @@ async fn start(
             )));
         }
     }
-    Ok(Json(app.render(shared.workspace_id)))
+    Ok(Json(app.render()))
 }
 
 async fn stop(
@@ -359,6 +385,10 @@ async fn stop(
     match app.compute {
         Compute::Active | Compute::Starting => {
             app.transition(now, Compute::Stopping, Compute::Stopped, secs);
+            // With a process, the compute is STOPPED once the process is gone.
+            if shared.runtime.stop(&name) {
+                app.compute_next = None;
+            }
         }
         Compute::Stopped | Compute::Stopping => {}
         Compute::Deleting => {
@@ -367,7 +397,7 @@ async fn stop(
             )));
         }
     }
-    Ok(Json(app.render(shared.workspace_id)))
+    Ok(Json(app.render()))
 }
 
 #[derive(Deserialize)]
@@ -378,28 +408,14 @@ struct DeployBody {
     env_vars: Option<Vec<Value>>,
 }
 
-/// Checks the source tree and copies it to the snapshot location; the outcome to report.
-fn snapshot(w: &mut World, source: &str, dest: &str, now: i64) -> (DeployState, String) {
-    let Ok(src) = normalize(source) else {
-        return (
-            DeployState::Failed,
-            format!("Source code path {source} is not a valid path."),
-        );
-    };
+/// Checks the source tree and copies it to the snapshot location; the failure to report.
+fn snapshot(w: &mut World, source: &str, dest: &str, now: i64) -> Result<(), String> {
+    let src =
+        normalize(source).map_err(|_| format!("Source code path {source} is not a valid path."))?;
     match w.tree.get(&src) {
         Some(n) if n.is_dir() => {}
-        Some(_) => {
-            return (
-                DeployState::Failed,
-                format!("Source code path {source} is not a directory."),
-            );
-        }
-        None => {
-            return (
-                DeployState::Failed,
-                format!("Source code path {source} does not exist."),
-            );
-        }
+        Some(_) => return Err(format!("Source code path {source} is not a directory.")),
+        None => return Err(format!("Source code path {source} does not exist.")),
     }
     if let Some((p, _)) = w
         .tree
@@ -407,18 +423,67 @@ fn snapshot(w: &mut World, source: &str, dest: &str, now: i64) -> (DeployState, 
         .into_iter()
         .find(|(_, n)| n.kind == Kind::File && n.content.len() > MAX_APP_FILE_BYTES)
     {
-        return (
-            DeployState::Failed,
-            format!("File {p} is larger than the 10 MB limit for app source files."),
-        );
+        return Err(format!(
+            "File {p} is larger than the 10 MB limit for app source files."
+        ));
     }
-    match normalize(dest) {
-        Ok(d) => match w.tree.copy_dir(&src, &d, now) {
-            Ok(()) => (DeployState::Succeeded, "App started successfully".into()),
-            Err(e) => (DeployState::Failed, e.message),
+    let d = normalize(dest).map_err(|e| e.message)?;
+    w.tree.copy_dir(&src, &d, now).map_err(|e| e.message)
+}
+
+/// What the snapshot at `dest` runs: its files, `app.yaml`'s command (or the request's, or
+/// the default) and environment with `valueFrom` resolved against the app's resources.
+fn launch_spec(
+    w: &World,
+    app: &App,
+    dest: &str,
+    command: Option<&Value>,
+    overrides: &[EnvVar],
+) -> Result<LaunchSpec, String> {
+    let root = normalize(dest).map_err(|e| e.message)?;
+    let mut files = Vec::new();
+    for (path, node) in w.tree.subtree(&root) {
+        let rel = path[root.len()..].trim_start_matches('/').to_string();
+        if rel.is_empty() {
+            continue;
+        }
+        files.push((rel, (!node.is_dir()).then(|| node.content.clone())));
+    }
+    let top: Vec<String> = files
+        .iter()
+        .filter(|(r, c)| c.is_some() && !r.contains('/'))
+        .map(|(r, _)| r.clone())
+        .collect();
+    let yaml = ["app.yaml", "app.yml"]
+        .into_iter()
+        .find_map(|f| files.iter().find(|(r, c)| r == f && c.is_some()));
+    let spec = match yaml {
+        Some((f, Some(text))) => appyaml::parse(text, f)?,
+        _ => appyaml::AppSpec::default(),
+    };
+    let command = match command {
+        Some(c) => appyaml::command_override(c).map_err(|e| format!("Invalid deployment: {e}"))?,
+        None => match spec.command {
+            Some(c) => c,
+            None => appyaml::default_command(&top).ok_or(
+                "No command to run: app.yaml has no command, and there is no .py file or package.json at the top level.",
+            )?,
         },
-        Err(e) => (DeployState::Failed, e.message),
+    };
+    let mut env = Vec::new();
+    for e in spec.env.iter().chain(overrides) {
+        let value = match &e.source {
+            EnvSource::Value(v) => v.clone(),
+            EnvSource::ValueFrom(key) => appyaml::resource_value(app.resources.as_ref(), key)?,
+        };
+        env.retain(|(k, _): &(String, String)| k != &e.name);
+        env.push((e.name.clone(), value));
     }
+    Ok(LaunchSpec {
+        files,
+        command,
+        env,
+    })
 }
 
 async fn deploy(
@@ -437,6 +502,12 @@ async fn deploy(
             "Invalid deployment mode: {mode}"
         )));
     }
+    if let Some(c) = &body.command {
+        appyaml::command_override(c)
+            .map_err(|e| ApiError::invalid(format!("Invalid command: {e}")))?;
+    }
+    let overrides = appyaml::env_overrides(body.env_vars.as_deref().unwrap_or_default())
+        .map_err(|e| ApiError::invalid(format!("Invalid env_vars: {e}")))?;
     let src_norm = normalize(&source)?;
     if !can_read(&caller, &src_norm) {
         return Err(ApiError::permission_denied(format!(
@@ -463,27 +534,29 @@ async fn deploy(
     }
     let id = ids::hex(16);
     let artifacts = format!("/Workspace/Users/{client_id}/src/{id}");
-    let outcome = snapshot(&mut w, &source, &artifacts, now);
-    let env_var_names = body
-        .env_vars
-        .unwrap_or_default()
-        .iter()
-        .filter_map(|e| e["name"].as_str().map(str::to_string))
-        .collect();
+    let spec = snapshot(&mut w, &source, &artifacts, now).and_then(|()| {
+        let app = w.apps.by_name.get(&name).ok_or("The app is gone.")?;
+        launch_spec(&w, app, &artifacts, body.command.as_ref(), &overrides)
+    });
+    let (outcome, spec) = match spec {
+        Ok(s) => (None, Some(Arc::new(s))),
+        Err(msg) => (Some((DeployState::Failed, msg)), None),
+    };
     let d = Deployment {
-        id,
+        id: id.clone(),
         source_code_path: source,
         mode,
         state: DeployState::InProgress,
         message: "Deployment is in progress.".into(),
         outcome,
         done_ms: now + secs_ms(secs),
+        spec: spec.clone(),
         artifacts_path: artifacts,
         creator: caller.user_name.clone(),
         create_ms: now,
         update_ms: now,
         command: body.command,
-        env_var_names,
+        env_var_names: overrides.iter().map(|e| e.name.clone()).collect(),
     };
     let rendered = d.render();
     let app = w
@@ -493,6 +566,10 @@ async fn deploy(
         .ok_or_else(|| no_such_app(&name))?;
     app.deployments.push(d);
     app.update_ms = now;
+    drop(w);
+    if let Some(spec) = spec {
+        runtime::launch(&shared, &name, Start::Deploy(id), spec);
+    }
     tracing::info!(app = %name, "app deployment started");
     Ok(Json(rendered))
 }
