@@ -1,7 +1,8 @@
 //! The Apps runtime: a small Python app deployed from workspace files runs as a real process
 //! behind the per-app proxy. Environment, identity headers (forged ones stripped), WebSockets
 //! both ways, refused users, crash → CRASHED with logs, exit at start → FAILED, stop → SIGTERM
-//! (SIGKILL after the grace period), redeploy replaces the process, drop leaves no process.
+//! (SIGKILL after the grace period), redeploy replaces the process, drop leaves no process, and
+//! descendants that left the process group are killed too.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -433,6 +434,12 @@ async fn a_crash_marks_the_app_crashed_and_keeps_its_logs() {
     );
     let alice = c.emu.app_cookie(c.emu.user_email()).unwrap();
     let pid = c.emu.app_pid("crashy").unwrap();
+    let pids: Value = via_proxy(&c, "crashy", "/pids", Some(&alice), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let helper = u32::try_from(pids["helper"].as_u64().unwrap()).unwrap();
     // The app exits while answering: the request fails or gets a 502.
     let _ = via_proxy(&c, "crashy", "/crash", Some(&alice), &[]).await;
     let app = wait_for("CRASHED", || async {
@@ -449,6 +456,11 @@ async fn a_crash_marks_the_app_crashed_and_keeps_its_logs() {
     );
     assert_eq!(app["compute_status"]["state"], "ACTIVE");
     assert!(!alive(pid));
+    // Its helper left the process group (own session) and goes too.
+    wait_for("the crashed app's helper to be gone", || async {
+        (!alive(helper)).then_some(())
+    })
+    .await;
     let logs = c.emu.app_logs("crashy").unwrap();
     assert!(logs.contains("crashing"), "{logs}");
     assert!(logs.contains("[SYSTEM] App crashed unexpectedly"), "{logs}");

@@ -3,7 +3,7 @@
 //! together with every descendant found under `/proc` (so processes that started their own
 //! session are not left behind either).
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::Path;
@@ -105,11 +105,46 @@ pub fn descendants(root: u32) -> BTreeSet<u32> {
     out
 }
 
-/// Parent pid from `/proc/<pid>/stat` (the field after the parenthesised command name).
-fn parent_of(pid: u32) -> Option<u32> {
+/// Field `n` (1-based, as in proc(5)) of `/proc/<pid>/stat`, for fields after the command name.
+fn stat_field(pid: u32, n: usize) -> Option<u64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
     let rest = &stat[stat.rfind(')')? + 1..];
-    rest.split_whitespace().nth(1)?.parse().ok()
+    rest.split_whitespace().nth(n.checked_sub(3)?)?.parse().ok()
+}
+
+/// Parent pid (field 4 of `/proc/<pid>/stat`).
+fn parent_of(pid: u32) -> Option<u32> {
+    stat_field(pid, 4).and_then(|p| u32::try_from(p).ok())
+}
+
+/// Start time in clock ticks since boot (field 22): with the pid, it names one process even
+/// after the pid is reused.
+pub fn start_time(pid: u32) -> Option<u64> {
+    stat_field(pid, 22)
+}
+
+/// Descendants seen so far, by pid with their start times.
+pub type Tracked = BTreeMap<u32, u64>;
+
+/// Adds `root`'s current descendants to `tracked` and forgets the ones that are gone.
+pub fn track(root: u32, tracked: &mut Tracked) {
+    tracked.retain(|pid, st| start_time(*pid) == Some(*st));
+    for d in descendants(root) {
+        if let Some(st) = start_time(d) {
+            tracked.insert(d, st);
+        }
+    }
+}
+
+/// Sends `sig` to each tracked process that is still the same process.
+pub fn signal_tracked(tracked: &Tracked, sig: Signal) {
+    for (p, st) in tracked {
+        if start_time(*p) == Some(*st)
+            && let Some(pid) = pid(*p)
+        {
+            let _ = kill_process(pid, sig);
+        }
+    }
 }
 
 /// A free loopback port for the app to listen on.
@@ -139,6 +174,9 @@ mod tests {
         let me = std::process::id();
         assert!(descendants(me).contains(&child.id()));
         assert_eq!(parent_of(child.id()), Some(me));
+        let mut tracked = Tracked::new();
+        track(me, &mut tracked);
+        assert!(tracked.contains_key(&child.id()));
         child.kill().unwrap();
         child.wait().unwrap();
     }

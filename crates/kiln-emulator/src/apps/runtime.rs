@@ -31,6 +31,8 @@ use crate::world::Shared;
 
 /// How often a starting app's port is tried.
 const READY_POLL: Duration = Duration::from_millis(100);
+/// How often a running app's descendants are noted (a scan of `/proc`).
+const TRACK_EVERY: Duration = Duration::from_secs(2);
 
 /// What a deployment runs: the snapshot's files, the command and the app's own environment
 /// (app.yaml `env` and the deploy request's `env_vars`, resources resolved).
@@ -483,7 +485,7 @@ async fn run_once(
     loop {
         tokio::select! {
             status = child.wait() => {
-                cleanup(pid);
+                cleanup(pid, &process::Tracked::new());
                 let msg = format!(
                     "App crashed unexpectedly: it {} before listening on port {port}.{}",
                     describe(status),
@@ -493,7 +495,7 @@ async fn run_once(
                 return Ended::StartFailed(msg);
             }
             _ = run.stop.cancelled() => {
-                terminate(&mut child, pid, grace, log).await;
+                terminate(&mut child, pid, grace, log, &mut process::Tracked::new()).await;
                 return Ended::Stopped;
             }
             _ = &mut deadline => {
@@ -517,17 +519,24 @@ async fn run_once(
     mark_ready(shared, app, start);
     log.system(&format!("{label} is running on port {port}"));
     tracing::info!(app, pid, port, "app ready");
-    tokio::select! {
-        status = child.wait() => {
-            cleanup(pid);
-            let msg = format!("App crashed unexpectedly: it {}. Check the app's logs.", describe(status));
-            log.system(&msg);
-            tracing::warn!(app, pid, "app crashed");
-            Ended::Crashed(msg)
-        }
-        _ = run.stop.cancelled() => {
-            terminate(&mut child, pid, grace, log).await;
-            Ended::Stopped
+    // Descendants are noted now and then, so that those which left the process group can be
+    // killed even after the main process is gone.
+    let mut tracked = process::Tracked::new();
+    loop {
+        process::track(pid, &mut tracked);
+        tokio::select! {
+            status = child.wait() => {
+                cleanup(pid, &tracked);
+                let msg = format!("App crashed unexpectedly: it {}. Check the app's logs.", describe(status));
+                log.system(&msg);
+                tracing::warn!(app, pid, "app crashed");
+                return Ended::Crashed(msg);
+            }
+            _ = run.stop.cancelled() => {
+                terminate(&mut child, pid, grace, log, &mut tracked).await;
+                return Ended::Stopped;
+            }
+            _ = tokio::time::sleep(TRACK_EVERY) => {}
         }
     }
 }
@@ -585,9 +594,16 @@ fn platform_env(shared: &Shared, app: &str) -> Option<Platform> {
     })
 }
 
-/// SIGTERM to the group, SIGKILL to the group and every descendant after `grace`.
-async fn terminate(child: &mut tokio::process::Child, pid: u32, grace: Duration, log: &AppLog) {
-    let mut extra = process::descendants(pid);
+/// SIGTERM to the group; after `grace` (or once the main process is gone) SIGKILL to the group
+/// and every descendant seen.
+async fn terminate(
+    child: &mut tokio::process::Child,
+    pid: u32,
+    grace: Duration,
+    log: &AppLog,
+    tracked: &mut process::Tracked,
+) {
+    process::track(pid, tracked);
     log.system("Stopping the app: SIGTERM");
     process::signal_all(pid, &Default::default(), Signal::TERM);
     if tokio::time::timeout(grace, child.wait()).await.is_err() {
@@ -596,15 +612,16 @@ async fn terminate(child: &mut tokio::process::Child, pid: u32, grace: Duration,
             grace.as_secs()
         ));
     }
-    extra.extend(process::descendants(pid));
-    process::signal_all(pid, &extra, Signal::KILL);
+    process::track(pid, tracked);
+    cleanup(pid, tracked);
     let _ = child.wait().await;
     log.system("The app's process is gone");
 }
 
-/// After the main process exited: whatever is left of its group goes too.
-fn cleanup(pid: u32) {
+/// Whatever is left of the app's process group and its tracked descendants goes.
+fn cleanup(pid: u32, tracked: &process::Tracked) {
     process::signal_all(pid, &Default::default(), Signal::KILL);
+    process::signal_tracked(tracked, Signal::KILL);
 }
 
 fn describe(status: io::Result<ExitStatus>) -> String {
