@@ -1,5 +1,6 @@
 //! kiln: coding agents on Databricks. The binary's `main.rs` is a thin CLI over this library.
 
+pub mod agent;
 pub mod agents;
 pub mod cli;
 pub mod cluster;

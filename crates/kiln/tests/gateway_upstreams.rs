@@ -8,7 +8,8 @@
 mod gateway_support;
 
 use gateway_support::*;
-use kiln::gateway::{self, Agent};
+use kiln::agent::Agent;
+use kiln::gateway::{self, Caller};
 use kiln_emulator::{Emulator, EmulatorOptions, Fault, FaultAction, RunningEmulator};
 use serde_json::Value;
 
@@ -222,7 +223,7 @@ async fn overrides_come_first_and_skip_probing() {
     let mut opts = options(dir.path());
     opts.gateway_host = Some(format!("{}/ai-gateway", other.url()));
     opts.agent_base_urls.insert(
-        Agent::Claude,
+        Caller::Agent(Agent::Claude),
         format!("{}/serving-endpoints/anthropic", workspace.url()),
     );
     let gw = gateway::start(

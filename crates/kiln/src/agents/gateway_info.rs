@@ -1,64 +1,33 @@
-//! Finding the local model gateway: `~/.kiln/gateway.json` (`{"url","pid","started_at"}`,
+//! Finding the local model gateway: `~/.kiln/gateway.json` (read by `gateway::discovery`;
 //! written by the running gateway, removed on clean exit; a file whose pid is gone is stale) and
 //! the local key in `~/.kiln/gateway.key` (64 hex digits). An explicit `--gateway URL` /
 //! `--gateway-key-file` wins.
 
+use crate::gateway::auth::KEY_FILE;
+use crate::gateway::discovery::{self, DISCOVERY_FILE};
 use kiln_databricks::Secret;
-use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
 /// The discovery file of a running gateway.
-#[derive(Clone, Debug, Deserialize, PartialEq, Eq)]
-pub struct GatewayInfo {
-    /// `http://127.0.0.1:PORT`.
-    pub url: String,
-    /// Process id of the gateway.
-    pub pid: i32,
-    /// When it started (RFC 3339).
-    #[serde(default)]
-    pub started_at: Option<String>,
-}
+pub type GatewayInfo = discovery::Discovery;
 
 /// `<home>/.kiln/gateway.json`.
 pub fn info_path(home: &Path) -> PathBuf {
-    home.join(".kiln/gateway.json")
+    home.join(crate::state::DIR_NAME).join(DISCOVERY_FILE)
 }
 
 /// `<home>/.kiln/gateway.key`.
 pub fn key_path(home: &Path) -> PathBuf {
-    home.join(".kiln/gateway.key")
-}
-
-fn alive(pid: i32) -> bool {
-    match rustix::process::Pid::from_raw(pid) {
-        Some(p) => match rustix::process::test_kill_process(p) {
-            Ok(()) => true,
-            Err(e) => e == rustix::io::Errno::PERM,
-        },
-        None => false,
-    }
+    home.join(crate::state::DIR_NAME).join(KEY_FILE)
 }
 
 /// The running gateway announced in the first of `homes` that has a live one.
 pub fn discover(homes: &[PathBuf]) -> Result<GatewayInfo, String> {
     let mut why = Vec::new();
     for home in homes {
-        let path = info_path(home);
-        let text = match std::fs::read_to_string(&path) {
-            Ok(t) => t,
-            Err(_) => {
-                why.push(format!("no {}", path.display()));
-                continue;
-            }
-        };
-        match serde_json::from_str::<GatewayInfo>(&text) {
-            Ok(info) if alive(info.pid) => return Ok(info),
-            Ok(info) => why.push(format!(
-                "{} is stale (pid {} is gone)",
-                path.display(),
-                info.pid
-            )),
-            Err(e) => why.push(format!("{}: {e}", path.display())),
+        match discovery::find_live(&home.join(crate::state::DIR_NAME)) {
+            Ok(info) => return Ok(info),
+            Err(e) => why.push(e),
         }
     }
     Err(format!(

@@ -3,7 +3,7 @@
 //! until SIGTERM / SIGINT; `kiln gateway status` shows a running gateway's upstreams and usage
 //! ([`fetch_usage`] is the same call for `kiln agents status`).
 
-use super::{Agent, GatewayOptions, LocalKey, UsageSnapshot, discovery, format_snapshot};
+use super::{Caller, GatewayOptions, LocalKey, UsageSnapshot, discovery, format_snapshot};
 use anyhow::{Context as _, anyhow, bail};
 use kiln_databricks::credentials::ConfigFileSource;
 use kiln_databricks::{Secret, TokenSource as _};
@@ -93,7 +93,7 @@ struct ConfigProblem(String);
 /// Parses `AGENT=URL` pairs.
 pub fn parse_base_urls(
     pairs: &[String],
-) -> anyhow::Result<std::collections::BTreeMap<Agent, String>> {
+) -> anyhow::Result<std::collections::BTreeMap<Caller, String>> {
     let mut out = std::collections::BTreeMap::new();
     for pair in pairs {
         let (agent, url) = pair.split_once('=').ok_or_else(|| {
@@ -101,7 +101,7 @@ pub fn parse_base_urls(
                 "--base-url {pair:?}: expected AGENT=URL"
             )))
         })?;
-        let agent = Agent::from_name(agent.trim()).ok_or_else(|| {
+        let agent = Caller::from_name(agent.trim()).ok_or_else(|| {
             anyhow!(ConfigProblem(format!(
                 "--base-url {pair:?}: unknown agent (claude, codex, gemini, opencode, hermes, other)"
             )))
@@ -226,7 +226,8 @@ mod tests {
     fn base_url_pairs() {
         let m = parse_base_urls(&["claude=https://x/serving-endpoints/anthropic".into()]).unwrap();
         assert_eq!(
-            m.get(&Agent::Claude).map(String::as_str),
+            m.get(&Caller::Agent(crate::agent::Agent::Claude))
+                .map(String::as_str),
             Some("https://x/serving-endpoints/anthropic")
         );
         for bad in ["claude", "nobody=https://x", "codex= "] {

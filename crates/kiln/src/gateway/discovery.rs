@@ -1,6 +1,7 @@
 //! The discovery file `<state dir>/gateway.json` (`{"url","pid","started_at"}`): written
 //! atomically (0600) by a running gateway, removed on clean exit when it is still the one that
-//! wrote it. [`find_running`] reads it back and checks the process is alive.
+//! wrote it. [`find_running`] / [`find_live`] read it back and check the process is alive; this
+//! is the one reader of the file (`kiln agents` finds the gateway through it too).
 
 use serde::{Deserialize, Serialize};
 use std::io;
@@ -16,7 +17,8 @@ pub struct Discovery {
     pub url: String,
     /// Process id of the gateway.
     pub pid: u32,
-    /// RFC 3339 start time.
+    /// RFC 3339 start time (empty when the file has none).
+    #[serde(default)]
     pub started_at: String,
 }
 
@@ -31,8 +33,29 @@ pub fn write(dir: &Path, d: &Discovery) -> io::Result<PathBuf> {
 
 /// Reads `dir/gateway.json` (`None` when missing or unreadable).
 pub fn read(dir: &Path) -> Option<Discovery> {
-    let text = std::fs::read(dir.join(DISCOVERY_FILE)).ok()?;
-    serde_json::from_slice(&text).ok()
+    read_checked(dir).ok()
+}
+
+/// The gateway announced in `dir/gateway.json` whose process is alive, or why there is none
+/// (missing file, unreadable file, stale pid), naming the file.
+pub fn find_live(dir: &Path) -> Result<Discovery, String> {
+    let path = dir.join(DISCOVERY_FILE);
+    let d = read_checked(dir)?;
+    if pid_alive(d.pid) {
+        Ok(d)
+    } else {
+        Err(format!(
+            "{} is stale (pid {} is gone)",
+            path.display(),
+            d.pid
+        ))
+    }
+}
+
+fn read_checked(dir: &Path) -> Result<Discovery, String> {
+    let path = dir.join(DISCOVERY_FILE);
+    let text = std::fs::read(&path).map_err(|_| format!("no {}", path.display()))?;
+    serde_json::from_slice(&text).map_err(|e| format!("{}: {e}", path.display()))
 }
 
 /// Removes `dir/gateway.json` if it still names process `pid` at `url`.
@@ -59,7 +82,7 @@ pub fn pid_alive(pid: u32) -> bool {
 
 /// The running gateway described in `dir`, if its process is alive.
 pub fn find_running(dir: &Path) -> Option<Discovery> {
-    read(dir).filter(|d| pid_alive(d.pid))
+    find_live(dir).ok()
 }
 
 #[cfg(test)]

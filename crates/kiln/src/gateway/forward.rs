@@ -492,7 +492,7 @@ mod tests {
     #[test]
     fn prepare_reads_model_and_filters() {
         let call = |flavour, path_model: Option<&str>| ModelCall {
-            agent: crate::gateway::paths::Agent::Opencode,
+            agent: crate::gateway::paths::Caller::Agent(crate::agent::Agent::OpenCode),
             flavour,
             upstream: UpstreamPath::ChatCompletions,
             path_model: path_model.map(str::to_owned),

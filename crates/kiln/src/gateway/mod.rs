@@ -39,7 +39,7 @@ pub mod usage;
 pub use auth::LocalKey;
 pub use discovery::{Discovery, find_running};
 pub use options::{DEFAULT_BODY_LIMIT, DEFAULT_PORT, GatewayError, GatewayOptions};
-pub use paths::{Agent, Flavour};
+pub use paths::{Caller, Flavour};
 pub use retry::RetryBounds;
 pub use usage::{AgentUsage, UsageSnapshot, format_snapshot};
 

@@ -1,7 +1,7 @@
 //! [`GatewayOptions`] (listener, state directory, limits, timeouts, retries, upstream
 //! overrides) and [`GatewayError`], why a gateway could not start.
 
-use super::{Agent, RetryBounds};
+use super::{Caller, RetryBounds};
 use std::collections::BTreeMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
@@ -40,7 +40,7 @@ pub struct GatewayOptions {
     /// `DATABRICKS_GATEWAY_HOST`: send every flavour to this AI Gateway host.
     pub gateway_host: Option<String>,
     /// Per-agent upstream base URLs (override everything else for that agent).
-    pub agent_base_urls: BTreeMap<Agent, String>,
+    pub agent_base_urls: BTreeMap<Caller, String>,
     /// Workspace id (`DATABRICKS_WORKSPACE_ID`), for the older AI Gateway host form.
     pub workspace_id: Option<String>,
     /// The older AI Gateway host to probe instead of the derived one.

@@ -9,84 +9,69 @@
 //! digits, `.`, `-`, `_`, not starting with `.`), so backslashes, `..`, `%2e`, `%2f` or `%5c`
 //! can never walk the upstream URL out of the model API.
 
+use crate::agent::Agent;
 use axum::http::Method;
 use serde::{Deserialize, Serialize};
 use std::fmt;
 
-/// Who a request is attributed to (by its path prefix).
-#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Agent {
-    /// Claude Code (`/claude`).
-    Claude,
-    /// Codex (`/codex`).
-    Codex,
-    /// Gemini CLI (`/gemini`).
-    Gemini,
-    /// OpenCode (`/opencode`).
-    Opencode,
-    /// Hermes Agent (`/hermes`).
-    Hermes,
-    /// Anything using a generic prefix (`/anthropic`, `/openai`, `/google`).
+/// Who a request is attributed to (by its path prefix): one of the agents, or anything using a
+/// generic prefix (`/anthropic`, `/openai`, `/google`). Ordered agents first, then `Other`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum Caller {
+    /// An agent's own prefix (`/claude`, `/codex`, `/gemini`, `/opencode`, `/hermes`).
+    Agent(Agent),
+    /// A generic prefix.
     Other,
 }
 
-impl Agent {
-    /// Every agent, in display order.
-    pub const ALL: [Agent; 6] = [
-        Agent::Claude,
-        Agent::Codex,
-        Agent::Gemini,
-        Agent::Opencode,
-        Agent::Hermes,
-        Agent::Other,
-    ];
-
-    /// Lower-case name (`claude`, …, `other`).
+impl Caller {
+    /// Lower-case name (`claude`, …, `hermes`, `other`).
     pub fn name(self) -> &'static str {
         match self {
-            Agent::Claude => "claude",
-            Agent::Codex => "codex",
-            Agent::Gemini => "gemini",
-            Agent::Opencode => "opencode",
-            Agent::Hermes => "hermes",
-            Agent::Other => "other",
+            Caller::Agent(a) => a.name(),
+            Caller::Other => "other",
         }
     }
 
-    /// Parses a lower-case name.
-    pub fn from_name(name: &str) -> Option<Agent> {
-        Agent::ALL.into_iter().find(|a| a.name() == name)
+    /// Parses a lower-case name (an agent's, or `other`).
+    pub fn from_name(name: &str) -> Option<Caller> {
+        if name == "other" {
+            return Some(Caller::Other);
+        }
+        Agent::ALL
+            .into_iter()
+            .find(|a| a.name() == name)
+            .map(Caller::Agent)
     }
 
-    /// The flavour an agent's requests normally have (used to shape errors on paths that name
+    /// The flavour a caller's requests normally have (used to shape errors on paths that name
     /// no flavour, e.g. the base).
     pub fn usual_flavour(self) -> Flavour {
         match self {
-            Agent::Claude => Flavour::Anthropic,
-            Agent::Codex => Flavour::Responses,
-            Agent::Gemini => Flavour::Gemini,
-            Agent::Opencode | Agent::Hermes | Agent::Other => Flavour::Chat,
+            Caller::Agent(Agent::Claude) => Flavour::Anthropic,
+            Caller::Agent(Agent::Codex) => Flavour::Responses,
+            Caller::Agent(Agent::Gemini) => Flavour::Gemini,
+            Caller::Agent(Agent::OpenCode | Agent::Hermes) | Caller::Other => Flavour::Chat,
         }
     }
 }
 
-impl fmt::Display for Agent {
+impl fmt::Display for Caller {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.name())
     }
 }
 
 /// The first path segment of each prefix and the agent it stands for.
-const PREFIXES: &[(&str, Agent)] = &[
-    ("claude", Agent::Claude),
-    ("codex", Agent::Codex),
-    ("gemini", Agent::Gemini),
-    ("opencode", Agent::Opencode),
-    ("hermes", Agent::Hermes),
-    ("anthropic", Agent::Other),
-    ("openai", Agent::Other),
-    ("google", Agent::Other),
+const PREFIXES: &[(&str, Caller)] = &[
+    ("claude", Caller::Agent(Agent::Claude)),
+    ("codex", Caller::Agent(Agent::Codex)),
+    ("gemini", Caller::Agent(Agent::Gemini)),
+    ("opencode", Caller::Agent(Agent::OpenCode)),
+    ("hermes", Caller::Agent(Agent::Hermes)),
+    ("anthropic", Caller::Other),
+    ("openai", Caller::Other),
+    ("google", Caller::Other),
 ];
 
 /// A wire protocol.
@@ -198,7 +183,7 @@ pub fn valid_model_name(name: &str) -> bool {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ModelCall {
     /// Attributed agent.
-    pub agent: Agent,
+    pub agent: Caller,
     /// Wire flavour.
     pub flavour: Flavour,
     /// Path after the upstream base.
@@ -215,11 +200,11 @@ pub enum Route {
     /// A model call (POST only).
     Model(ModelCall),
     /// An agent's base URL itself (`HEAD /claude`: Claude's preflight).
-    Base(Agent),
+    Base(Caller),
     /// Nothing here: a Databricks-style 404. The agent is known when the prefix was.
-    Unknown(Option<Agent>),
+    Unknown(Option<Caller>),
     /// A Gemini model path whose model name is not a plain name: a 400 with the reason.
-    BadModelName(Agent),
+    BadModelName(Caller),
 }
 
 /// Classifies `method` + `path` (without the query).
@@ -245,7 +230,7 @@ pub fn classify(method: &Method, path: &str) -> Route {
     model_call(agent, rest)
 }
 
-fn model_call(agent: Agent, rest: &str) -> Route {
+fn model_call(agent: Caller, rest: &str) -> Route {
     let call = |flavour, upstream| {
         Route::Model(ModelCall {
             agent,
@@ -315,14 +300,22 @@ mod tests {
         let c = model(Method::POST, "/claude/v1/messages");
         assert_eq!(
             (c.agent, c.flavour, c.upstream.display().as_str()),
-            (Agent::Claude, Flavour::Anthropic, "/v1/messages")
+            (
+                Caller::Agent(Agent::Claude),
+                Flavour::Anthropic,
+                "/v1/messages"
+            )
         );
         let c = model(Method::POST, "/claude/v1/messages/count_tokens");
         assert_eq!(c.upstream.display(), "/v1/messages/count_tokens");
         let c = model(Method::POST, "/codex/responses");
         assert_eq!(
             (c.agent, c.flavour, c.upstream.display().as_str()),
-            (Agent::Codex, Flavour::Responses, "/responses")
+            (
+                Caller::Agent(Agent::Codex),
+                Flavour::Responses,
+                "/responses"
+            )
         );
         let c = model(Method::POST, "/codex/v1/responses");
         assert_eq!(c.upstream.display(), "/responses");
@@ -340,9 +333,9 @@ mod tests {
         assert!(!c.stream_method);
         assert_eq!(c.path_model.as_deref(), Some("system.ai.gemini-2-5-pro"));
         for (p, a) in [
-            ("/opencode/chat/completions", Agent::Opencode),
-            ("/hermes/chat/completions", Agent::Hermes),
-            ("/openai/v1/chat/completions", Agent::Other),
+            ("/opencode/chat/completions", Caller::Agent(Agent::OpenCode)),
+            ("/hermes/chat/completions", Caller::Agent(Agent::Hermes)),
+            ("/openai/v1/chat/completions", Caller::Other),
         ] {
             let c = model(Method::POST, p);
             assert_eq!(
@@ -351,24 +344,24 @@ mod tests {
             );
         }
         let c = model(Method::POST, "/anthropic/v1/messages");
-        assert_eq!((c.agent, c.flavour), (Agent::Other, Flavour::Anthropic));
+        assert_eq!((c.agent, c.flavour), (Caller::Other, Flavour::Anthropic));
         let c = model(Method::POST, "/google/v1beta/models/m:generateContent");
-        assert_eq!((c.agent, c.flavour), (Agent::Other, Flavour::Gemini));
+        assert_eq!((c.agent, c.flavour), (Caller::Other, Flavour::Gemini));
     }
 
     #[test]
     fn bases_probes_and_unknowns() {
         assert_eq!(
             classify(&Method::HEAD, "/claude"),
-            Route::Base(Agent::Claude)
+            Route::Base(Caller::Agent(Agent::Claude))
         );
         assert_eq!(
             classify(&Method::HEAD, "/claude/"),
-            Route::Base(Agent::Claude)
+            Route::Base(Caller::Agent(Agent::Claude))
         );
         assert_eq!(
             classify(&Method::GET, "/claude"),
-            Route::Unknown(Some(Agent::Claude))
+            Route::Unknown(Some(Caller::Agent(Agent::Claude)))
         );
         for p in [
             "/hermes/models",
@@ -379,13 +372,13 @@ mod tests {
         ] {
             assert_eq!(
                 classify(&Method::GET, p),
-                Route::Unknown(Some(Agent::Hermes)),
+                Route::Unknown(Some(Caller::Agent(Agent::Hermes))),
                 "{p}"
             );
         }
         assert_eq!(
             classify(&Method::GET, "/claude/v1/messages"),
-            Route::Unknown(Some(Agent::Claude))
+            Route::Unknown(Some(Caller::Agent(Agent::Claude)))
         );
         assert_eq!(
             classify(&Method::POST, "/nobody/v1/messages"),
@@ -394,17 +387,20 @@ mod tests {
         assert_eq!(classify(&Method::POST, "/"), Route::Unknown(None));
         assert_eq!(
             classify(&Method::POST, "/gemini/v1beta/models/a/b:generateContent"),
-            Route::Unknown(Some(Agent::Gemini))
+            Route::Unknown(Some(Caller::Agent(Agent::Gemini)))
         );
         assert_eq!(
             classify(&Method::POST, "/gemini/v1beta/models/m:countTokens"),
-            Route::Unknown(Some(Agent::Gemini))
+            Route::Unknown(Some(Caller::Agent(Agent::Gemini)))
         );
         assert_eq!(
             classify(&Method::POST, "/gemini/v1beta/models/:generateContent"),
-            Route::Unknown(Some(Agent::Gemini))
+            Route::Unknown(Some(Caller::Agent(Agent::Gemini)))
         );
-        assert_eq!(Agent::from_name("hermes"), Some(Agent::Hermes));
+        assert_eq!(
+            Caller::from_name("hermes"),
+            Some(Caller::Agent(Agent::Hermes))
+        );
     }
 
     #[test]
@@ -426,7 +422,7 @@ mod tests {
             let p = format!("/gemini/v1beta/models/{bad}:generateContent");
             assert_eq!(
                 classify(&Method::POST, &p),
-                Route::BadModelName(Agent::Gemini),
+                Route::BadModelName(Caller::Agent(Agent::Gemini)),
                 "{p}"
             );
         }
@@ -441,6 +437,6 @@ mod tests {
             c.upstream.segments(),
             ["v1beta", "models", "g-1:generateContent"]
         );
-        assert_eq!(Agent::from_name("x"), None);
+        assert_eq!(Caller::from_name("x"), None);
     }
 }

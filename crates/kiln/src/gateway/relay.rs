@@ -10,7 +10,7 @@ use super::Gateway;
 use super::errors::stream_error_event;
 use super::filters::chat_response::{StreamFixer, fix_json};
 use super::forward::{error_chain, response_headers};
-use super::paths::{Agent, Flavour};
+use super::paths::{Caller, Flavour};
 use super::sse::Splitter;
 use super::upstream::UpstreamKind;
 use super::usage::{Outcome, Tokens};
@@ -36,7 +36,7 @@ pub struct Finish {
     /// The gateway (usage store, settings).
     pub gw: Arc<Gateway>,
     /// Attributed agent.
-    pub agent: Agent,
+    pub agent: Caller,
     /// Flavour of the call.
     pub flavour: Flavour,
     /// Model asked for.

@@ -6,7 +6,7 @@
 //! [`PROBE_TTL`]; when a probe could not tell (no token yet, network, 5xx) the fallback is used
 //! and probing is tried again after [`RETRY_PROBE_AFTER`].
 
-use super::paths::{Agent, Flavour};
+use super::paths::{Caller, Flavour};
 use super::probe::{Probe, probe};
 use kiln_databricks::TokenSource;
 use serde::{Deserialize, Serialize};
@@ -87,7 +87,7 @@ pub struct ResolverConfig {
     /// `/codex/v1`, `/mlflow/v1`, `/gemini`.
     pub gateway_host: Option<String>,
     /// Per-agent base URLs (the agent's path after its prefix is appended).
-    pub agent_base_urls: BTreeMap<Agent, String>,
+    pub agent_base_urls: BTreeMap<Caller, String>,
     /// Workspace id, for the older gateway host form.
     pub workspace_id: Option<String>,
     /// The older gateway host to probe, instead of the one derived from the workspace id.
@@ -202,7 +202,7 @@ impl Resolver {
     /// The upstream base for a call of `agent` in `flavour` against `host`.
     pub async fn choose(
         &self,
-        agent: Agent,
+        agent: Caller,
         flavour: Flavour,
         host: &str,
         source: &Arc<dyn TokenSource>,

@@ -2,7 +2,7 @@
 //! the `usage` fields of answers, streamed ones included), latency and time to first byte. The
 //! store is bounded (entries and model-name length), so a client cannot grow it without limit.
 
-use super::paths::Agent;
+use super::paths::Caller;
 use super::upstream::UpstreamStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -83,7 +83,7 @@ impl Tokens {
 #[derive(Clone, Debug)]
 pub struct Outcome {
     /// Attributed agent.
-    pub agent: Agent,
+    pub agent: Caller,
     /// Model asked for (empty when unknown).
     pub model: String,
     /// HTTP status answered to the agent.
@@ -160,7 +160,7 @@ pub struct UsageSnapshot {
 /// The bounded usage store.
 #[derive(Debug, Default)]
 pub struct UsageStore {
-    entries: Mutex<BTreeMap<(Agent, String), Counters>>,
+    entries: Mutex<BTreeMap<(Caller, String), Counters>>,
 }
 
 impl UsageStore {
@@ -341,7 +341,7 @@ mod tests {
     fn store_counts_and_is_bounded() {
         let store = UsageStore::default();
         let mut o = Outcome {
-            agent: Agent::Claude,
+            agent: Caller::Agent(crate::agent::Agent::Claude),
             model: "m".into(),
             status: 200,
             error: None,
