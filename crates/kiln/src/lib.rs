@@ -6,6 +6,7 @@ pub mod cli;
 pub mod cluster;
 pub mod credentials;
 pub mod gateway;
+pub mod profile;
 pub mod serve;
 pub mod server;
 pub mod state;

@@ -62,7 +62,7 @@ async fn whoami_uses_the_kiln_profile_with_metadata_service_auth() {
 
     let home = tempfile::tempdir().unwrap();
     let url = Secret::new(format!("http://{addr}/metadata/{KEY}"));
-    kiln::credentials::profile::install(home.path(), emu.url(), &url).unwrap();
+    kiln::profile::install(home.path(), emu.url(), &url).unwrap();
 
     let mut cmd = tokio::process::Command::new(env!("CARGO_BIN_EXE_kiln"));
     cmd.arg("whoami")

@@ -2,6 +2,10 @@
 //! `key: value`) lines, full-line `#`/`;` comments. Keys are lower-cased, one pair of matching
 //! quotes around a value is removed. Duplicate sections or keys, keys outside a section and
 //! lines that are neither are errors that carry the line number.
+//!
+//! Also the one editor of such files ([`set_keys`], [`remove_section`]): edits touch only the
+//! lines of the keys or the section named; every other byte (other profiles, comments, blank
+//! lines, key order) stays as the user wrote it.
 
 use std::fmt;
 
@@ -127,6 +131,123 @@ impl Ini {
     }
 }
 
+/// The name in a `[section]` header line (a trailing `#`/`;` comment allowed), else `None`.
+fn header_name(line: &str) -> Option<&str> {
+    let rest = line.trim().strip_prefix('[')?;
+    let end = rest.find(']')?;
+    let trailing = rest[end + 1..].trim();
+    (trailing.is_empty() || trailing.starts_with(['#', ';'])).then(|| rest[..end].trim())
+}
+
+/// The key of a `key = value` / `key: value` line (lower-cased, as [`Ini::parse`] reads it),
+/// `None` for comments, blank lines and headers.
+fn key_of(line: &str) -> Option<String> {
+    let t = line.trim_start();
+    if t.is_empty() || t.starts_with(['#', ';', '[']) {
+        return None;
+    }
+    let pos = t.find(['=', ':'])?;
+    Some(t[..pos].trim().to_ascii_lowercase())
+}
+
+/// `text` with `key = value` set (`Some`) or the key removed (`None`) in `section`, in place:
+/// a key is rewritten on its own line, a new key goes after the section's last non-blank line,
+/// a missing section is appended (after a blank line). Returns `text` unchanged (byte for byte)
+/// when every edit is already true; otherwise lines are joined with `\n` and end with one.
+pub fn set_keys(text: &str, section: &str, edits: &[(&str, Option<&str>)]) -> String {
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let mut changed = false;
+    let start = match lines.iter().position(|l| header_name(l) == Some(section)) {
+        Some(s) => s,
+        None => {
+            if edits.iter().all(|(_, v)| v.is_none()) {
+                return text.to_owned();
+            }
+            if lines.last().is_some_and(|l| !l.trim().is_empty()) {
+                lines.push(String::new());
+            }
+            lines.push(format!("[{section}]"));
+            changed = true;
+            lines.len() - 1
+        }
+    };
+    for (key, value) in edits {
+        let key = key.to_ascii_lowercase();
+        let end = (start + 1..lines.len())
+            .find(|&i| header_name(&lines[i]).is_some())
+            .unwrap_or(lines.len());
+        let found = (start + 1..end).find(|&i| key_of(&lines[i]).as_deref() == Some(&*key));
+        match (found, value) {
+            (Some(i), Some(v)) => {
+                let line = lines[i].trim_start();
+                let current = line
+                    .find(['=', ':'])
+                    .map(|p| unquote(line[p + 1..].trim()))
+                    .unwrap_or("");
+                if current != *v {
+                    lines[i] = format!("{key} = {v}");
+                    changed = true;
+                }
+            }
+            (None, Some(v)) => {
+                let mut at = end;
+                while at > start + 1 && lines[at - 1].trim().is_empty() {
+                    at -= 1;
+                }
+                lines.insert(at, format!("{key} = {v}"));
+                changed = true;
+            }
+            (Some(i), None) => {
+                lines.remove(i);
+                changed = true;
+            }
+            (None, None) => {}
+        }
+    }
+    if !changed {
+        return text.to_owned();
+    }
+    let mut out = lines.join("\n");
+    out.push('\n');
+    out
+}
+
+/// `text` without `section` (its header, keys and own comments). A block of comments and blank
+/// lines right before the next section stays: it belongs to that section. Every other byte is
+/// kept, so adding a section at the end and removing it restores the file exactly.
+pub fn remove_section(text: &str, section: &str) -> String {
+    let lines: Vec<&str> = text.split_inclusive('\n').collect();
+    let mut out = String::with_capacity(text.len());
+    let mut i = 0;
+    while i < lines.len() {
+        if header_name(lines[i]) != Some(section) {
+            out.push_str(lines[i]);
+            i += 1;
+            continue;
+        }
+        let start = i + 1;
+        let mut end = start;
+        while end < lines.len() && header_name(lines[end]).is_none() {
+            end += 1;
+        }
+        let body = &lines[start..end];
+        let cut = body
+            .iter()
+            .rposition(|l| key_of(l).is_some())
+            .map_or(0, |p| p + 1);
+        if end < lines.len() {
+            for kept in &body[cut..] {
+                out.push_str(kept);
+            }
+        } else if out.ends_with("\n\n") {
+            // The section was last: drop the blank line that separated it.
+            out.pop();
+        }
+        i = end;
+    }
+    out
+}
+
 fn unquote(v: &str) -> &str {
     for q in ['"', '\''] {
         if v.len() >= 2 && v.starts_with(q) && v.ends_with(q) {
@@ -215,5 +336,49 @@ mod tests {
     fn header_with_trailing_comment_is_fine() {
         let ini = Ini::parse("[a] # note\nx = 1\n").unwrap();
         assert_eq!(ini.section("a").unwrap().get("x"), Some("1"));
+    }
+
+    #[test]
+    fn set_keys_appends_replaces_and_keeps_everything_else() {
+        let edits = [("host", Some("https://h")), ("auth_type", Some("pat"))];
+        let out = set_keys("", "kiln", &edits);
+        assert_eq!(out, "[kiln]\nhost = https://h\nauth_type = pat\n");
+        assert_eq!(set_keys(&out, "kiln", &[("host", Some("https://h"))]), out);
+
+        let src = "; mine\n[DEFAULT]\nhost = x\n\n[kiln] ; ours\n# note\nHost: old\n\n[other]\ntoken = t\n";
+        let out = set_keys(src, "kiln", &[("host", Some("new")), ("x", Some("1"))]);
+        assert_eq!(
+            out,
+            "; mine\n[DEFAULT]\nhost = x\n\n[kiln] ; ours\n# note\nhost = new\nx = 1\n\n[other]\ntoken = t\n"
+        );
+        let parsed = Ini::parse(&out).unwrap();
+        assert_eq!(parsed.section("kiln").unwrap().get("x"), Some("1"));
+        assert_eq!(parsed.section("other").unwrap().get("host"), None);
+        let removed = set_keys(&out, "kiln", &[("x", None)]);
+        assert!(!removed.contains("x = 1") && removed.contains("host = new"));
+        assert_eq!(set_keys(src, "absent", &[("x", None)]), src);
+        // A quoted value equal to the wanted one is left alone.
+        let quoted = "[kiln]\nhost = \"h\"";
+        assert_eq!(set_keys(quoted, "kiln", &[("host", Some("h"))]), quoted);
+    }
+
+    #[test]
+    fn remove_section_restores_the_file_exactly() {
+        let edits = [("host", Some("h")), ("auth_type", Some("metadata-service"))];
+        let original = "; my settings\n[DEFAULT]\nhost = a\ntoken = dapi1\n\n[prod]\nhost = b\n";
+        let with = set_keys(original, "kiln", &edits);
+        assert!(with.starts_with(original));
+        assert_eq!(set_keys(&with, "kiln", &edits), with, "idempotent");
+        assert_eq!(remove_section(&with, "kiln"), original);
+        assert_eq!(remove_section(original, "kiln"), original);
+
+        // In the middle: the comment block before the next section stays with it.
+        let middle = "[a]\nx = 1\n[kiln]\n; ours\nhost = old\n\n; about b\n[b]\ny = 2";
+        assert_eq!(
+            remove_section(middle, "kiln"),
+            "[a]\nx = 1\n\n; about b\n[b]\ny = 2"
+        );
+        assert_eq!(remove_section("[kiln]\nhost = h\n", "kiln"), "");
+        assert_eq!(remove_section("", "kiln"), "");
     }
 }

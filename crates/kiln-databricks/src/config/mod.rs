@@ -11,7 +11,7 @@ mod resolve;
 
 pub use attrs::{Attr, Source};
 pub use env::Environment;
-pub use ini::{Ini, IniError, Section};
+pub use ini::{Ini, IniError, Section, remove_section, set_keys};
 pub use resolve::ConfigLoader;
 
 use crate::secret::Secret;

@@ -4,14 +4,13 @@
 //! ever stored. Inside `kiln serve` the credentials code writes that profile when its broker
 //! starts (and terminals get `DATABRICKS_CONFIG_PROFILE=kiln`); here kiln only reports it. With an
 //! explicit broker URL (`kiln agents configure --metadata-url`) the same three keys are merged into
-//! `[kiln]`, every other byte of the file kept. Without a broker nothing is written.
+//! `[kiln]`, every other byte of the file kept. Without a broker nothing is written. The profile
+//! itself (keys, merge, removal) is owned by [`crate::profile`].
 
 use super::context::Context;
-use super::formats::ini;
+use super::formats::text;
 use super::plan::{ConfigureError, FileChange};
-
-/// The profile's name (the same as the credentials code's).
-pub const PROFILE: &str = "kiln";
+use crate::profile::{self, PROFILE};
 
 /// What configuring the Databricks CLI would do.
 #[derive(Debug, Default)]
@@ -25,12 +24,10 @@ pub struct CliPlan {
 /// Computes the change.
 pub fn plan(ctx: &Context) -> Result<CliPlan, ConfigureError> {
     let mut plan = CliPlan::default();
-    let path = ctx.home.join(".databrickscfg");
-    let existing = std::fs::read_to_string(&path).unwrap_or_default();
+    let path = ctx.home.join(profile::FILE_NAME);
     let Some(access) = &ctx.databricks_cli else {
-        let brokered =
-            ini::get(&existing, PROFILE, "auth_type").as_deref() == Some("metadata-service");
-        plan.notes.push(if brokered {
+        let existing = std::fs::read_to_string(&path).unwrap_or_default();
+        plan.notes.push(if profile::is_brokered(&existing) {
             format!(
                 "profile [{PROFILE}] gets the current token from kiln's token broker \
                  (DATABRICKS_CONFIG_PROFILE={PROFILE})"
@@ -40,17 +37,13 @@ pub fn plan(ctx: &Context) -> Result<CliPlan, ConfigureError> {
         });
         return Ok(plan);
     };
-    let edits = [
-        ("host", Some(access.host.as_str())),
-        ("auth_type", Some("metadata-service")),
-        (
-            "metadata_service_url",
-            Some(access.metadata_service_url.expose()),
-        ),
-    ];
     plan.notes.push(format!(
         "use it with DATABRICKS_CONFIG_PROFILE={PROFILE} or --profile {PROFILE}"
     ));
-    plan.file = FileChange::plan(path, true, |b| ini::merge(b, PROFILE, &edits))?;
+    plan.file = FileChange::plan(path, true, |b| {
+        let old = text(b)?;
+        let new = profile::with_broker(old, &access.host, &access.metadata_service_url);
+        Ok((new != old).then(|| new.into_bytes()))
+    })?;
     Ok(plan)
 }

@@ -6,7 +6,7 @@
 //! (the current token: one source of truth, a `TokenSource`), `remote` (token and identity calls),
 //! `bootstrap` (a pasted token becomes kiln's own short-lived token), `rotation` (the state
 //! machine), `state_file` (non-secret state for orphan revocation), `broker` (the loopback
-//! broker for terminals), `profile` (the `[kiln]` profile in `~/.databrickscfg`), `clock`
+//! broker for terminals; the `[kiln]` profile it installs is [`crate::profile`]'s), `clock`
 //! (time, movable in tests). Files under `~/.kiln` are written through [`crate::state`].
 
 pub mod apps;
@@ -15,7 +15,6 @@ pub mod broker;
 pub mod cell;
 pub mod clock;
 pub mod owner;
-pub mod profile;
 pub mod remote;
 pub mod rotation;
 pub mod sp_secret;
@@ -353,7 +352,7 @@ impl Credentials {
         match &self.0.broker {
             Some(_) => vec![(
                 "DATABRICKS_CONFIG_PROFILE".to_owned(),
-                profile::PROFILE.to_owned(),
+                crate::profile::PROFILE.to_owned(),
             )],
             None => Vec::new(),
         }
@@ -470,7 +469,7 @@ impl Credentials {
         }
         if let Some(b) = &self.0.broker {
             b.remove();
-            if let Err(e) = profile::remove(&self.0.home) {
+            if let Err(e) = crate::profile::remove(&self.0.home) {
                 tracing::warn!(error = %e, "cannot remove the [kiln] profile from ~/.databrickscfg");
             }
         }
@@ -501,7 +500,7 @@ fn start_broker(
             return None;
         }
     };
-    if let Err(e) = profile::install(home, host, &files.metadata_url()) {
+    if let Err(e) = crate::profile::install(home, host, &files.metadata_url()) {
         tracing::error!(error = %e, "cannot write the [kiln] profile to ~/.databrickscfg");
     }
     tracing::info!(url = %files.url, "token broker listening");

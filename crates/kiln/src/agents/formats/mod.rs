@@ -6,7 +6,6 @@
 
 pub mod block;
 pub mod dotenv;
-pub mod ini;
 pub mod json;
 pub mod toml;
 pub mod yaml;
