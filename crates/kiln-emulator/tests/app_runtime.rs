@@ -474,6 +474,9 @@ async fn a_crash_marks_the_app_crashed_and_keeps_its_logs() {
         .await
         .unwrap();
     assert_eq!(admin, logs);
+    let logz = via_proxy(&c, "crashy", "/logz", Some(&alice), &[]).await;
+    assert_eq!(logz.status(), 200);
+    assert!(logz.text().await.unwrap().contains("crashing"));
     assert_eq!(
         via_proxy(&c, "crashy", "/env", Some(&alice), &[])
             .await
@@ -587,7 +590,7 @@ async fn stop_sends_sigterm_then_sigkill_and_start_runs_it_again() {
 }
 
 #[tokio::test]
-async fn a_redeploy_replaces_the_process() {
+async fn a_redeploy_replaces_the_process_and_delete_ends_it() {
     let c = start().await;
     create(&c, "redo").await;
     upload(&c, "redo", YAML, APP_PY).await;
@@ -628,6 +631,17 @@ async fn a_redeploy_replaces_the_process() {
     );
     let list = c.get("/api/2.0/apps/redo/deployments").await;
     assert_eq!(list.body["app_deployments"].as_array().unwrap().len(), 2);
+
+    // Deleting the app ends its process.
+    let last = c.emu.app_pid("redo").unwrap();
+    let deleted = c
+        .call("DELETE", "/api/2.0/apps/redo", Some(&c.token()), None)
+        .await;
+    assert_eq!(deleted.status, 200);
+    wait_for("the deleted app's process to be gone", || async {
+        (!alive(last)).then_some(())
+    })
+    .await;
 }
 
 #[tokio::test]

@@ -80,6 +80,7 @@ async fn flags_seed_identities() {
         "0b6e5f6a-1c2d-4e3f-8a9b-0c1d2e3f4a5b"
     );
     assert_eq!(info["DATABRICKS_APP_NAME"], "agent-terminal");
+    assert!(info["DATABRICKS_APP_URL"].starts_with("http://127.0.0.1:"));
 
     let http = reqwest::Client::builder()
         .timeout(Duration::from_secs(30))

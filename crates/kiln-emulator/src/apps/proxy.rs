@@ -3,7 +3,8 @@
 //! `kiln_emulator_session` cookie from `/__emulator/login`, or an OAuth bearer token, never a
 //! PAT), refuses principals without `CAN_USE`, removes every incoming `X-Forwarded-*`,
 //! `X-Real-Ip` and `X-Request-Id`, adds the identity headers, and forwards the request (WebSocket
-//! upgrades included, both directions) to the app's process.
+//! upgrades included, both directions) to the app's process. `/logz` shows the app's logs to
+//! principals with `CAN_MANAGE`, as on Databricks.
 
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
@@ -186,14 +187,22 @@ async fn handle(
         Ok(None) => return sign_in(&st, &req),
         Err(why) => return page(StatusCode::UNAUTHORIZED, "Unauthorized", why),
     };
-    let allowed = {
+    let level = {
         let w = st.shared.world();
         w.apps
             .by_name
             .get(&st.app)
-            .map(|a| permissions::effective(a, &who).is_some())
+            .map(|a| permissions::effective(a, &who))
     };
-    match allowed {
+    if req.uri().path() == "/logz" && level == Some(Some(permissions::Level::CanManage)) {
+        return (
+            StatusCode::OK,
+            [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],
+            st.shared.runtime.logs(&st.app).unwrap_or_default(),
+        )
+            .into_response();
+    }
+    match level.map(|l| l.is_some()) {
         None => {
             return page(
                 StatusCode::NOT_FOUND,

@@ -197,7 +197,9 @@ impl Runtime {
         if let Some(p) = slot.proxy {
             p.cancel.cancel();
         }
-        let dir = self.app_dir(app);
+        // Moved aside at once, so an app created again under the same name starts clean.
+        let dir = self.root.join(format!(".removed-{}", ids::hex(8)));
+        let _ = std::fs::rename(self.app_dir(app), &dir);
         match slot.run {
             Some(run) => {
                 run.stop.cancel();
