@@ -113,7 +113,7 @@ impl Runtime {
     /// A runtime whose files live in a fresh private temporary directory.
     pub fn new(bind: IpAddr) -> io::Result<Self> {
         let root = std::env::temp_dir().join(format!("kiln-emulator-apps-{}", ids::hex(8)));
-        std::fs::create_dir_all(&root)?;
+        std::fs::create_dir(&root)?;
         #[cfg(unix)]
         {
             use std::os::unix::fs::PermissionsExt;
