@@ -135,3 +135,99 @@ fn non_loopback_bind_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("EMAIL=TOKEN"));
 }
+
+/// SIGTERM to the emulator ends the app processes it started (no orphans).
+#[tokio::test]
+async fn sigterm_ends_the_apps_it_runs() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    let (mut p, info) = spawn(&["--port", "0", "--user", "owner@example.com"]);
+    let host = info["DATABRICKS_HOST"].clone();
+    let token = info["DATABRICKS_TOKEN"].clone();
+    let http = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .build()
+        .unwrap();
+    let src = "/Users/owner@example.com/srv";
+    let r = http
+        .post(format!("{host}/api/2.0/workspace/mkdirs"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "path": src }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let r = http
+        .post(format!(
+            "{host}/api/2.0/workspace-files/import-file{src}/app.yaml?overwrite=true"
+        ))
+        .bearer_auth(&token)
+        .body("command: [\"python3\", \"-m\", \"http.server\", \"$DATABRICKS_APP_PORT\"]\n")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 200);
+    let d: serde_json::Value = http
+        .post(format!("{host}/api/2.0/apps/kiln/deployments"))
+        .bearer_auth(&token)
+        .json(&serde_json::json!({ "source_code_path": src }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = d["deployment_id"].as_str().unwrap().to_string();
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        let d: serde_json::Value = http
+            .get(format!("{host}/api/2.0/apps/kiln/deployments/{id}"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if d["status"]["state"] == "SUCCEEDED" {
+            break;
+        }
+        assert_eq!(d["status"]["state"], "IN_PROGRESS", "{d}");
+        assert!(std::time::Instant::now() < deadline, "deployment timed out");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // The app is the emulator's child: find it under /proc.
+    let emu_pid = p.0.id();
+    let app_pid = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .find(|pid| {
+            std::fs::read_to_string(format!("/proc/{pid}/stat"))
+                .ok()
+                .and_then(|s| {
+                    let rest = s.rsplit_once(')')?.1.to_string();
+                    rest.split_whitespace().nth(1)?.parse::<u32>().ok()
+                })
+                == Some(emu_pid)
+        })
+        .expect("the app runs as the emulator's child");
+    rustix::process::kill_process(
+        rustix::process::Pid::from_raw(i32::try_from(emu_pid).unwrap()).unwrap(),
+        rustix::process::Signal::TERM,
+    )
+    .unwrap();
+    let status = p.0.wait().unwrap();
+    assert!(status.success(), "{status}");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    // Gone, or a zombie of a process that is itself gone.
+    while std::fs::read_to_string(format!("/proc/{app_pid}/stat"))
+        .ok()
+        .is_some_and(|s| !s.rsplit_once(')').unwrap().1.trim_start().starts_with('Z'))
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the app outlived the emulator"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
