@@ -517,6 +517,38 @@ async fn an_app_that_exits_at_start_fails_its_deployment() {
             .unwrap()
             .contains("cannot run ./no-such-binary")
     );
+    // Bad overrides in the request are refused outright.
+    let src = format!("/Workspace{}/boom", home(&c));
+    for body in [
+        json!({"source_code_path": src, "command": "python3 app.py"}),
+        json!({"source_code_path": src, "env_vars": [{"name": "X"}]}),
+        json!({"source_code_path": src, "env_vars": [{"name": "1X", "value": "v"}]}),
+    ] {
+        let r = c.post("/api/2.0/apps/boom/deployments", body).await;
+        assert_eq!(r.status, 400, "{:?}", r.body);
+        assert_eq!(r.code(), "INVALID_PARAMETER_VALUE");
+    }
+    // The request's command and env_vars override app.yaml.
+    let r = c
+        .post(
+            "/api/2.0/apps/boom/deployments",
+            json!({"source_code_path": src,
+                   "command": ["python3", "echo_app.py", "$DATABRICKS_APP_PORT"],
+                   "env_vars": [{"name": "FAIL_AT_START", "value": ""}]}),
+        )
+        .await;
+    let id = r.body["deployment_id"].as_str().unwrap().to_string();
+    let d = wait_for("the override deployment", || async {
+        let d = c
+            .get(&format!("/api/2.0/apps/boom/deployments/{id}"))
+            .await
+            .body;
+        (d["status"]["state"] != "IN_PROGRESS").then_some(d)
+    })
+    .await;
+    assert_eq!(d["status"]["state"], "SUCCEEDED", "{d}");
+    assert_eq!(d["command"][0], "python3");
+
     c.emu.set_delays(StateDelays {
         app_deploy_secs: 0,
         ..StateDelays::default()
