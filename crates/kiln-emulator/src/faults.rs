@@ -48,6 +48,12 @@ pub enum FaultAction {
         /// Delay in milliseconds.
         millis: u64,
     },
+    /// Serve the request (its effects happen), then hold the answer back (real time): the
+    /// server did the work but the client may give up before it learns the result.
+    SlowAnswer {
+        /// Delay in milliseconds.
+        millis: u64,
+    },
     /// 503 `TEMPORARILY_UNAVAILABLE` while the emulator clock is inside the window that
     /// starts `start_in_secs` after the rule is added and lasts `duration_secs`.
     Outage {
@@ -131,6 +137,7 @@ pub struct Faults {
 
 enum Hit {
     Latency(u64),
+    SlowAnswer(u64),
     Respond(ApiError, &'static str),
     Reset,
 }
@@ -198,6 +205,7 @@ impl Faults {
         }
         Some(match &rule.fault.action {
             FaultAction::Latency { millis } => Hit::Latency(*millis),
+            FaultAction::SlowAnswer { millis } => Hit::SlowAnswer(*millis),
             FaultAction::Reset => Hit::Reset,
             FaultAction::RateLimit { retry_after_secs } => Hit::Respond(
                 ApiError::new(
@@ -270,6 +278,12 @@ pub async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
             tokio::time::sleep(Duration::from_millis(ms)).await;
             let mut resp = next.run(req).await;
             resp.extensions_mut().insert(AppliedFault("latency"));
+            resp
+        }
+        Some(Hit::SlowAnswer(ms)) => {
+            let mut resp = next.run(req).await;
+            tokio::time::sleep(Duration::from_millis(ms)).await;
+            resp.extensions_mut().insert(AppliedFault("slow_answer"));
             resp
         }
         Some(Hit::Respond(err, label)) => {

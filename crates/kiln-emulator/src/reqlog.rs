@@ -32,11 +32,13 @@ pub struct RequestRecord {
     pub path: String,
     /// Query string with secret-looking parameters redacted; empty when none.
     pub query: String,
-    /// Status answered (0 when the connection was reset).
+    /// Status answered (0 when the connection was reset, or the client went away before the
+    /// answer was ready: its request is still logged).
     pub status: u16,
     /// User name of the authenticated caller, if any.
     pub identity: Option<String>,
-    /// Injected fault, if any (`status`, `rate_limit`, `reset`, `latency`, `outage`).
+    /// Injected fault, if any (`status`, `rate_limit`, `reset`, `latency`, `slow_answer`,
+    /// `outage`), or `abandoned` when the client went away before the answer.
     pub fault: Option<String>,
 }
 
@@ -101,7 +103,24 @@ pub async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
     let query = redact_query(req.uri().query().unwrap_or_default());
     let time_ms = shared.now_ms();
     let admin = path.starts_with("/__emulator");
+    // A client that gives up (a timeout) drops this future: the guard still logs the request.
+    let mut pending = (!admin).then(|| Abandoned {
+        shared: shared.clone(),
+        record: Some(RequestRecord {
+            seq: 0,
+            time_ms,
+            method: method.clone(),
+            path: path.clone(),
+            query: query.clone(),
+            status: 0,
+            identity: None,
+            fault: Some("abandoned".into()),
+        }),
+    });
     let mut resp = next.run(req).await;
+    if let Some(p) = pending.as_mut() {
+        p.record = None;
+    }
     if let Ok(v) = HeaderValue::from_str(&shared.workspace_id.to_string()) {
         resp.headers_mut().insert("x-databricks-org-id", v);
     }
@@ -133,6 +152,21 @@ pub async fn layer(State(shared): State<Arc<Shared>>, req: Request, next: Next) 
         fault,
     });
     resp
+}
+
+/// Logs a request whose answer was never produced (the client went away first).
+struct Abandoned {
+    shared: Arc<Shared>,
+    record: Option<RequestRecord>,
+}
+
+impl Drop for Abandoned {
+    fn drop(&mut self) {
+        if let Some(r) = self.record.take() {
+            tracing::info!(method = %r.method, path = %r.path, "request abandoned by the client");
+            self.shared.log.push(r);
+        }
+    }
 }
 
 #[cfg(test)]

@@ -7,7 +7,7 @@ mod common;
 
 use std::time::Duration;
 
-use common::{into_resp, start};
+use common::{TIMEOUT, into_resp, start};
 use kiln_emulator::{Emulator, EmulatorError, EmulatorOptions, Fault, FaultAction};
 use serde_json::json;
 
@@ -137,6 +137,43 @@ async fn latency_fault_still_answers() {
         .add_fault(Fault::new(ME, FaultAction::Latency { millis: 50 }).times(1));
     assert_eq!(c.get(ME).await.status, 200);
     assert_eq!(c.emu.requests()[0].fault.as_deref(), Some("latency"));
+}
+
+/// A slow answer: the token is created at once, but a client that gives up never sees it; the
+/// abandoned request is still logged.
+#[tokio::test]
+async fn slow_answer_does_the_work_and_a_client_that_gives_up_is_logged() {
+    let c = start().await;
+    let path = "/api/2.0/token/create";
+    c.emu
+        .add_fault(Fault::new(path, FaultAction::SlowAnswer { millis: 60_000 }).times(1));
+    let r = c
+        .http
+        .post(c.url(path))
+        .bearer_auth(c.token())
+        .json(&json!({"lifetime_seconds": 600, "comment": "slow one"}))
+        .timeout(Duration::from_millis(500))
+        .send()
+        .await;
+    assert!(r.is_err_and(|e| e.is_timeout()), "the answer was held back");
+    let listed = c.get("/api/2.0/token/list").await;
+    let comments: Vec<&str> = listed.body["token_infos"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["comment"].as_str())
+        .collect();
+    assert!(comments.contains(&"slow one"), "created anyway: {comments:?}");
+    let deadline = std::time::Instant::now() + TIMEOUT;
+    loop {
+        let log = c.emu.requests();
+        if let Some(r) = log.iter().find(|r| r.path == path) {
+            assert_eq!((r.status, r.fault.as_deref()), (0, Some("abandoned")));
+            break;
+        }
+        assert!(std::time::Instant::now() < deadline, "never logged: {log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 #[tokio::test]

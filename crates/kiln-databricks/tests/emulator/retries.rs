@@ -187,6 +187,26 @@ async fn a_slow_response_times_out_and_is_retried() {
     );
     let me = client.scim().me().await.unwrap();
     assert_eq!(me.user_name, emu.user_email());
+    // Two attempts reached the emulator: the slow one (given up by the client, or answered
+    // after the client had gone) and then the retry that answered.
+    let deadline = Instant::now() + STEP;
+    let mut log = logged(&emu, "GET", ME);
+    while log.len() < 2 {
+        assert!(Instant::now() < deadline, "only one attempt arrived: {log:?}");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+        log = logged(&emu, "GET", ME);
+    }
+    log.sort_by_key(|r| (r.time_ms, r.seq));
+    assert_eq!(log.len(), 2, "{log:?}");
+    assert!(
+        matches!(log[0].fault.as_deref(), Some("latency" | "abandoned")),
+        "the first attempt was the slow one: {log:?}"
+    );
+    assert_eq!(
+        (log[1].status, log[1].fault.as_deref()),
+        (200, None),
+        "the retry was answered: {log:?}"
+    );
 }
 
 #[tokio::test]
