@@ -163,7 +163,10 @@ async fn slow_answer_does_the_work_and_a_client_that_gives_up_is_logged() {
         .iter()
         .filter_map(|t| t["comment"].as_str())
         .collect();
-    assert!(comments.contains(&"slow one"), "created anyway: {comments:?}");
+    assert!(
+        comments.contains(&"slow one"),
+        "created anyway: {comments:?}"
+    );
     let deadline = std::time::Instant::now() + TIMEOUT;
     loop {
         let log = c.emu.requests();
@@ -171,7 +174,10 @@ async fn slow_answer_does_the_work_and_a_client_that_gives_up_is_logged() {
             assert_eq!((r.status, r.fault.as_deref()), (0, Some("abandoned")));
             break;
         }
-        assert!(std::time::Instant::now() < deadline, "never logged: {log:?}");
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never logged: {log:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }

@@ -1,5 +1,7 @@
 //! The environment a shell starts with: an allow-list of the parent's variables plus what kiln
 //! sets, and a filter that drops anything whose name looks like a credential, whatever its source.
+//! Every other process kiln starts (installers, git, agent checks) gets the same allow-list
+//! through [`for_child`], so a token in kiln's own environment reaches none of them.
 
 use std::path::Path;
 
@@ -9,9 +11,11 @@ const PASS_THROUGH: &[&str] = &[
     "TMPDIR",
     "http_proxy",
     "https_proxy",
+    "all_proxy",
     "no_proxy",
     "HTTP_PROXY",
     "HTTPS_PROXY",
+    "ALL_PROXY",
     "NO_PROXY",
     "SSL_CERT_FILE",
     "SSL_CERT_DIR",
@@ -19,7 +23,11 @@ const PASS_THROUGH: &[&str] = &[
     "NODE_EXTRA_CA_CERTS",
     "PIP_INDEX_URL",
     "PIP_EXTRA_INDEX_URL",
+    "PIP_CERT",
     "npm_config_registry",
+    "NPM_CONFIG_REGISTRY",
+    "npm_config_cafile",
+    "NPM_CONFIG_CAFILE",
     "EDITOR",
     "VISUAL",
     "PAGER",
@@ -57,14 +65,10 @@ fn is_utf8_locale(value: &str) -> bool {
     v.contains("utf-8") || v.contains("utf8")
 }
 
-/// Builds the environment of a new shell from the parent's variables (`parent`), the chosen
-/// home, user and shell, and `extra` (applied last). Credential-looking names are dropped.
-pub fn build(
-    parent: &[(String, String)],
-    home: &Path,
-    shell: &str,
-    extra: &[(String, String)],
-) -> Vec<(String, String)> {
+/// The allow-listed part of every environment kiln gives a process: `HOME`, `USER`, `LOGNAME`,
+/// a UTF-8 `LANG`, `PATH` (with `~/.local/bin` first) and the pass-through variables (time zone,
+/// proxies, CA files, package registries, editor, UTF-8 `LC_*`); never a credential-looking name.
+fn allow_listed(parent: &[(String, String)], home: &Path) -> Vec<(String, String)> {
     let get = |k: &str| parent.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
     let home_s = home.to_string_lossy().into_owned();
     let user = get("USER")
@@ -83,15 +87,11 @@ pub fn build(
         )
         .collect::<Vec<_>>()
         .join(":");
-
     let mut env: Vec<(String, String)> = vec![
-        ("TERM".into(), "xterm-256color".into()),
-        ("COLORTERM".into(), "truecolor".into()),
         ("LANG".into(), lang),
         ("HOME".into(), home_s),
         ("USER".into(), user.clone()),
         ("LOGNAME".into(), user),
-        ("SHELL".into(), shell.to_owned()),
         ("PATH".into(), path),
     ];
     for (k, v) in parent {
@@ -101,11 +101,49 @@ pub fn build(
             env.push((k.clone(), v.clone()));
         }
     }
+    env.retain(|(k, _)| !is_credential_name(k));
+    env
+}
+
+/// Sets `extra` over `env` (a variable of the same name is replaced).
+fn overlay(env: &mut Vec<(String, String)>, extra: &[(String, String)]) {
     for (k, v) in extra {
         env.retain(|(n, _)| n != k);
         env.push((k.clone(), v.clone()));
     }
+}
+
+/// Builds the environment of a new shell from the parent's variables (`parent`), the chosen
+/// home, user and shell, and `extra` (applied last). Credential-looking names are dropped.
+pub fn build(
+    parent: &[(String, String)],
+    home: &Path,
+    shell: &str,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut env: Vec<(String, String)> = vec![
+        ("TERM".into(), "xterm-256color".into()),
+        ("COLORTERM".into(), "truecolor".into()),
+        ("SHELL".into(), shell.to_owned()),
+    ];
+    env.extend(allow_listed(parent, home));
+    overlay(&mut env, extra);
     env.retain(|(k, _)| !is_credential_name(k));
+    env
+}
+
+/// The environment of a process kiln starts that is not a terminal (an installer, `git`, an
+/// agent's check): the terminal allow-list of `parent` with `home`, then `extra`. Unlike
+/// [`build`], `extra` is not filtered: it holds what the caller chose to pass on purpose (a
+/// check in direct mode hands the agent `DATABRICKS_TOKEN`); nothing reaches the child
+/// from `parent` that a terminal would not get.
+pub fn for_child(
+    parent: &[(String, String)],
+    home: &Path,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    let mut env = allow_listed(parent, home);
+    overlay(&mut env, extra);
     env
 }
 
@@ -185,6 +223,33 @@ mod tests {
         assert_eq!(get("RANDOM_VAR"), None);
         assert_eq!(get("DATABRICKS_TOKEN"), None);
         assert_eq!(get("SOME_TOKEN"), None, "extra env is filtered too");
+    }
+
+    #[test]
+    fn children_get_the_allow_list_and_their_extras() {
+        let parent = pairs(&[
+            ("PATH", "/usr/bin"),
+            ("GITHUB_TOKEN", "ghp_x"),
+            ("SERVER_ONLY", "x"),
+            ("npm_config_registry", "http://mirror/"),
+            ("PIP_CERT", "/ca.pem"),
+        ]);
+        let extra = pairs(&[("DATABRICKS_TOKEN", "chosen"), ("PATH", "/p/bin:/usr/bin")]);
+        let env = for_child(&parent, Path::new("/h"), &extra);
+        let get = |k: &str| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.as_str());
+        assert_eq!(get("GITHUB_TOKEN"), None);
+        assert_eq!(get("SERVER_ONLY"), None);
+        assert_eq!(get("TERM"), None, "not a terminal");
+        assert_eq!(get("HOME"), Some("/h"));
+        assert_eq!(get("npm_config_registry"), Some("http://mirror/"));
+        assert_eq!(get("PIP_CERT"), Some("/ca.pem"));
+        assert_eq!(
+            get("DATABRICKS_TOKEN"),
+            Some("chosen"),
+            "extras are on purpose"
+        );
+        assert_eq!(get("PATH"), Some("/p/bin:/usr/bin"));
+        assert_eq!(env.iter().filter(|(k, _)| k == "PATH").count(), 1);
     }
 
     #[test]

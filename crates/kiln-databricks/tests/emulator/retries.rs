@@ -192,7 +192,10 @@ async fn a_slow_response_times_out_and_is_retried() {
     let deadline = Instant::now() + STEP;
     let mut log = logged(&emu, "GET", ME);
     while log.len() < 2 {
-        assert!(Instant::now() < deadline, "only one attempt arrived: {log:?}");
+        assert!(
+            Instant::now() < deadline,
+            "only one attempt arrived: {log:?}"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
         log = logged(&emu, "GET", ME);
     }

@@ -1,8 +1,9 @@
 //! `kiln agents check`: one tiny non-interactive prompt through each agent's real CLI, with the
 //! commands and offline switches established in agent-clis.md, in the configured HOME. The CLI
-//! runs in its own process group (ended as a whole on timeout), stdin closed, and with the
-//! variables removed that would shadow its config files (e.g. a `GEMINI_API_KEY` in the caller's
-//! environment).
+//! runs in its own process group (ended as a whole on timeout), stdin closed, with the terminal
+//! allow-list of the caller's environment ([`crate::child`]): nothing there can shadow its config
+//! files (e.g. a `GEMINI_API_KEY` of the caller's) or leak a token to it; what it needs is
+//! passed on purpose in [`CheckOptions::env`].
 
 use super::Agent;
 use super::install::bin_dir;
@@ -16,28 +17,6 @@ use tokio::process::Command;
 pub const CHECK_TIMEOUT: Duration = Duration::from_secs(180);
 /// Default prompt.
 pub const DEFAULT_PROMPT: &str = "Reply with the single word: ok";
-
-/// Variables that would override what kiln wrote into the agents' files.
-const SHADOWING: &[&str] = &[
-    "ANTHROPIC_API_KEY",
-    "ANTHROPIC_AUTH_TOKEN",
-    "ANTHROPIC_BASE_URL",
-    "ANTHROPIC_MODEL",
-    "CLAUDE_CONFIG_DIR",
-    "CODEX_HOME",
-    "GEMINI_API_KEY",
-    "GOOGLE_API_KEY",
-    "GOOGLE_GEMINI_BASE_URL",
-    "GEMINI_MODEL",
-    "GOOGLE_GENAI_USE_VERTEXAI",
-    "GOOGLE_CLOUD_PROJECT",
-    "HERMES_HOME",
-    "OPENCODE_CONFIG",
-    "XDG_CONFIG_HOME",
-    "XDG_DATA_HOME",
-    "XDG_STATE_HOME",
-    "XDG_CACHE_HOME",
-];
 
 /// The switches that keep an agent from calling anything but its model endpoint
 /// (agent-clis.md). `kiln serve` may add them to its terminals' environment too.
@@ -222,9 +201,9 @@ pub fn command(agent: Agent, opts: &CheckOptions) -> Command {
         path.push(p);
     }
     let mut cmd = Command::new(bin.join(agent.bin()));
+    crate::child::restrict(cmd.as_std_mut(), Some(&opts.home), &[]);
     cmd.args(args(agent, &opts.prompt))
         .current_dir(work_dir(&opts.home))
-        .env("HOME", &opts.home)
         .env("PATH", path)
         .env("NO_COLOR", "1")
         .env("TERM", "dumb")
@@ -233,9 +212,6 @@ pub fn command(agent: Agent, opts: &CheckOptions) -> Command {
         .stderr(Stdio::piped())
         .process_group(0)
         .kill_on_drop(true);
-    for v in SHADOWING {
-        cmd.env_remove(v);
-    }
     for (k, v) in offline_env(agent) {
         cmd.env(k, v);
     }

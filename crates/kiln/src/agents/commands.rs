@@ -208,6 +208,11 @@ pub(super) async fn check_cmd(a: CheckArgs) -> Result<bool, String> {
     let mut opts = CheckOptions::new(home.clone(), prefix_of(&a.prefix, &home)?);
     opts.prompt = a.prompt.clone();
     opts.timeout = Duration::from_secs(a.timeout_secs.max(1));
+    // Agents get the allow-listed environment: direct mode's token reference needs the token
+    // passed on purpose (it is the caller's own, for the agents the caller asked to run).
+    if let Ok(t) = std::env::var(DIRECT_TOKEN_ENV) {
+        opts.env.push((DIRECT_TOKEN_ENV.into(), t));
+    }
     // Direct mode: Gemini CLI reads its key from the environment only.
     if let Ok(t) = std::env::var(DIRECT_TOKEN_ENV)
         && !std::fs::read_to_string(home.join(".gemini/.env"))

@@ -25,13 +25,12 @@ pub fn hooks_dir(home: &Path) -> PathBuf {
     home.join(crate::state::DIR_NAME).join("git-hooks")
 }
 
+/// `git` with the allow-listed environment and `HOME` = `home` (so no `GIT_CONFIG_*` or
+/// `XDG_CONFIG_HOME` of kiln's environment redirects it, and no token of kiln's reaches it).
 fn git(home: &Path) -> Command {
     let mut c = Command::new("git");
-    c.env("HOME", home)
-        .env_remove("XDG_CONFIG_HOME")
-        .env_remove("GIT_CONFIG_GLOBAL")
-        .env_remove("GIT_CONFIG_NOSYSTEM")
-        .stdin(Stdio::null());
+    crate::child::restrict(&mut c, Some(home), &[]);
+    c.stdin(Stdio::null());
     c
 }
 

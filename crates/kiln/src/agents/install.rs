@@ -4,8 +4,9 @@
 //! task, all in parallel, each reporting its output lines; an agent whose pinned version is
 //! already present is skipped. npm and pip read their registry, proxy and CA settings from the
 //! environment and their config files as usual (`npm_config_registry`, `.npmrc`,
-//! `PIP_INDEX_URL`, `HTTPS_PROXY`, `NODE_EXTRA_CA_CERTS`, `PIP_CERT`, …): kiln passes them
-//! through untouched. No `curl | bash`.
+//! `PIP_INDEX_URL`, `HTTPS_PROXY`, `NODE_EXTRA_CA_CERTS`, `PIP_CERT`, …): kiln passes those
+//! through untouched, and nothing else of its environment (the terminal allow-list, see
+//! [`crate::child`]: npm install scripts never see a token kiln was started with). No `curl | bash`.
 
 use super::Agent;
 use super::manifest::{Manifest, PackageSource, PackageSpec};
@@ -31,8 +32,8 @@ pub struct InstallOptions {
     pub python: PathBuf,
     /// Per-agent time limit.
     pub timeout: Duration,
-    /// Extra environment for npm and pip: `Some` sets, `None` removes (everything else is
-    /// passed through, registry, proxy and CA settings included).
+    /// Extra environment for npm and pip, over the allow-listed one: `Some` sets, `None`
+    /// removes.
     pub env: Vec<(String, Option<String>)>,
 }
 
@@ -151,6 +152,7 @@ async fn run(
     opts: &InstallOptions,
     sink: &LineSink,
 ) -> Result<Vec<String>, InstallError> {
+    crate::child::restrict(cmd.as_std_mut(), None, &[]);
     for (k, v) in &opts.env {
         match v {
             Some(v) => cmd.env(k, v),
