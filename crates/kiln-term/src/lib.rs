@@ -18,7 +18,7 @@ mod session;
 mod skip;
 
 pub use manager::Manager;
-pub use session::{Session, ViewerGuard};
+pub use session::{INPUT_QUEUE_BYTES, Session, ViewerGuard};
 
 use bytes::Bytes;
 use std::path::PathBuf;
@@ -110,6 +110,8 @@ pub struct SessionInfo {
     pub viewers: usize,
     /// End offset of the output stream.
     pub offset: u64,
+    /// Bytes of input queued and not yet taken by the PTY (at most [`INPUT_QUEUE_BYTES`]).
+    pub input_queued: usize,
     pub exit: Option<ExitStatus>,
 }
 

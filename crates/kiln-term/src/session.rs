@@ -1,5 +1,5 @@
-//! One PTY session: the reader task (PTY -> ring + terminal state), the writer task (bounded input
-//! queue -> PTY), the lifecycle task (exit status, ending the whole session) and the read API
+//! One PTY session: the reader task (PTY -> ring + terminal state), the writer task (input queue
+//! bounded in bytes -> PTY), the lifecycle task (exit status, ending the whole session) and the read API
 //! viewers use at their own offsets.
 //!
 //! Locking: one short `std::sync::Mutex` per session guards the ring and metadata, another the
@@ -19,14 +19,23 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant, SystemTime};
 use tokio::io::unix::AsyncFd;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 /// Bytes read from the PTY at once (64 KiB).
 const READ_CHUNK_BYTES: usize = 64 << 10;
 /// Bytes the reader copies before it yields to other tasks (32 KiB).
 const YIELD_EVERY_BYTES: usize = 32 << 10;
-/// Input messages queued per session before writers wait.
-const INPUT_QUEUE_MESSAGES: usize = 64;
+/// Bytes of input queued per session, not yet written to the PTY, before writers wait (1 MiB).
+/// A shell that stops reading its input holds at most this much in kiln's memory, whatever the
+/// clients send; a larger message goes in in pieces as the shell reads.
+pub const INPUT_QUEUE_BYTES: usize = 1 << 20;
+/// Pieces a message larger than [`INPUT_QUEUE_BYTES`] is queued in (256 KiB).
+const INPUT_PIECE_BYTES: usize = INPUT_QUEUE_BYTES / 4;
+/// Queue slots (each holds at least one byte of the budget; the byte bound is what counts).
+const INPUT_QUEUE_SLOTS: usize = 1024;
+
+/// Queued input and the part of the byte budget it holds (released as it reaches the PTY).
+type Queued = (Bytes, OwnedSemaphorePermit);
 /// Allowed PTY sizes.
 pub(crate) const COLS: std::ops::RangeInclusive<u16> = 2..=1000;
 pub(crate) const ROWS: std::ops::RangeInclusive<u16> = 1..=500;
@@ -61,7 +70,11 @@ pub struct Session {
     ring_bytes: usize,
     reader_done: AtomicBool,
     progress: watch::Sender<Progress>,
-    input: mpsc::Sender<Bytes>,
+    input: mpsc::Sender<Queued>,
+    /// The input byte budget ([`INPUT_QUEUE_BYTES`]); closed when the writer stops.
+    input_budget: Arc<Semaphore>,
+    /// One message at a time: the pieces of a large paste stay together.
+    input_turn: tokio::sync::Mutex<()>,
     master: Arc<AsyncFd<OwnedFd>>,
     viewers: AtomicUsize,
     ending: AtomicBool,
@@ -83,7 +96,8 @@ pub(crate) struct Start {
 impl Session {
     pub(crate) fn start(spawned: pty::Spawned, s: Start) -> std::io::Result<Arc<Self>> {
         let master = Arc::new(pty::into_async(spawned.master)?);
-        let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_MESSAGES);
+        let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_SLOTS);
+        let input_budget = Arc::new(Semaphore::new(INPUT_QUEUE_BYTES));
         let (progress, _) = watch::channel(Progress::default());
         let max_held = (s.ring_bytes / 2).min(4096);
         let session = Arc::new(Session {
@@ -104,6 +118,8 @@ impl Session {
             reader_done: AtomicBool::new(false),
             progress,
             input: input_tx,
+            input_budget: input_budget.clone(),
+            input_turn: tokio::sync::Mutex::new(()),
             master,
             viewers: AtomicUsize::new(0),
             ending: AtomicBool::new(false),
@@ -115,6 +131,7 @@ impl Session {
         tokio::spawn(write_loop(
             session.master.clone(),
             input_rx,
+            input_budget,
             session.id.clone(),
         ));
         tokio::spawn(lifecycle(session.clone(), spawned.child, reader_done_rx));
@@ -175,6 +192,7 @@ impl Session {
             idle,
             viewers: self.viewers.load(Ordering::Relaxed),
             offset: progress.end,
+            input_queued: self.input_queued(),
             exit: progress.exit,
         }
     }
@@ -224,6 +242,11 @@ impl Session {
         }
     }
 
+    /// Queues input for the PTY, in order, waiting while the session's input queue holds
+    /// [`INPUT_QUEUE_BYTES`] (backpressure: a shell that does not read makes writers wait, and
+    /// nothing is dropped). Data of at most [`INPUT_QUEUE_BYTES`] is queued whole or not at all,
+    /// so dropping this future (a timeout) loses or half-writes nothing; larger data is queued
+    /// in pieces as room appears, and other writers wait until the last piece is in.
     pub async fn write(&self, data: Bytes) -> Result<(), SessionError> {
         if self.progress.borrow().exit.is_some() {
             return Err(SessionError::Exited);
@@ -232,10 +255,33 @@ impl Session {
         if data.is_empty() {
             return Ok(());
         }
-        self.input
-            .send(data)
-            .await
-            .map_err(|_| SessionError::Exited)
+        let _turn = self.input_turn.lock().await;
+        let piece = if data.len() <= INPUT_QUEUE_BYTES {
+            data.len()
+        } else {
+            INPUT_PIECE_BYTES
+        };
+        let mut rest = data;
+        while !rest.is_empty() {
+            let chunk = rest.split_to(piece.min(rest.len()));
+            // `chunk.len()` is at most INPUT_QUEUE_BYTES (1 MiB): it fits a u32.
+            let permit = self
+                .input_budget
+                .clone()
+                .acquire_many_owned(chunk.len() as u32)
+                .await
+                .map_err(|_| SessionError::Exited)?;
+            self.input
+                .send((chunk, permit))
+                .await
+                .map_err(|_| SessionError::Exited)?;
+        }
+        Ok(())
+    }
+
+    /// Bytes of input queued and not yet written to the PTY.
+    pub fn input_queued(&self) -> usize {
+        INPUT_QUEUE_BYTES.saturating_sub(self.input_budget.available_permits())
     }
 
     pub fn resize(&self, cols: u16, rows: u16) -> Result<(), SessionError> {
@@ -427,8 +473,15 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
     let _ = done.send(());
 }
 
-async fn write_loop(master: Arc<AsyncFd<OwnedFd>>, mut input: mpsc::Receiver<Bytes>, id: String) {
-    while let Some(data) = input.recv().await {
+async fn write_loop(
+    master: Arc<AsyncFd<OwnedFd>>,
+    mut input: mpsc::Receiver<Queued>,
+    budget: Arc<Semaphore>,
+    id: String,
+) {
+    // Writers waiting for room learn that the session is gone when the writer stops.
+    let _close = CloseOnDrop(budget);
+    while let Some((data, mut permit)) = input.recv().await {
         let mut off = 0;
         while off < data.len() {
             let mut guard = match master.writable().await {
@@ -438,7 +491,11 @@ async fn write_loop(master: Arc<AsyncFd<OwnedFd>>, mut input: mpsc::Receiver<Byt
             match guard.try_io(|fd| {
                 rustix::io::write(fd.get_ref(), &data[off..]).map_err(std::io::Error::from)
             }) {
-                Ok(Ok(n)) => off += n,
+                Ok(Ok(n)) => {
+                    off += n;
+                    // Room for more input as soon as these bytes are in the PTY.
+                    drop(permit.split(n));
+                }
                 Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Ok(Err(e)) => {
                     tracing::debug!(session = %id, error = %e, "pty write failed; input dropped");
@@ -447,6 +504,15 @@ async fn write_loop(master: Arc<AsyncFd<OwnedFd>>, mut input: mpsc::Receiver<Byt
                 Err(_would_block) => {}
             }
         }
+    }
+}
+
+/// Closes the input budget when the writer task ends, however it ends.
+struct CloseOnDrop(Arc<Semaphore>);
+
+impl Drop for CloseOnDrop {
+    fn drop(&mut self) {
+        self.0.close();
     }
 }
 
@@ -484,6 +550,8 @@ async fn lifecycle(
         let _ = tokio::time::timeout(Duration::from_secs(2), &mut reader_done).await;
     }
     session.lock().exited_at = Some(Instant::now());
+    // Writers waiting for room in the input queue get `Exited` rather than waiting on.
+    session.input_budget.close();
     session.progress.send_modify(|p| p.exit = Some(status));
     tracing::info!(session = %session.id, code = ?status.code, signal = ?status.signal, "session exited");
 }

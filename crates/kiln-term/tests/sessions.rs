@@ -462,6 +462,95 @@ async fn a_ten_megabyte_paste_arrives_whole_and_in_order() {
     assert!(contains(&out, &expected));
 }
 
+fn stopped(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|stat| {
+        stat.rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            == Some("T")
+    })
+}
+
+/// A shell that stops reading while a 10 MiB paste comes in: the session holds at most
+/// `INPUT_QUEUE_BYTES` of it (the writer waits for room instead), a second writer that gives up
+/// while waiting leaves nothing behind, and once the shell reads again every byte arrives, in
+/// order, exactly once.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_shell_holds_a_bounded_input_queue_and_loses_nothing() {
+    use sha2::{Digest, Sha256};
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    const N: usize = 10 << 20;
+    let s = spawn(
+        &m,
+        cmd(&[
+            "sh",
+            "-c",
+            &format!(
+                "stty raw -echo; echo READY; kill -STOP $$; head -c {N} | sha256sum; \
+                 head -c 3; echo :TAIL; sleep 30"
+            ),
+        ]),
+    );
+    let (_, off) = read_until(&s, 0, |b| contains(b, "READY")).await;
+    let pid = s.info().pid;
+    eventually("the shell is stopped", || stopped(pid)).await;
+    let data: Vec<u8> = (0..N).map(|i| (i * 7 % 251) as u8).collect();
+    let expected = format!("{:x}", Sha256::digest(&data));
+    let writer = {
+        let s = s.clone();
+        tokio::spawn(async move { s.write(Bytes::from(data)).await })
+    };
+    // The queue fills up to its bound and the writer waits: the rest of the paste is not copied
+    // into the session.
+    eventually("the input queue is full", || {
+        s.input_queued() > kiln_term::INPUT_QUEUE_BYTES / 2
+    })
+    .await;
+    for _ in 0..20 {
+        let queued = s.input_queued();
+        assert!(
+            queued <= kiln_term::INPUT_QUEUE_BYTES,
+            "{queued} bytes queued, over the bound"
+        );
+        assert!(!writer.is_finished(), "the writer waits for room");
+        tokio::task::yield_now().await;
+    }
+    // A writer that gives up while the queue is full (a timeout) leaves nothing behind.
+    let gave_up = tokio::time::timeout(
+        Duration::from_millis(200),
+        s.write(Bytes::from_static(b"NOT-IN-THE-STREAM")),
+    )
+    .await;
+    assert!(gave_up.is_err(), "no room: the second write cannot finish");
+    assert!(s.input_queued() <= kiln_term::INPUT_QUEUE_BYTES);
+
+    let cont = std::process::Command::new("kill")
+        .args(["-CONT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(cont.success());
+    tokio::time::timeout(WAIT, writer)
+        .await
+        .expect("the paste drains once the shell reads")
+        .unwrap()
+        .unwrap();
+    let (out, off) = read_until(&s, off, |b| contains(b, &expected)).await;
+    assert!(
+        contains(&out, &expected),
+        "every byte arrived once, in order"
+    );
+    // The next bytes the shell reads are the next ones written: nothing of the abandoned write.
+    s.write(Bytes::from_static(b"XYZ")).await.unwrap();
+    let (out, _) = read_until(&s, off, |b| contains(b, ":TAIL")).await;
+    assert!(
+        contains(&out, "XYZ:TAIL"),
+        "{:?}",
+        String::from_utf8_lossy(&out)
+    );
+    eventually("the queue is empty", || s.input_queued() == 0).await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn shells_get_no_credentials() {
     let home = tempfile::tempdir().unwrap();

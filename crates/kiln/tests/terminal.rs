@@ -436,3 +436,110 @@ async fn shutdown_tells_viewers() {
     assert!(matches!(c.next().await, Event::Closed));
     stop.await.unwrap();
 }
+
+fn stopped(pid: u64) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| {
+        s.rsplit(')')
+            .next()
+            .and_then(|r| r.split_whitespace().next())
+            == Some("T")
+    })
+}
+
+/// A shell that stops reading while a 10 MiB paste arrives over the WebSocket: the paste waits
+/// (backpressure) instead of piling up, an HTTP input meanwhile gets 503 with nothing written,
+/// and once the shell reads again the paste arrives whole, then the next input, nothing else.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_stalled_shell_pushes_back_and_loses_nothing() {
+    const N: usize = 10 << 20;
+    let srv = TestServer::with(|o| {
+        o.input_wait = std::time::Duration::from_secs(1);
+        o.command = Some(
+            [
+                "sh",
+                "-c",
+                &format!(
+                    "stty raw -echo; echo READY; kill -STOP $$; head -c {N} | sha256sum; \
+                     head -c 3; echo :TAIL; sleep 30"
+                ),
+            ]
+            .iter()
+            .map(|s| s.to_string())
+            .collect(),
+        );
+    })
+    .await;
+    let session = srv.create().await;
+    let id = session["id"].as_str().unwrap().to_owned();
+    let pid = session["pid"].as_u64().unwrap();
+    let mut c = srv.ws(&id, Some(0)).await;
+    c.read_until("READY").await;
+    tokio::time::timeout(WAIT, async {
+        while !stopped(pid) {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the shell stops itself");
+    let data: Vec<u8> = (0..N).map(|i| (i * 13 % 253) as u8).collect();
+    let expected = format!("{:x}", Sha256::digest(&data));
+    // Its own connection: the server stops reading it until the shell reads (the send waits).
+    let mut paster = srv.ws(&id, None).await;
+    let paste = tokio::spawn(async move {
+        paster.send(&data).await;
+        paster
+    });
+    tokio::time::timeout(WAIT, async {
+        while srv.session(&id).await["input_queued"].as_u64().unwrap() < 512 << 10 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await
+    .expect("the paste fills the input queue");
+    let queued = srv.session(&id).await["input_queued"].as_u64().unwrap();
+    assert!(queued <= 1 << 20, "{queued} bytes queued: over the bound");
+
+    let r = srv
+        .req(Method::POST, &format!("/api/sessions/{id}/input"))
+        .body(vec![b'!'; 1 << 20])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 503);
+    let body: serde_json::Value = r.json().await.unwrap();
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("nothing of this request was written"),
+        "{body}"
+    );
+    let r = srv
+        .req(Method::POST, &format!("/api/sessions/{id}/input"))
+        .body(vec![0u8; (1 << 20) + 1])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 413, "larger than the input queue");
+
+    let cont = std::process::Command::new("kill")
+        .args(["-CONT", &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(cont.success());
+    c.read_until(&expected).await;
+    let _paster = tokio::time::timeout(WAIT, paste).await.unwrap().unwrap();
+    let r = srv
+        .req(Method::POST, &format!("/api/sessions/{id}/input"))
+        .body("XYZ")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), 204);
+    let out = c.read_until(":TAIL").await;
+    assert!(
+        contains(&out, "XYZ:TAIL"),
+        "{:?}",
+        String::from_utf8_lossy(&out[out.len().saturating_sub(200)..])
+    );
+}

@@ -352,12 +352,16 @@ impl SetupRunner {
         }
         self.step(name, "configure", Status::Running, None);
         let started = Instant::now();
-        let outcome = match (item, &agents) {
+        // Planning and writing files, and `git config` for the git item, block: off the
+        // async workers.
+        let outcome = tokio::task::spawn_blocking(move || match (item, &agents) {
             (Item::Agent(_), Err(e)) => Err(e.clone()),
             (Item::Agent(a), Ok(c)) => apply(&configure::plan_agent(c, a)),
             (Item::Git, _) => apply(&configure::plan_git(&extras)),
             (Item::Databricks, _) => apply(&configure::plan_databricks(&extras)),
-        };
+        })
+        .await
+        .unwrap_or_else(|e| Err(format!("configuring {name} failed: {e}")));
         tracing::info!(
             item = name,
             ok = outcome.is_ok(),

@@ -36,9 +36,10 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
-/// Largest JSON body (64 KiB) and largest long-poll input body (1 MiB).
+/// Largest JSON body (64 KiB) and largest long-poll input body (1 MiB: a session's whole input
+/// queue, so a POST is queued whole or not at all).
 const JSON_LIMIT_BYTES: usize = 64 << 10;
-const INPUT_LIMIT_BYTES: usize = 1 << 20;
+const INPUT_LIMIT_BYTES: usize = kiln_term::INPUT_QUEUE_BYTES;
 /// How long shutdown waits for shells to end (5 s).
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(5);
 
@@ -51,6 +52,9 @@ pub struct Options {
     pub term: kiln_term::Options,
     /// Largest upload (32 MiB).
     pub upload_limit: usize,
+    /// How long `POST …/input` waits for room in a session's input queue before it answers 503
+    /// with nothing written (10 s).
+    pub input_wait: Duration,
     /// Where uploads go; `None` means `$HOME/uploads` of the shells.
     pub uploads_dir: Option<PathBuf>,
     /// Program to run instead of the login shell (tests).
@@ -70,6 +74,7 @@ impl Options {
             login: LoginCodes::default(),
             term: kiln_term::Options::default(),
             upload_limit: 32 << 20,
+            input_wait: Duration::from_secs(10),
             uploads_dir: None,
             command: None,
             credentials: crate::credentials::CredentialsOptions::default(),
@@ -90,6 +95,7 @@ pub struct Inner {
     pub started: Instant,
     pub shutdown: CancellationToken,
     pub upload_limit: usize,
+    pub input_wait: Duration,
     pub uploads_dir: PathBuf,
     pub command: Option<Vec<String>>,
     pub credentials: crate::credentials::Credentials,
@@ -211,6 +217,7 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         started: Instant::now(),
         shutdown,
         upload_limit: opts.upload_limit,
+        input_wait: opts.input_wait,
         uploads_dir,
         command: opts.command,
         credentials,

@@ -146,13 +146,25 @@ fn session_error(e: SessionError) -> AppError {
     }
 }
 
+/// Queues the body whole (it is at most the input queue's size), waiting for room up to the
+/// server's `input_wait`; a shell that does not read by then gets `503` with nothing written, so
+/// the client can send the same bytes again.
 pub async fn input(
     State(st): State<AppState>,
     Path(id): Path<String>,
     body: Bytes,
 ) -> Result<StatusCode, AppError> {
     let s = session(&st, &id)?;
-    s.write(body).await.map_err(session_error)?;
+    match tokio::time::timeout(st.input_wait, s.write(body)).await {
+        Ok(done) => done.map_err(session_error)?,
+        Err(_) => {
+            return Err(AppError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "the shell is not reading its input (its input queue is full); nothing of this \
+                 request was written: send it again later",
+            ));
+        }
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

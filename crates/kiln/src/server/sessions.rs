@@ -36,6 +36,7 @@ pub struct SessionView {
     idle_seconds: u64,
     viewers: usize,
     offset: u64,
+    input_queued: usize,
     exit: Option<ExitView>,
 }
 
@@ -68,6 +69,7 @@ impl From<SessionInfo> for SessionView {
             idle_seconds: i.idle.as_secs(),
             viewers: i.viewers,
             offset: i.offset,
+            input_queued: i.input_queued,
             exit: i.exit.map(Into::into),
         }
     }

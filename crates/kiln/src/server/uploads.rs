@@ -1,6 +1,7 @@
 //! `POST /api/uploads?name=…`: saves the raw body into `~/uploads` under a sanitised, unique name
 //! (never outside that directory, never over an existing file), streaming, with a size limit; a
-//! failed or oversized upload leaves no file behind.
+//! failed or oversized upload leaves no file behind. File system calls (create, write, fsync,
+//! remove) run on tokio's blocking pool, never on the async workers.
 
 use super::AppState;
 use super::error::AppError;
@@ -10,7 +11,7 @@ use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use futures_util::StreamExt;
 use serde::Deserialize;
-use std::io::Write;
+use tokio::io::AsyncWriteExt;
 use std::path::{Path, PathBuf};
 
 /// Longest file name kept (characters).
@@ -77,10 +78,14 @@ pub async fn upload(
 ) -> Result<(StatusCode, Json<serde_json::Value>), AppError> {
     let name = sanitise(q.name.as_deref().unwrap_or(""));
     let dir = st.uploads_dir.clone();
-    std::fs::create_dir_all(&dir)
+    tokio::fs::create_dir_all(&dir)
+        .await
         .map_err(|e| AppError::internal("could not create the uploads directory", e))?;
-    let (path, mut file) = create_unique(&dir, &name)
+    let (path, file) = tokio::task::spawn_blocking(move || create_unique(&dir, &name))
+        .await
+        .map_err(|e| AppError::internal("could not create the file", e))?
         .map_err(|e| AppError::internal("could not create the file", e))?;
+    let mut file = tokio::fs::File::from_std(file);
     let limit = st.upload_limit;
     let mut size = 0usize;
     let mut stream = body.into_data_stream();
@@ -99,15 +104,20 @@ pub async fn upload(
                 ));
             }
             file.write_all(&chunk)
+                .await
                 .map_err(|e| AppError::internal("could not write the file", e))?;
         }
+        file.flush()
+            .await
+            .map_err(|e| AppError::internal("could not write the file", e))?;
         file.sync_all()
+            .await
             .map_err(|e| AppError::internal("could not write the file", e))
     }
     .await;
     if let Err(e) = result {
         drop(file);
-        let _ = std::fs::remove_file(&path);
+        let _ = tokio::fs::remove_file(&path).await;
         return Err(e);
     }
     tracing::info!(path = %path.display(), size, "upload saved");
