@@ -1,11 +1,13 @@
 //! Databricks Apps: the app objects with their service principals, the compute state machine
 //! (`STARTING → ACTIVE`, `STOPPING → STOPPED`, `DELETING → gone`) and deployments (`model`),
 //! the REST routes (`routes`, `permissions`), and the runtime that makes deployments real:
-//! `app.yaml` (`appyaml`), the supervised processes (`runtime`, `process`, `logs`), the
-//! identity-injecting reverse proxy per app (`proxy`) and its sign-in and log routes (`admin`).
+//! the snapshot (`deploy`), `app.yaml` (`appyaml`), the supervised processes (`runtime`,
+//! `supervisor`, `process`, `logs`), the identity-injecting reverse proxy per app (`proxy`) and
+//! its sign-in and log routes (`admin`).
 
 pub mod admin;
 pub mod appyaml;
+pub mod deploy;
 pub mod logs;
 pub mod model;
 pub mod permissions;
@@ -13,5 +15,6 @@ pub mod process;
 pub mod proxy;
 pub mod routes;
 pub mod runtime;
+pub mod supervisor;
 
 pub use model::Apps;

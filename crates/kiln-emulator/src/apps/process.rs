@@ -6,9 +6,11 @@
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::io;
 use std::net::{Ipv4Addr, SocketAddr};
+use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
-use std::process::Stdio;
+use std::process::{ExitStatus, Stdio};
 use std::sync::Arc;
+use std::time::Duration;
 
 use rustix::process::{Pid, Signal, kill_process, kill_process_group};
 use tokio::io::{AsyncRead, AsyncReadExt};
@@ -158,6 +160,47 @@ pub async fn answers(port: u16) -> bool {
     tokio::net::TcpStream::connect(SocketAddr::from((Ipv4Addr::LOCALHOST, port)))
         .await
         .is_ok()
+}
+
+/// SIGTERM to the group; after `grace` (or once the main process is gone) SIGKILL to the group
+/// and every descendant seen.
+pub async fn terminate(
+    child: &mut Child,
+    pid: u32,
+    grace: Duration,
+    log: &AppLog,
+    tracked: &mut Tracked,
+) {
+    track(pid, tracked);
+    log.system("Stopping the app: SIGTERM");
+    signal_all(pid, &Default::default(), Signal::TERM);
+    if tokio::time::timeout(grace, child.wait()).await.is_err() {
+        log.system(&format!(
+            "The app did not exit within {} s: SIGKILL",
+            grace.as_secs()
+        ));
+    }
+    track(pid, tracked);
+    cleanup(pid, tracked);
+    let _ = child.wait().await;
+    log.system("The app's process is gone");
+}
+
+/// Whatever is left of the app's process group and its tracked descendants goes.
+pub fn cleanup(pid: u32, tracked: &Tracked) {
+    signal_all(pid, &Default::default(), Signal::KILL);
+    signal_tracked(tracked, Signal::KILL);
+}
+
+pub fn describe(status: io::Result<ExitStatus>) -> String {
+    match status {
+        Ok(s) => match (s.code(), s.signal()) {
+            (Some(c), _) => format!("exited with code {c}"),
+            (None, Some(sig)) => format!("was killed by signal {sig}"),
+            _ => "exited".into(),
+        },
+        Err(e) => format!("could not be waited for ({e})"),
+    }
 }
 
 #[cfg(test)]
