@@ -197,7 +197,7 @@ impl Emulator {
             workspace_id: opts.workspace_id,
             base_url: base_url.clone(),
             identities: identities.clone(),
-            runtime: apps::runtime::Runtime::new(addr.ip())?,
+            runtime: apps::runtime::Runtime::new(addr.ip()),
         });
         let app_url = apps::proxy::open(&shared, &opts.app_name)?;
         if let Some(app) = shared.world().apps.by_name.get_mut(&opts.app_name) {

@@ -694,7 +694,17 @@ async fn dropping_the_emulator_leaves_no_process() {
     let pid = u32::try_from(pids["pid"].as_u64().unwrap()).unwrap();
     let helper = u32::try_from(pids["helper"].as_u64().unwrap()).unwrap();
     assert!(alive(pid) && alive(helper));
+    let env: Value = via_proxy(&c, "orphans", "/env", Some(&alice), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    // HOME is <runtime dir>/<app>/home.
+    let home = std::path::PathBuf::from(env["env"]["HOME"].as_str().unwrap());
+    let root = home.parent().unwrap().parent().unwrap().to_path_buf();
+    assert!(root.is_dir());
     drop(c);
+    assert!(!root.exists(), "the runtime's files are removed");
     wait_for("the app and its helper to be gone", || async {
         (!alive(pid) && !alive(helper)).then_some(())
     })

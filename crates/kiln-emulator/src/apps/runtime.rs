@@ -106,22 +106,25 @@ pub struct Runtime {
 }
 
 impl Runtime {
-    /// A runtime whose files live in a fresh private temporary directory.
-    pub fn new(bind: IpAddr) -> io::Result<Self> {
-        let root = std::env::temp_dir().join(format!("kiln-emulator-apps-{}", ids::hex(8)));
-        std::fs::create_dir(&root)?;
-        #[cfg(unix)]
-        {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&root, std::fs::Permissions::from_mode(0o700))?;
-        }
-        Ok(Self {
-            root,
+    /// A runtime whose files will live in a fresh private temporary directory, created when
+    /// the first app runs (an emulator that runs no app leaves nothing behind, even when killed).
+    pub fn new(bind: IpAddr) -> Self {
+        Self {
+            root: std::env::temp_dir().join(format!("kiln-emulator-apps-{}", ids::hex(8))),
             bind,
             slots: Mutex::new(HashMap::new()),
             next_run: AtomicU64::new(1),
             cancel: CancellationToken::new(),
-        })
+        }
+    }
+
+    /// Creates the runtime's directory (mode 0700) unless it exists.
+    pub fn ensure_root(&self) -> io::Result<()> {
+        use std::os::unix::fs::DirBuilderExt;
+        match std::fs::DirBuilder::new().mode(0o700).create(&self.root) {
+            Err(e) if e.kind() != io::ErrorKind::AlreadyExists => Err(e),
+            _ => Ok(()),
+        }
     }
 
     /// The slots, locked: never across an `.await`; the world may be locked before, never after.

@@ -228,7 +228,11 @@ async fn run_once(
     let home = base.join("home");
     let files = spec.files.clone();
     let (d2, h2) = (dir.clone(), home.clone());
-    let written = tokio::task::spawn_blocking(move || materialise(&d2, &h2, &files)).await;
+    let rt_root = shared.runtime.ensure_root();
+    let written = match rt_root {
+        Ok(()) => tokio::task::spawn_blocking(move || materialise(&d2, &h2, &files)).await,
+        Err(e) => Ok(Err(e)),
+    };
     if let Err(e) = written.unwrap_or_else(|e| Err(io::Error::other(e.to_string()))) {
         log.system(&format!("{label}: cannot write the app's files: {e}"));
         return Ended::StartFailed(format!("Cannot write the app's source files: {e}"));
