@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
-use common::{Ctx, start};
+use common::{Ctx, start, wait_for};
 use futures_util::{SinkExt, StreamExt};
 use kiln_emulator::StateDelays;
 use serde_json::{Value, json};
@@ -18,27 +17,8 @@ use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 
 const APP_PY: &str = include_str!("fixtures/echo_app.py");
-/// Generous bound for a process to start or stop.
+/// Generous bound for a WebSocket exchange.
 const WAIT: Duration = Duration::from_secs(60);
-
-/// Polls `f` until it yields `Some`, failing after [`WAIT`].
-async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> T
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = Option<T>>,
-{
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "timed out waiting for {what}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 fn home(c: &Ctx) -> String {
     format!("/Users/{}", c.emu.user_email())
@@ -122,6 +102,25 @@ async fn via_proxy(
     req.send().await.unwrap()
 }
 
+/// Creates `name`, deploys the echo app to it from `/Users/<me>/<name>` and waits for it to run.
+async fn running(c: &Ctx, name: &str) {
+    create(c, name).await;
+    upload(c, name, YAML, APP_PY).await;
+    let d = deploy(c, name, name).await;
+    assert_eq!(d["status"]["state"], "SUCCEEDED", "{d}");
+}
+
+/// GET `path` through the app's proxy with `cookie`; the JSON answer.
+async fn fetch_json(c: &Ctx, name: &str, path: &str, cookie: &str) -> Value {
+    let r = via_proxy(c, name, path, Some(cookie), &[]).await;
+    assert_eq!(r.status(), 200, "{path}");
+    r.json().await.unwrap()
+}
+
+fn pid_in(v: &Value, key: &str) -> u32 {
+    u32::try_from(v[key].as_u64().unwrap()).unwrap()
+}
+
 fn alive(pid: u32) -> bool {
     // Gone, or a zombie waiting to be reaped, counts as not running.
     std::fs::read_to_string(format!("/proc/{pid}/stat"))
@@ -159,11 +158,7 @@ async fn deployed_app_gets_the_apps_environment_and_identity_headers() {
     assert!(url.starts_with("http://127.0.0.1:"));
 
     let alice = c.emu.app_cookie(c.emu.user_email()).unwrap();
-    let got: Value = via_proxy(&c, "echo", "/env", Some(&alice), &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let got: Value = fetch_json(&c, "echo", "/env", &alice).await;
     let env = &got["env"];
     let (id, secret) = c.emu.app_credentials("echo").unwrap();
     assert_eq!(env["DATABRICKS_APP_NAME"], "echo");
@@ -248,9 +243,7 @@ async fn deployed_app_gets_the_apps_environment_and_identity_headers() {
 #[tokio::test]
 async fn websockets_pass_through_the_proxy_both_ways() {
     let c = start().await;
-    create(&c, "ws").await;
-    upload(&c, "ws", YAML, APP_PY).await;
-    assert_eq!(deploy(&c, "ws", "ws").await["status"]["state"], "SUCCEEDED");
+    running(&c, "ws").await;
     let url = c.emu.app_url("ws").unwrap().replace("http://", "ws://") + "/ws";
     let mut req = url.as_str().into_client_request().unwrap();
     req.headers_mut().insert(
@@ -289,12 +282,7 @@ async fn websockets_pass_through_the_proxy_both_ways() {
 #[tokio::test]
 async fn the_proxy_refuses_users_without_can_use() {
     let c = start().await;
-    create(&c, "guarded").await;
-    upload(&c, "guarded", YAML, APP_PY).await;
-    assert_eq!(
-        deploy(&c, "guarded", "guarded").await["status"]["state"],
-        "SUCCEEDED"
-    );
+    running(&c, "guarded").await;
     let bob_pat = c.emu.create_user("bob@example.com").unwrap();
     let bob = c.emu.app_cookie("bob@example.com").unwrap();
 
@@ -426,20 +414,11 @@ fn urlencode(s: &str) -> String {
 #[tokio::test]
 async fn a_crash_marks_the_app_crashed_and_keeps_its_logs() {
     let c = start().await;
-    create(&c, "crashy").await;
-    upload(&c, "crashy", YAML, APP_PY).await;
-    assert_eq!(
-        deploy(&c, "crashy", "crashy").await["status"]["state"],
-        "SUCCEEDED"
-    );
+    running(&c, "crashy").await;
     let alice = c.emu.app_cookie(c.emu.user_email()).unwrap();
     let pid = c.emu.app_pid("crashy").unwrap();
-    let pids: Value = via_proxy(&c, "crashy", "/pids", Some(&alice), &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let helper = u32::try_from(pids["helper"].as_u64().unwrap()).unwrap();
+    let pids: Value = fetch_json(&c, "crashy", "/pids", &alice).await;
+    let helper = pid_in(&pids, "helper");
     // The app exits while answering: the request fails or gets a 502.
     let _ = via_proxy(&c, "crashy", "/crash", Some(&alice), &[]).await;
     let app = wait_for("CRASHED", || async {
@@ -567,12 +546,7 @@ async fn an_app_that_exits_at_start_fails_its_deployment() {
 #[tokio::test]
 async fn stop_sends_sigterm_then_sigkill_and_start_runs_it_again() {
     let c = start().await;
-    create(&c, "stoppy").await;
-    upload(&c, "stoppy", YAML, APP_PY).await;
-    assert_eq!(
-        deploy(&c, "stoppy", "stoppy").await["status"]["state"],
-        "SUCCEEDED"
-    );
+    running(&c, "stoppy").await;
     let pid = c.emu.app_pid("stoppy").unwrap();
     let stopping = c.post("/api/2.0/apps/stoppy/stop", json!({})).await;
     assert_eq!(stopping.status, 200);
@@ -624,18 +598,9 @@ async fn stop_sends_sigterm_then_sigkill_and_start_runs_it_again() {
 #[tokio::test]
 async fn a_redeploy_replaces_the_process_and_delete_ends_it() {
     let c = start().await;
-    create(&c, "redo").await;
-    upload(&c, "redo", YAML, APP_PY).await;
-    assert_eq!(
-        deploy(&c, "redo", "redo").await["status"]["state"],
-        "SUCCEEDED"
-    );
+    running(&c, "redo").await;
     let alice = c.emu.app_cookie(c.emu.user_email()).unwrap();
-    let v: Value = via_proxy(&c, "redo", "/version", Some(&alice), &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = fetch_json(&c, "redo", "/version", &alice).await;
     assert_eq!(v["version"], "one");
     let first = c.emu.app_pid("redo").unwrap();
     upload(
@@ -647,11 +612,7 @@ async fn a_redeploy_replaces_the_process_and_delete_ends_it() {
     .await;
     let d = deploy(&c, "redo", "redo").await;
     assert_eq!(d["status"]["state"], "SUCCEEDED");
-    let v: Value = via_proxy(&c, "redo", "/version", Some(&alice), &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let v: Value = fetch_json(&c, "redo", "/version", &alice).await;
     assert_eq!(v["version"], "two");
     assert_ne!(c.emu.app_pid("redo").unwrap(), first);
     assert!(!alive(first));
@@ -679,26 +640,13 @@ async fn a_redeploy_replaces_the_process_and_delete_ends_it() {
 #[tokio::test]
 async fn dropping_the_emulator_leaves_no_process() {
     let c = start().await;
-    create(&c, "orphans").await;
-    upload(&c, "orphans", YAML, APP_PY).await;
-    assert_eq!(
-        deploy(&c, "orphans", "orphans").await["status"]["state"],
-        "SUCCEEDED"
-    );
+    running(&c, "orphans").await;
     let alice = c.emu.app_cookie(c.emu.user_email()).unwrap();
-    let pids: Value = via_proxy(&c, "orphans", "/pids", Some(&alice), &[])
-        .await
-        .json()
-        .await
-        .unwrap();
-    let pid = u32::try_from(pids["pid"].as_u64().unwrap()).unwrap();
-    let helper = u32::try_from(pids["helper"].as_u64().unwrap()).unwrap();
+    let pids: Value = fetch_json(&c, "orphans", "/pids", &alice).await;
+    let pid = pid_in(&pids, "pid");
+    let helper = pid_in(&pids, "helper");
     assert!(alive(pid) && alive(helper));
-    let env: Value = via_proxy(&c, "orphans", "/env", Some(&alice), &[])
-        .await
-        .json()
-        .await
-        .unwrap();
+    let env: Value = fetch_json(&c, "orphans", "/env", &alice).await;
     // HOME is <runtime dir>/<app>/home.
     let home = std::path::PathBuf::from(env["env"]["HOME"].as_str().unwrap());
     let root = home.parent().unwrap().parent().unwrap().to_path_buf();

@@ -5,27 +5,14 @@
 
 mod common;
 
-use std::future::Future;
 use std::time::Duration;
 
-use common::{Ctx, into_resp, start};
+use common::{Ctx, into_resp, start, wait_for};
 use serde_json::json;
 
 /// A real app: Python's static file server on the port the runtime gives it.
 const APP_YAML: &[u8] =
     b"command: [\"python3\", \"-m\", \"http.server\", \"$DATABRICKS_APP_PORT\"]\n";
-
-/// Polls `f` until it yields `Some` (60 s at most).
-async fn wait_for<T, Fut: Future<Output = Option<T>>>(mut f: impl FnMut() -> Fut) -> T {
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
-    loop {
-        if let Some(v) = f().await {
-            return v;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "timed out");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
 
 async fn sp_token(c: &Ctx, id: &str, secret: &str) -> String {
     let resp = c
@@ -187,7 +174,7 @@ async fn create_start_deploy_stop_delete() {
         "env var values are never echoed"
     );
     let dep_id = dep.body["deployment_id"].as_str().unwrap().to_string();
-    let got = wait_for(|| async {
+    let got = wait_for("the deployment to finish", || async {
         let d = c
             .get(&format!("/api/2.0/apps/agents/deployments/{dep_id}"))
             .await
@@ -224,7 +211,7 @@ async fn create_start_deploy_stop_delete() {
     let stopping = c.post("/api/2.0/apps/agents/stop", json!({})).await;
     assert_eq!(stopping.body["compute_status"]["state"], "STOPPING");
     // STOPPED once the app's process is gone.
-    let stopped = wait_for(|| async {
+    let stopped = wait_for("STOPPED", || async {
         let a = c.get("/api/2.0/apps/agents").await;
         (a.body["compute_status"]["state"] == "STOPPED").then_some(a)
     })

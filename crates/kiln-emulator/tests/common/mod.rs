@@ -2,6 +2,7 @@
 //! small JSON-over-HTTP client with a generous timeout.
 #![allow(dead_code, clippy::unwrap_used)]
 
+use std::future::Future;
 use std::time::Duration;
 
 use kiln_emulator::{Emulator, EmulatorOptions, RunningEmulator};
@@ -109,5 +110,25 @@ pub async fn into_resp(r: reqwest::Response) -> Resp {
         headers,
         body,
         bytes,
+    }
+}
+
+/// Polls `f` every 50 ms until it yields `Some` (waiting for an event, never for a time);
+/// fails after 60 s naming `what`.
+pub async fn wait_for<T, F, Fut>(what: &str, mut f: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = Option<T>>,
+{
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    loop {
+        if let Some(v) = f().await {
+            return v;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting for {what}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
