@@ -14,6 +14,7 @@ pub mod login;
 pub mod owner;
 mod poll;
 mod sessions;
+mod settings;
 mod status;
 mod uploads;
 mod ws;
@@ -103,6 +104,8 @@ pub struct Inner {
     pub gateway: Option<Arc<crate::gateway::GatewayHandle>>,
     /// The agents setup runner, when setup is on (`GET /api/agents`).
     pub agents: Option<crate::agents::SetupRunner>,
+    /// The web UI's settings file (`GET/PUT /api/settings`).
+    pub settings_file: PathBuf,
 }
 
 impl Deref for AppState {
@@ -146,6 +149,7 @@ pub fn router(state: AppState) -> Router {
         .route(login::LOGIN_PATH, post(login::login))
         .route("/api/login-links", post(login::new_link))
         .merge(credentials_api::router())
+        .merge(settings::router())
         .merge(usage)
         .merge(agents)
         .layer(DefaultBodyLimit::max(JSON_LIMIT_BYTES));
@@ -223,6 +227,7 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         credentials,
         gateway,
         agents,
+        settings_file: settings::path_for(&home),
     }))
 }
 
