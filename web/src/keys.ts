@@ -3,6 +3,7 @@
 //   paste. Plain Ctrl+C stays an interrupt, plain Ctrl+V stays a literal-next for the shell.
 // - macOS: Cmd+C copies, Cmd+V pastes (left to the browser's native copy and paste events).
 // - Ctrl+Shift+F (Cmd+F on macOS) opens the search bar.
+// - Ctrl+= / Ctrl+- / Ctrl+0 change the font size (so Ctrl+- no longer reaches the program).
 // - Ctrl+Esc moves focus out of the terminal to the tab strip (keyboard-only use); plain Esc
 //   stays with the program (vim needs it).
 // Pastes go through the browser's paste event, so text reaches xterm.js (bracketed paste
@@ -10,6 +11,7 @@
 
 import type { Terminal } from '@xterm/xterm';
 import { isMac } from './dom';
+import { fontKey } from './settings-panel';
 
 /** Puts `text` on the clipboard: the async Clipboard API, else a copy command. */
 export async function copyText(text: string): Promise<boolean> {
@@ -41,6 +43,8 @@ export interface KeyActions {
   openSearch(): void;
   /** Ctrl+Esc: focus leaves the terminal for the tab strip (plain Esc stays the program's). */
   leave(): void;
+  /** Ctrl+= / Ctrl+- / Ctrl+0: font size up, down, default. */
+  fontStep(step: -1 | 0 | 1): void;
   copied(ok: boolean): void;
 }
 
@@ -85,6 +89,14 @@ export function installKeys(term: Terminal, actions: KeyActions): void {
       if (e.type === 'keydown') {
         e.preventDefault();
         actions.openSearch();
+      }
+      return false;
+    }
+    const step = fontKey(e);
+    if (step !== undefined) {
+      if (e.type === 'keydown') {
+        e.preventDefault();
+        actions.fontStep(step);
       }
       return false;
     }

@@ -13,12 +13,12 @@ import { SearchBar } from './search';
 import { startSetup } from './setup';
 import { StatusBar } from './status';
 import { type Tab, tabSummary } from './tab';
+import { SettingsStore } from './settings';
+import { SettingsPanel, fontKey } from './settings-panel';
 import { Tabs } from './tabs';
 import type { RendererChoice } from './terminal';
 
 installCspShims();
-
-const COPY_ON_SELECT_KEY = 'kiln.copyOnSelect';
 
 function boot(): void {
   const params = new URLSearchParams(location.search);
@@ -26,11 +26,12 @@ function boot(): void {
   const renderer: RendererChoice = rendererParam === 'dom' || rendererParam === 'webgl' ? rendererParam : 'auto';
   const modifiers = new Modifiers();
   const switches = { forcePoll: params.get('transport') === 'poll', renderer, modifiers };
-  let copyOnSelect = localStorage.getItem(COPY_ON_SELECT_KEY) === '1';
+  const statusRef: { bar?: StatusBar } = {};
+  const store = new SettingsStore((m, k) => statusRef.bar?.notify(m, k));
+  const panel = new SettingsPanel(store);
 
   const search = new SearchBar();
   byId('panels').append(search.el);
-  const statusRef: { bar?: StatusBar } = {};
   const tabs = new Tabs(
     {
       changed: (active) => {
@@ -41,7 +42,9 @@ function boot(): void {
       openSearch: () => {
         if (tabs.active) search.open(tabs.active.term);
       },
-      copyOnSelect: () => copyOnSelect,
+      copyOnSelect: () => store.effective().copyOnSelect,
+      settings: () => store.effective(),
+      fontStep: (step) => panel.stepFont(step),
     },
     switches,
   );
@@ -63,15 +66,16 @@ function boot(): void {
     if (search.isOpen) search.close();
     else if (tabs.active) search.open(tabs.active.term);
   });
-  const copyToggle = byId('copy-on-select');
-  const renderCopy = () => copyToggle.setAttribute('aria-pressed', String(copyOnSelect));
-  copyToggle.addEventListener('click', () => {
-    copyOnSelect = !copyOnSelect;
-    localStorage.setItem(COPY_ON_SELECT_KEY, copyOnSelect ? '1' : '0');
-    renderCopy();
-    tabs.active?.term.focus();
+  byId('settings-open').addEventListener('click', () => panel.open());
+  panel.dialog.addEventListener('close', () => tabs.active?.term.focus());
+  store.onChange((e) => tabs.applySettings(e));
+  // The font keys work outside a terminal too (a terminal handles its own, see keys.ts).
+  document.addEventListener('keydown', (e) => {
+    const step = fontKey(e);
+    if (step === undefined || e.defaultPrevented) return;
+    e.preventDefault();
+    panel.stepFont(step);
   });
-  renderCopy();
   // Sessions started in another window show up when this one comes back into view.
   document.addEventListener('visibilitychange', () => {
     if (document.visibilityState === 'visible') void tabs.refresh();
@@ -89,6 +93,8 @@ function boot(): void {
     exit: tab.exit,
     active: tab === tabs.active,
     renderer: tab.term.renderer,
+    fontSize: tab.term.term.options.fontSize,
+    cursor: tab.term.term.options.cursorStyle,
     cols: tab.term.term.cols,
     rows: tab.term.term.rows,
   });
@@ -103,10 +109,12 @@ function boot(): void {
       drop: (id?: string) => find(id)?.simulateDrop(),
       /** Shows a notice as the page's own code would (layout tests use long ones). */
       notify: (message: string, kind?: 'info' | 'error') => bar.notify(message, kind),
+      /** The settings as stored and as applied, and how many saves succeeded. */
+      settings: () => ({ stored: store.values, theme: store.effective().theme.id, fontSize: store.effective().fontSize, saved: store.saved }),
     }),
   });
 
-  void tabs.restore();
+  void store.load().then(() => tabs.restore());
   startCredentials({ notify: (m, k) => bar.notify(m, k) });
   startSetup({ notify: (m, k) => bar.notify(m, k) });
 }

@@ -8,6 +8,7 @@ import { KilnTerminal, type RendererChoice } from './terminal';
 import { type ConnState, Transport } from './transport';
 import { acceptFiles, uploadFiles } from './upload';
 import type { Modifiers } from './modifiers';
+import type { Effective } from './settings';
 
 /** A tab's state: the transport's, or before/without one. */
 export type TabState = ConnState | { kind: 'starting' } | { kind: 'failed'; message: string };
@@ -26,6 +27,10 @@ export interface TabHost {
   notify(message: string, kind?: 'info' | 'error'): void;
   openSearch(): void;
   copyOnSelect(): boolean;
+  /** The owner's settings as the terminals use them. */
+  settings(): Effective;
+  /** Ctrl+= / Ctrl+- / Ctrl+0 in a terminal. */
+  fontStep(step: -1 | 0 | 1): void;
   /** The extra-keys row's sticky Ctrl and Alt (applied to the next key typed). */
   modifiers: Modifiers;
   /** Debug/test switches from the page URL: `?transport=poll`, `?renderer=dom|webgl`. */
@@ -121,6 +126,7 @@ export class Tab {
     );
     document.getElementById('panels')?.append(this.panel);
     this.term = new KilnTerminal(termHost, { renderer: host.renderer });
+    this.term.apply(host.settings());
     this.wireTerminal();
     acceptFiles(this.panel, overlay, (files) => this.upload(files));
     const refit = debounce(() => this.fitAndSync(), 60);
@@ -152,6 +158,7 @@ export class Tab {
     installKeys(t, {
       openSearch: () => this.host.openSearch(),
       leave: () => this.button.focus(),
+      fontStep: (step) => this.host.fontStep(step),
       copied: (ok) => this.host.notify(ok ? 'Copied to the clipboard' : 'Could not copy', ok ? 'info' : 'error'),
     });
   }
@@ -317,6 +324,12 @@ export class Tab {
       this.term.focus();
     }
     this.render();
+  }
+
+  /** Applies changed settings and refits (a new font size changes the cell count). */
+  applySettings(e: Effective): void {
+    this.term.apply(e);
+    this.fitAndSync();
   }
 
   /** Fits the terminal to its panel and tells the server the size. */

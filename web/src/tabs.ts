@@ -6,6 +6,7 @@ import { byId, h } from './dom';
 import { Tab, type TabHost } from './tab';
 import type { RendererChoice } from './terminal';
 import type { Modifiers } from './modifiers';
+import type { Effective } from './settings';
 
 /** Longest label the server accepts. */
 const MAX_LABEL_CHARS = 64;
@@ -18,6 +19,8 @@ export interface TabsEvents {
   notify(message: string, kind?: 'info' | 'error'): void;
   openSearch(): void;
   copyOnSelect(): boolean;
+  settings(): Effective;
+  fontStep(step: -1 | 0 | 1): void;
 }
 
 export class Tabs {
@@ -49,6 +52,8 @@ export class Tabs {
       notify: (m, k) => this.events.notify(m, k),
       openSearch: () => this.events.openSearch(),
       copyOnSelect: () => this.events.copyOnSelect(),
+      settings: () => this.events.settings(),
+      fontStep: (step) => this.events.fontStep(step),
       ...switches,
     };
     this.strip.addEventListener('keydown', (e) => this.onStripKey(e));
@@ -128,6 +133,11 @@ export class Tabs {
     } finally {
       this.creating -= 1;
     }
+  }
+
+  /** Applies changed settings to every terminal. */
+  applySettings(e: Effective): void {
+    for (const t of this.list) t.applySettings(e);
   }
 
   /** Starts a new shell in every tab whose session is gone (after a server restart). */

@@ -11,6 +11,7 @@ import { SearchAddon } from '@xterm/addon-search';
 import { Unicode11Addon } from '@xterm/addon-unicode11';
 import { WebLinksAddon } from '@xterm/addon-web-links';
 import { WebglAddon } from '@xterm/addon-webgl';
+import type { Effective } from './settings';
 import { DARK, FONT_FAMILY, FONT_SIZE, LINE_HEIGHT } from './theme';
 
 /** Lines of scrollback kept in the browser. */
@@ -99,6 +100,17 @@ export class KilnTerminal {
     } catch {
       this.renderer = 'dom';
     }
+  }
+
+  /** Applies the owner's settings (theme, font, cursor, scrollback); the caller refits. */
+  apply(e: Effective): void {
+    const o = this.term.options;
+    if (o.theme !== e.theme.term) o.theme = e.theme.term;
+    if (o.fontFamily !== e.fontFamily) o.fontFamily = e.fontFamily;
+    if (o.fontSize !== e.fontSize) o.fontSize = e.fontSize;
+    if (o.cursorStyle !== e.cursor) o.cursorStyle = e.cursor;
+    if (o.cursorBlink !== e.cursorBlink) o.cursorBlink = e.cursorBlink;
+    if (o.scrollback !== e.scrollback) o.scrollback = e.scrollback;
   }
 
   /** The size that fills the host, or undefined while the host has no layout. */

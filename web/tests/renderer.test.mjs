@@ -4,7 +4,7 @@
 // WebGL drew blank terminals at ratio 2.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { inkPixels, openPage, saveScreenshot, startKiln, typeLine, useBrowser, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
+import { inkPixels, openPage, withQuery, saveScreenshot, startKiln, typeLine, useBrowser, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
 
 const browser = useBrowser();
 
@@ -15,8 +15,8 @@ describe('renderer', () => {
         const kiln = await startKiln();
         let ui;
         try {
-          const suffix = renderer === 'auto' ? '' : `&renderer=${renderer}`;
-          ui = await openPage(browser(), kiln.url + suffix, { viewport: { width: 800, height: 500 }, deviceScaleFactor: dpr });
+          const url = renderer === 'auto' ? kiln.url : withQuery(kiln.url, `renderer=${renderer}`);
+          ui = await openPage(browser(), url, { viewport: { width: 800, height: 500 }, deviceScaleFactor: dpr });
           const { page } = ui;
           await waitForState(page, 'connected');
           await waitForPrompt(page);
@@ -43,7 +43,7 @@ describe('renderer', () => {
     const kiln = await startKiln();
     let ui;
     try {
-      ui = await openPage(browser(), kiln.url + '&renderer=webgl', { viewport: { width: 800, height: 500 } });
+      ui = await openPage(browser(), withQuery(kiln.url, 'renderer=webgl'), { viewport: { width: 800, height: 500 } });
       const { page } = ui;
       await waitForState(page, 'connected');
       await waitForPrompt(page);

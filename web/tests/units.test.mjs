@@ -67,3 +67,23 @@ test('sticky Ctrl and Alt modify the next key as a terminal keyboard would', asy
   assert.equal(m.apply('c'), 'c');
   assert.equal(changes, 2);
 });
+
+test('every theme has AA contrast for the page text and a light and dark default', async () => {
+  const { THEMES, chromeColors, contrast, themeById } = await load('theme.ts');
+  assert.ok(THEMES.length >= 8);
+  assert.ok(THEMES.some((t) => t.light) && THEMES.some((t) => !t.light));
+  assert.equal(new Set(THEMES.map((t) => t.id)).size, THEMES.length);
+  for (const t of THEMES) {
+    const c = chromeColors(t);
+    for (const text of ['--text', '--muted', '--ok', '--warn', '--bad']) {
+      for (const bg of ['--bar', '--bar-hover']) {
+        assert.ok(contrast(c[text], c[bg]) >= 4.5, `${t.id}: ${text} ${c[text]} on ${bg} ${c[bg]}: ${contrast(c[text], c[bg]).toFixed(2)}`);
+      }
+    }
+    assert.ok(contrast(c['--accent-text'], c['--accent']) >= 4.5, `${t.id}: primary button text`);
+    assert.ok(contrast(t.term.foreground, t.term.background) >= 4.5, `${t.id}: terminal text`);
+  }
+  assert.equal(themeById(undefined, true).light, true);
+  assert.equal(themeById(undefined, false).light, false);
+  assert.equal(themeById('nope', false).id, 'kiln-dark');
+});

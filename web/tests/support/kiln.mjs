@@ -201,7 +201,7 @@ export function useBrowser() {
 export async function openPage(
   browser,
   url,
-  { viewport = { width: 1000, height: 600 }, permissions = [], deviceScaleFactor = 1, hasTouch = false, isMobile = false, colorScheme = 'dark', storageState } = {},
+  { viewport = { width: 1000, height: 600 }, permissions = [], deviceScaleFactor = 1, hasTouch = false, isMobile = false, colorScheme = 'dark', storageState, signedIn = false } = {},
 ) {
   const context = await browser.newContext({ viewport, permissions, deviceScaleFactor, hasTouch, isMobile, colorScheme, storageState });
   const page = await context.newPage();
@@ -211,6 +211,8 @@ export async function openPage(
     if (m.type() === 'error') consoleErrors.push(m.text());
   });
   page.on('pageerror', (e) => pageErrors.push(e.message));
+  // A browser that already holds the key (the printed link's one-time code is spent once).
+  if (signedIn) await page.addInitScript((key) => localStorage.setItem('kiln.accessKey', key), KEY);
   await page.addInitScript(() => {
     window.__cspViolations = [];
     document.addEventListener('securitypolicyviolation', (e) => {
@@ -304,4 +306,11 @@ export async function inkPixels(browser, locator) {
   } finally {
     await blank.close();
   }
+}
+
+/** `url` with `query` (e.g. "renderer=dom") added before its fragment (the sign-in code). */
+export function withQuery(url, query) {
+  const u = new URL(url);
+  u.search = u.search ? `${u.search}&${query}` : `?${query}`;
+  return u.toString();
 }
