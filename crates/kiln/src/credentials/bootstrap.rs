@@ -121,6 +121,7 @@ pub async fn bootstrap(
         }
     }
     let plan = rotation.plan();
+    rotation.record_intent();
     let created = remote
         .mint(&pasted, plan.lifetime, &plan.comment, Patience::Once)
         .await

@@ -6,7 +6,8 @@
 //! (the current token: one source of truth, a `TokenSource`), `remote` (token and identity calls),
 //! `bootstrap` (a pasted token becomes kiln's own short-lived token), `rotation` (the state
 //! machine), `state_file` (non-secret state for orphan revocation), `broker` (the loopback
-//! broker for terminals; the `[kiln]` profile it installs is [`crate::profile`]'s), `clock`
+//! broker for terminals; the `[kiln]` profile it installs is [`crate::profile`]'s), `stale`
+//! (the broker files and profile a killed kiln left behind, removed at start), `clock`
 //! (time, movable in tests). Files under `~/.kiln` are written through [`crate::state`].
 
 pub mod apps;
@@ -18,6 +19,7 @@ pub mod owner;
 pub mod remote;
 pub mod rotation;
 pub mod sp_secret;
+pub mod stale;
 pub mod state_file;
 
 pub use apps::AppsEnv;
@@ -161,7 +163,8 @@ impl std::fmt::Debug for Credentials {
 }
 
 fn instance_comment(apps: Option<&AppsEnv>) -> String {
-    let id = crate::state::random_hex(3).unwrap_or_else(|_| "000000".into());
+    // 48 random bits: the comment identifies this instance's tokens after a crash.
+    let id = crate::state::random_hex(6).unwrap_or_else(|_| "000000000000".into());
     match apps {
         Some(a) => format!(
             "kiln app {} instance {id}: short-lived, rotated by kiln",
@@ -251,6 +254,9 @@ impl Credentials {
                 None
             }
         };
+        if let Some(dir) = &kiln_dir {
+            stale::clear(dir, home);
+        }
         let owner = match &opts.apps {
             None => Owner::new(OwnerState::NotApplicable),
             Some(a) => match &a.env.owner_override {

@@ -5,13 +5,16 @@
 //! retry with backoff on kiln's clock and are reported in the status. Rotation only continues
 //! while a terminal session is alive or the owner was active recently (24 h); otherwise the
 //! token is left to lapse. Tokens not yet revoked are recorded (ids only) in the state file, so a
-//! restarted kiln revokes its orphans once it has a token again.
+//! restarted kiln revokes its orphans once it has a token again. Before each mint the instance
+//! (the comment all its tokens carry) is recorded too: a kiln killed between Databricks minting a
+//! token and kiln recording its id leaves a token only its comment can find, and the next start
+//! sweeps the token list for it.
 
 use super::backoff;
 use super::cell::{MintedToken, TokenCell};
 use super::clock::SharedClock;
 use super::remote::{Created, Patience, Remote, Revoked};
-use super::state_file::{StateFile, TokenRecord};
+use super::state_file::{InstanceRecord, State, StateFile, TokenRecord};
 use kiln_databricks::Secret;
 use serde::Serialize;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -82,11 +85,24 @@ struct Orphan {
     next_try_ms: i64,
 }
 
+/// An earlier run of kiln whose tokens (found by their comment) are still to revoke.
+struct Sweep {
+    record: InstanceRecord,
+    attempts: u32,
+    next_try_ms: i64,
+}
+
+/// How far past a mint's planned expiry this instance's record is kept (1 min: clock skew).
+const INSTANCE_MARGIN: std::time::Duration = std::time::Duration::from_secs(60);
+
 struct Machine {
     phase: Phase,
     reason: Option<String>,
     pending: Vec<Pending>,
     orphans: Vec<Orphan>,
+    sweeps: Vec<Sweep>,
+    /// Recorded before this instance's first mint: no token of it lives past this (epoch ms).
+    own_until_ms: Option<i64>,
     failures: u32,
     error: Option<String>,
     revoke_error: Option<String>,
@@ -131,6 +147,8 @@ pub struct RotationStatus {
     pub previous_tokens_alive: usize,
     /// Tokens of an earlier run still to revoke.
     pub orphans: usize,
+    /// Earlier runs whose tokens are still to be looked for (by comment) and revoked.
+    pub earlier_runs: usize,
     /// Tokens revoked by this process.
     pub revoked: u64,
     /// Whether rotation continues (a terminal is open or the owner was active recently).
@@ -177,10 +195,9 @@ impl Rotation {
         state_file: Option<StateFile>,
     ) -> Arc<Self> {
         let now = clock.now_ms();
-        let orphans = state_file
-            .as_ref()
-            .map(|f| f.load())
-            .unwrap_or_default()
+        let saved = state_file.as_ref().map(|f| f.load()).unwrap_or_default();
+        let orphans = saved
+            .tokens
             .into_iter()
             .filter(|r| r.host == remote.host() && r.expires_ms > now)
             .map(|record| Orphan {
@@ -189,9 +206,20 @@ impl Rotation {
                 next_try_ms: now,
             })
             .collect::<Vec<_>>();
-        if !orphans.is_empty() {
+        let sweeps = saved
+            .instances
+            .into_iter()
+            .filter(|r| r.host == remote.host() && r.until_ms > now && r.comment != plan.comment)
+            .map(|record| Sweep {
+                record,
+                attempts: 0,
+                next_try_ms: now,
+            })
+            .collect::<Vec<_>>();
+        if !orphans.is_empty() || !sweeps.is_empty() {
             tracing::info!(
                 count = orphans.len(),
+                earlier_runs = sweeps.len(),
                 "tokens of an earlier run will be revoked once kiln has a token"
             );
         }
@@ -205,6 +233,8 @@ impl Rotation {
                 reason: None,
                 pending: Vec::new(),
                 orphans,
+                sweeps,
+                own_until_ms: None,
                 failures: 0,
                 error: None,
                 revoke_error: None,
@@ -269,6 +299,25 @@ impl Rotation {
     fn keep_alive(&self, m: &Machine, now: i64) -> bool {
         let sessions = self.sessions.get().map_or(0, |probe| probe());
         sessions > 0 || now.saturating_sub(m.last_activity_ms) <= ms(self.plan.activity_window)
+    }
+
+    /// Records, before a mint, that this instance may hold a token until the mint's lifetime
+    /// (plus a margin) from now: if kiln dies before it learns the new token's id, the next start
+    /// finds the token by this instance's comment. Call right before every mint.
+    pub fn record_intent(&self) {
+        let until = self
+            .clock
+            .now_ms()
+            .saturating_add(ms(self.plan.lifetime + INSTANCE_MARGIN));
+        let changed = {
+            let mut m = self.lock();
+            let was = m.own_until_ms;
+            m.own_until_ms = Some(was.map_or(until, |w| w.max(until)));
+            m.own_until_ms != was
+        };
+        if changed {
+            self.persist();
+        }
     }
 
     /// Installs a token minted from a pasted one (the caller holds [`Rotation::exclusive`]).
@@ -356,6 +405,7 @@ impl Rotation {
                 times.push(cur.rotate_at_ms.max(m.next_retry_ms.unwrap_or(i64::MIN)));
             }
             times.extend(m.orphans.iter().map(|o| o.next_try_ms));
+            times.extend(m.sweeps.iter().map(|s| s.next_try_ms));
         }
         times.extend(
             m.pending
@@ -421,6 +471,7 @@ impl Rotation {
     }
 
     async fn rotate(&self, cur: &Arc<MintedToken>) {
+        self.record_intent();
         let result = self
             .remote
             .mint(
@@ -586,15 +637,98 @@ impl Rotation {
                 }
             }
         }
-        changed
+        changed | self.sweep_earlier_runs(&auth).await
+    }
+
+    /// Revokes the tokens of earlier runs found by their comment in the token list (tokens minted
+    /// just before a crash, whose ids were never recorded); true if anything changed.
+    async fn sweep_earlier_runs(&self, auth: &Secret) -> bool {
+        let now = self.clock.now_ms();
+        let (due, expired) = {
+            let mut m = self.lock();
+            let before = m.sweeps.len();
+            m.sweeps.retain(|s| now < s.record.until_ms);
+            let due: Vec<String> = m
+                .sweeps
+                .iter()
+                .filter(|s| now >= s.next_try_ms)
+                .map(|s| s.record.comment.clone())
+                .collect();
+            (due, m.sweeps.len() != before)
+        };
+        if due.is_empty() {
+            return expired;
+        }
+        let listed = self.remote.list(auth, Patience::Once).await;
+        let mine: Vec<String> = {
+            let m = self.lock();
+            self.cell
+                .minted()
+                .map(|c| c.id.clone())
+                .into_iter()
+                .chain(m.pending.iter().map(|p| p.id.clone()))
+                .collect()
+        };
+        for comment in due {
+            let outcome = match &listed {
+                Err(e) => Err(e.to_string()),
+                Ok(tokens) => {
+                    let mut failed = None;
+                    for t in tokens.iter().filter(|t| {
+                        t.comment.as_deref() == Some(comment.as_str())
+                            && !mine.contains(&t.token_id)
+                    }) {
+                        match self.remote.revoke(auth, &t.token_id, Patience::Once).await {
+                            Ok(how) => {
+                                let mut m = self.lock();
+                                m.orphans.retain(|o| o.record.token_id != t.token_id);
+                                if how == Revoked::Now {
+                                    m.revoked += 1;
+                                }
+                                tracing::info!(token_id = %t.token_id, "token of an earlier run found by its comment and revoked");
+                            }
+                            Err(e) => failed = Some(e.to_string()),
+                        }
+                    }
+                    failed.map_or(Ok(()), Err)
+                }
+            };
+            let now = self.clock.now_ms();
+            let mut m = self.lock();
+            let Some(i) = m.sweeps.iter().position(|s| s.record.comment == comment) else {
+                continue;
+            };
+            match outcome {
+                Ok(()) => {
+                    m.sweeps.remove(i);
+                }
+                Err(e) => {
+                    let s = &mut m.sweeps[i];
+                    s.attempts += 1;
+                    s.next_try_ms = now.saturating_add(self.plan.retry_after(s.attempts));
+                    tracing::warn!(error = %e, "sweeping the tokens of an earlier run failed");
+                }
+            }
+        }
+        true
     }
 
     fn persist(&self) {
         let Some(file) = &self.state_file else { return };
         let host = self.remote.host().to_owned();
         let current = self.cell.minted();
+        let m = self.lock();
+        let instances: Vec<InstanceRecord> = m
+            .own_until_ms
+            .map(|until_ms| InstanceRecord {
+                comment: self.plan.comment.clone(),
+                host: host.clone(),
+                until_ms,
+            })
+            .into_iter()
+            .chain(m.sweeps.iter().map(|s| s.record.clone()))
+            .collect();
         let records: Vec<TokenRecord> = {
-            let m = self.lock();
             current
                 .iter()
                 .map(|c| (c.id.clone(), c.expires_ms))
@@ -611,7 +745,11 @@ impl Rotation {
                 })
                 .collect()
         };
-        file.save(&records);
+        drop(m);
+        file.save(&State {
+            tokens: records,
+            instances,
+        });
     }
 
     /// Revokes the current and every replaced token (kiln is stopping: tokens are never kept
@@ -651,6 +789,8 @@ impl Rotation {
             let mut m = self.lock();
             m.phase = Phase::NeedsToken;
             m.reason = Some("kiln stopped".into());
+            // Every token of this instance is revoked (no mint runs: the operation lock is held).
+            m.own_until_ms = None;
         }
         self.persist();
     }
@@ -682,6 +822,7 @@ impl Rotation {
                 .map(|t| secs_until(t, now)),
             previous_tokens_alive: m.pending.len(),
             orphans: m.orphans.len(),
+            earlier_runs: m.sweeps.len(),
             revoked: m.revoked,
             keep_alive: self.keep_alive(&m, now),
         }
