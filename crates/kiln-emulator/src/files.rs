@@ -39,6 +39,10 @@ pub struct VolumeFile {
 pub struct Volumes {
     files: BTreeMap<String, VolumeFile>,
     dirs: BTreeSet<String>,
+    /// Unity Catalog volumes that exist (`/Volumes/c/s/v`). `None` (the default): every
+    /// volume exists. Once a test creates one ([`Volumes::create_volume`]), only those do, and
+    /// writes into any other answer 404 as the real Files API does.
+    registered: Option<BTreeSet<String>>,
 }
 
 impl Volumes {
@@ -47,8 +51,26 @@ impl Volumes {
         self.files.get(path)
     }
 
+    /// Registers a volume root; from then on only registered volumes exist.
+    pub fn create_volume(&mut self, root: &str) {
+        self.registered
+            .get_or_insert_with(BTreeSet::new)
+            .insert(root.trim_end_matches('/').to_owned());
+    }
+
+    /// The volume root of a normalised path exists.
+    pub fn volume_exists(&self, path: &str) -> bool {
+        let root: Vec<&str> = path.split('/').take(5).collect();
+        self.registered
+            .as_ref()
+            .is_none_or(|r| r.contains(&root.join("/")))
+    }
+
     /// Whether a directory exists (volume roots, explicit, or implied by a descendant).
     pub fn dir_exists(&self, path: &str) -> bool {
+        if !self.volume_exists(path) {
+            return false;
+        }
         if depth(path) == 3 || self.dirs.contains(path) {
             return true;
         }
@@ -182,6 +204,13 @@ async fn upload(
     let now = shared.now_ms();
     let mut w = shared.world();
     let v = &mut w.volumes;
+    if !v.volume_exists(&path) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            "NOT_FOUND",
+            format!("The volume of {path} does not exist."),
+        ));
+    }
     if let Err(at) = v.ancestors_are_dirs(&path) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,
@@ -337,6 +366,9 @@ async fn mkdir(
     let path = volume_path(&raw, 3)?;
     let mut w = shared.world();
     let v = &mut w.volumes;
+    if !v.volume_exists(&path) {
+        return Err(not_found_dir(&path));
+    }
     if v.files.contains_key(&path) {
         return Err(ApiError::new(
             StatusCode::CONFLICT,

@@ -34,6 +34,7 @@ mod net;
 mod oidc;
 mod reqlog;
 mod scim;
+mod secrets;
 mod server;
 pub mod serving;
 mod serving_control;
@@ -475,6 +476,12 @@ impl RunningEmulator {
     pub fn app_cookie(&self, principal: &str) -> Result<String, EmulatorError> {
         let sid = apps::admin::new_session(&self.shared, principal)?;
         Ok(format!("{}={sid}", apps::proxy::SESSION_COOKIE))
+    }
+
+    /// Creates a Unity Catalog volume (`/Volumes/c/s/v`). Until the first call every volume
+    /// exists; afterwards only created ones do (writes elsewhere answer 404).
+    pub fn create_volume(&self, root: &str) {
+        self.shared.world().volumes.create_volume(root);
     }
 
     /// Stops the server and every app process, and waits (up to 5 s) for the server to finish.

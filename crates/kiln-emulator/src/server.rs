@@ -14,8 +14,8 @@ use crate::error::ApiError;
 use crate::net::{ConnInfo, KillableListener};
 use crate::world::Shared;
 use crate::{
-    admin, apps, auth, clusters, faults, files, oidc, reqlog, scim, serving, serving_control,
-    tokens, workspace,
+    admin, apps, auth, clusters, faults, files, oidc, reqlog, scim, secrets, serving,
+    serving_control, tokens, workspace,
 };
 
 /// Largest request body accepted by the control plane (256 MiB).
@@ -31,6 +31,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(apps::permissions::router())
         .merge(workspace::routes::router())
         .merge(files::router())
+        .merge(secrets::router())
         .merge(clusters::routes::router())
         .merge(serving_control::router())
         .fallback(unknown_endpoint)

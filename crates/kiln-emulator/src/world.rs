@@ -39,6 +39,9 @@ pub struct Settings {
     pub app_stop_grace_secs: u64,
     /// Real seconds a deployed app has to answer on its port before the deployment fails.
     pub app_start_timeout_secs: u64,
+    /// Simulates a failing init script: when set, every cluster start whose init scripts
+    /// exist fails with `INIT_SCRIPT_FAILURE` and this text as the script's error. Default off.
+    pub init_script_failure: Option<String>,
 }
 
 impl Default for Settings {
@@ -52,6 +55,7 @@ impl Default for Settings {
             max_token_lifetime_secs: None,
             app_stop_grace_secs: 15,
             app_start_timeout_secs: 300,
+            init_script_failure: None,
         }
     }
 }
@@ -170,6 +174,8 @@ pub struct World {
     pub clusters: Clusters,
     /// Browser sessions of the app proxies: SHA-256 of the cookie value → principal id.
     pub app_sessions: HashMap<String, u64>,
+    /// Secret scopes.
+    pub secrets: crate::secrets::Secrets,
 }
 
 impl World {
@@ -186,6 +192,7 @@ impl World {
             volumes: Volumes::default(),
             clusters: Clusters::default(),
             app_sessions: HashMap::new(),
+            secrets: crate::secrets::Secrets::default(),
         }
     }
 
@@ -271,13 +278,21 @@ impl World {
             self.pats.retain(|_, t| t.owner != sp);
             self.oauth.retain(|_, t| t.owner != sp);
         }
+        let failure = self.settings.init_script_failure.clone();
         let World {
             clusters,
             tree,
             volumes,
+            secrets,
             ..
         } = self;
-        clusters.settle(now_ms, &delays, tree, volumes);
+        let inputs = crate::clusters::StartInputs {
+            tree,
+            volumes,
+            secrets,
+            init_script_failure: failure.as_deref(),
+        };
+        clusters.settle(now_ms, &delays, &inputs);
     }
 }
 

@@ -6,6 +6,7 @@ pub mod clusters;
 pub mod files;
 pub mod gateway;
 pub mod scim;
+pub mod secrets;
 pub mod serving;
 pub mod tokens;
 pub mod workspace;

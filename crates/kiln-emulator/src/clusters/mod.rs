@@ -6,4 +6,4 @@
 pub mod model;
 pub mod routes;
 
-pub use model::{Clusters, RecordedInitScript};
+pub use model::{Clusters, RecordedInitScript, StartInputs};

@@ -159,9 +159,27 @@ impl Cluster {
         env
     }
 
-    /// Reads every init script; the first missing workspace/volume script fails the start.
-    fn run_init_scripts(&mut self, at: i64, tree: &Tree, volumes: &Volumes) -> Result<(), String> {
-        let env = self.script_env();
+    /// Reads every init script; the first missing workspace/volume script fails the start, so
+    /// does an unresolvable secret reference in `spark_env_vars` or a simulated script failure.
+    fn run_init_scripts(&mut self, at: i64, inputs: &StartInputs<'_>) -> Result<(), Value> {
+        let (tree, volumes) = (inputs.tree, inputs.volumes);
+        let mut env = self.script_env();
+        for value in env.values_mut() {
+            match inputs.secrets.resolve(value) {
+                Ok(v) => *value = v,
+                Err(reference) => {
+                    return Err(json!({
+                        "code": "SECRET_RESOLUTION_ERROR",
+                        "type": "CLIENT_ERROR",
+                        "parameters": {
+                            "databricks_error_message": format!(
+                                "Failed to resolve the secret reference {{{{{reference}}}}} in spark_env_vars: the scope or key does not exist, or the cluster owner lacks READ on the scope"
+                            )
+                        }
+                    }));
+                }
+            }
+        }
         self.init_runs.clear();
         for (kind, dest) in self.init_scripts() {
             let content = match kind.as_str() {
@@ -178,18 +196,24 @@ impl Cluster {
                 run_ms: at,
             });
             if missing {
-                return Err(dest);
+                return Err(init_failure(
+                    &dest,
+                    "Script does not exist or could not be read",
+                ));
+            }
+            if let Some(why) = inputs.init_script_failure {
+                return Err(init_failure(&dest, why));
             }
         }
         Ok(())
     }
 
-    fn settle(&mut self, now: i64, tree: &Tree, volumes: &Volumes) {
+    fn settle(&mut self, now: i64, inputs: &StartInputs<'_>) {
         loop {
             if let Some((at, to)) = self.next.filter(|(at, _)| *at <= now) {
                 self.next = None;
                 match to {
-                    State::Running => match self.run_init_scripts(at, tree, volumes) {
+                    State::Running => match self.run_init_scripts(at, inputs) {
                         Ok(()) => {
                             self.state = State::Running;
                             self.message = String::new();
@@ -198,18 +222,7 @@ impl Cluster {
                             self.termination_reason = None;
                             self.spark_context_id = crate::ids::numeric_id();
                         }
-                        Err(dest) => {
-                            self.terminate_at(at, json!({
-                                "code": "INIT_SCRIPT_FAILURE",
-                                "type": "CLIENT_ERROR",
-                                "parameters": {
-                                    "instance_id": "i-0emulator",
-                                    "databricks_error_message": format!(
-                                        "Cluster scoped init script {dest} failed: Script does not exist or could not be read"
-                                    )
-                                }
-                            }));
-                        }
+                        Err(reason) => self.terminate_at(at, reason),
                     },
                     _ => {
                         let reason = self
@@ -240,6 +253,7 @@ impl Cluster {
         self.state = State::Terminated;
         self.message = match reason["code"].as_str() {
             Some("INIT_SCRIPT_FAILURE") => "Init script failure".to_string(),
+            Some("SECRET_RESOLUTION_ERROR") => "Secret resolution error".to_string(),
             Some("INACTIVITY") => "Inactive cluster terminated".to_string(),
             _ => "Termination requested by user".to_string(),
         };
@@ -299,6 +313,31 @@ impl Cluster {
     }
 }
 
+/// What a cluster start reads besides the cluster: the files its init scripts live in, the
+/// secrets its `spark_env_vars` reference, and the simulated script failure.
+pub struct StartInputs<'a> {
+    /// Workspace files.
+    pub tree: &'a Tree,
+    /// Volume files.
+    pub volumes: &'a Volumes,
+    /// Secret scopes.
+    pub secrets: &'a crate::secrets::Secrets,
+    /// `Settings::init_script_failure`.
+    pub init_script_failure: Option<&'a str>,
+}
+
+/// The `termination_reason` of a failed init script.
+fn init_failure(dest: &str, why: &str) -> Value {
+    json!({
+        "code": "INIT_SCRIPT_FAILURE",
+        "type": "CLIENT_ERROR",
+        "parameters": {
+            "instance_id": "i-0emulator",
+            "databricks_error_message": format!("Cluster scoped init script {dest} failed: {why}")
+        }
+    })
+}
+
 /// All clusters by id.
 #[derive(Debug, Default)]
 pub struct Clusters {
@@ -308,9 +347,9 @@ pub struct Clusters {
 
 impl Clusters {
     /// Moves every cluster to `now`.
-    pub fn settle(&mut self, now: i64, _delays: &StateDelays, tree: &Tree, volumes: &Volumes) {
+    pub fn settle(&mut self, now: i64, _delays: &StateDelays, inputs: &StartInputs<'_>) {
         for c in self.by_id.values_mut() {
-            c.settle(now, tree, volumes);
+            c.settle(now, inputs);
         }
     }
 }

@@ -2,10 +2,14 @@
 //! from `init.sh.tmpl`) installs kiln, Node.js and the pinned agents on the driver and starts
 //! `kiln cluster gateway` (`gateway`), which holds the cluster's token and decides who may use it
 //! (`access`); `kiln cluster configure-user` (`user`) points one user's agents at it, from the
-//! shared description `<root>/etc/kiln/cluster.json` (`info`). The command line is `cli`.
+//! shared description `<root>/etc/kiln/cluster.json` (`info`). `bundle` writes the Asset
+//! Bundle and resolves its targets; `deploy` does natively what `databricks bundle deploy` does
+//! with it, and `kiln cluster status`. The command line is `cli`.
 
 pub mod access;
+pub mod bundle;
 pub mod cli;
+pub mod deploy;
 pub mod gateway;
 pub mod info;
 pub mod script;

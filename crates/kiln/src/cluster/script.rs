@@ -41,6 +41,14 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         .collect())
 }
 
+/// SHA-256 of bytes, as lowercase hex.
+pub fn sha256_bytes(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
 /// The script for a kiln binary whose SHA-256 is `binary_sha256`.
 pub fn render(binary_sha256: &str) -> String {
     let agents: Vec<&str> = Agent::ALL.iter().map(|a| a.name()).collect();
