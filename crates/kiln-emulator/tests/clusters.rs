@@ -42,6 +42,18 @@ async fn lifecycle_with_init_scripts() {
         b"echo vol\n".to_vec(),
     )
     .await;
+    // The secret the spark_env_vars reference; the cluster's start resolves it.
+    let r = c
+        .post("/api/2.0/secrets/scopes/create", json!({"scope": "agents"}))
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = c
+        .post(
+            "/api/2.0/secrets/put",
+            json!({"scope": "agents", "key": "pat", "string_value": "dapi-from-secret"}),
+        )
+        .await;
+    assert_eq!(r.status, 200, "{}", r.body);
     let mut s = spec();
     s["kind"] = json!("CLASSIC_PREVIEW");
     s["is_single_node"] = json!(true);
@@ -79,7 +91,12 @@ async fn lifecycle_with_init_scripts() {
     assert_eq!(runs.len(), 2);
     assert_eq!(runs[0].content.as_deref(), Some(&b"echo ws\n"[..]));
     assert_eq!(runs[1].content.as_deref(), Some(&b"echo vol\n"[..]));
-    assert_eq!(runs[0].env["AGENTS_TOKEN"], "{{secrets/agents/pat}}");
+    // Resolved for the script; the cluster's spec keeps the reference.
+    assert_eq!(runs[0].env["AGENTS_TOKEN"], "dapi-from-secret");
+    assert_eq!(
+        running["spark_env_vars"]["AGENTS_TOKEN"],
+        "{{secrets/agents/pat}}"
+    );
     assert_eq!(runs[0].env["DB_IS_DRIVER"], "TRUE");
 
     // Start on a running cluster does nothing; restart goes through RESTARTING.

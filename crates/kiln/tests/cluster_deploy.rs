@@ -308,3 +308,44 @@ async fn a_failing_init_script_points_to_its_logs() {
         "{e}"
     );
 }
+
+#[test]
+fn bundle_writes_its_files_and_leaves_foreign_ones_alone() {
+    let tmp = tempfile::tempdir().unwrap();
+    let binary = tmp.path().join("kiln-linux");
+    std::fs::write(&binary, b"stand-in").unwrap();
+    let out = tmp.path().join("b");
+    let run = || {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(["cluster", "bundle", "--out"])
+            .arg(&out)
+            .arg("--binary")
+            .arg(&binary)
+            .output()
+            .unwrap()
+    };
+    ok(&run());
+    for f in [
+        "databricks.yml",
+        "resources/cluster.yml",
+        "src/kiln-init.sh",
+        "README.md",
+    ] {
+        assert!(out.join(f).is_file(), "{f}");
+    }
+    assert_eq!(std::fs::read(out.join("src/kiln")).unwrap(), b"stand-in");
+    assert_eq!(
+        std::fs::read_to_string(out.join("src/kiln-init.sh")).unwrap(),
+        script_for(&binary)
+    );
+    // Again: kiln's own files are replaced.
+    ok(&run());
+    // A databricks.yml of the user's is never overwritten.
+    std::fs::write(out.join("databricks.yml"), "bundle:\n  name: mine\n").unwrap();
+    let t = failed(&run());
+    assert!(t.contains("was not written by kiln"), "{t}");
+    assert_eq!(
+        std::fs::read_to_string(out.join("databricks.yml")).unwrap(),
+        "bundle:\n  name: mine\n"
+    );
+}
