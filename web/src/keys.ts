@@ -3,6 +3,7 @@
 //   paste. Plain Ctrl+C stays an interrupt, plain Ctrl+V stays a literal-next for the shell.
 // - macOS: Cmd+C copies, Cmd+V pastes (left to the browser's native copy and paste events).
 // - Ctrl+Shift+F (Cmd+F on macOS) opens the search bar.
+// - The app's shortcuts (shortcuts.ts: Ctrl+/, Ctrl+Shift+T/W/[/]/1-9) go to the app.
 // - Ctrl+= / Ctrl+- / Ctrl+0 change the font size (so Ctrl+- no longer reaches the program).
 // - Ctrl+Esc moves focus out of the terminal to the tab strip (keyboard-only use); plain Esc
 //   stays with the program (vim needs it).
@@ -12,6 +13,7 @@
 import type { Terminal } from '@xterm/xterm';
 import { isMac } from './dom';
 import { fontKey } from './settings-panel';
+import { type Action, actionOf } from './shortcuts';
 
 /** Puts `text` on the clipboard: the async Clipboard API, else a copy command. */
 export async function copyText(text: string): Promise<boolean> {
@@ -45,6 +47,8 @@ export interface KeyActions {
   leave(): void;
   /** Ctrl+= / Ctrl+- / Ctrl+0: font size up, down, default. */
   fontStep(step: -1 | 0 | 1): void;
+  /** An app shortcut (tabs, help): see shortcuts.ts. */
+  action(action: Action): void;
   copied(ok: boolean): void;
 }
 
@@ -89,6 +93,14 @@ export function installKeys(term: Terminal, actions: KeyActions): void {
       if (e.type === 'keydown') {
         e.preventDefault();
         actions.openSearch();
+      }
+      return false;
+    }
+    const action = actionOf(e);
+    if (action) {
+      if (e.type === 'keydown') {
+        e.preventDefault();
+        actions.action(action);
       }
       return false;
     }

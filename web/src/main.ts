@@ -16,6 +16,7 @@ import { type Tab, tabSummary } from './tab';
 import { SettingsStore } from './settings';
 import { SettingsPanel, fontKey } from './settings-panel';
 import { Tabs } from './tabs';
+import { actionOf, shortcutsDialog } from './shortcuts';
 import type { RendererChoice } from './terminal';
 
 installCspShims();
@@ -29,6 +30,11 @@ function boot(): void {
   const statusRef: { bar?: StatusBar } = {};
   const store = new SettingsStore((m, k) => statusRef.bar?.notify(m, k));
   const panel = new SettingsPanel(store);
+
+  const help = shortcutsDialog();
+  const openHelp = () => {
+    if (!help.open) help.showModal();
+  };
 
   const search = new SearchBar();
   byId('panels').append(search.el);
@@ -45,6 +51,9 @@ function boot(): void {
       copyOnSelect: () => store.effective().copyOnSelect,
       settings: () => store.effective(),
       fontStep: (step) => panel.stepFont(step),
+      action: (a) => {
+        if (a.kind === 'help') openHelp();
+      },
     },
     switches,
   );
@@ -69,12 +78,29 @@ function boot(): void {
   byId('settings-open').addEventListener('click', () => panel.open());
   panel.dialog.addEventListener('close', () => tabs.active?.term.focus());
   store.onChange((e) => tabs.applySettings(e));
-  // The font keys work outside a terminal too (a terminal handles its own, see keys.ts).
+  byId('help-open').addEventListener('click', openHelp);
+  help.addEventListener('close', () => tabs.active?.term.focus());
+  // The app's keys work outside a terminal too (a terminal handles its own, see keys.ts).
   document.addEventListener('keydown', (e) => {
+    if (e.defaultPrevented) return;
+    const action = actionOf(e);
+    if (action) {
+      e.preventDefault();
+      tabs.act(action);
+      return;
+    }
     const step = fontKey(e);
-    if (step === undefined || e.defaultPrevented) return;
+    if (step === undefined) return;
     e.preventDefault();
     panel.stepFont(step);
+  });
+  const firstRun = byId('first-run');
+  byId('first-run-ok').addEventListener('click', () => {
+    store.update({ first_run_seen: true });
+    tabs.active?.term.focus();
+  });
+  store.onChange(() => {
+    firstRun.hidden = store.loaded ? store.values.first_run_seen === true : true;
   });
   // Sessions started in another window show up when this one comes back into view.
   document.addEventListener('visibilitychange', () => {

@@ -88,6 +88,7 @@ export class SettingsStore {
     } catch {
       // the defaults stand; the tabs report an unreachable server
     }
+    this.loaded = true;
     this.emit();
   }
 
@@ -122,6 +123,9 @@ export class SettingsStore {
       this.notify(`Could not save the settings: ${(e as Error).message}`, 'error');
     }
   }
+
+  /** Whether the stored settings were read (or could not be: then the defaults stand). */
+  loaded = false;
 
   /** How many saves succeeded (tests wait for it). */
   saved = 0;

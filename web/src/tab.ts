@@ -9,6 +9,7 @@ import { type ConnState, Transport } from './transport';
 import { acceptFiles, uploadFiles } from './upload';
 import type { Modifiers } from './modifiers';
 import type { Effective } from './settings';
+import type { Action } from './shortcuts';
 
 /** A tab's state: the transport's, or before/without one. */
 export type TabState = ConnState | { kind: 'starting' } | { kind: 'failed'; message: string };
@@ -31,6 +32,8 @@ export interface TabHost {
   settings(): Effective;
   /** Ctrl+= / Ctrl+- / Ctrl+0 in a terminal. */
   fontStep(step: -1 | 0 | 1): void;
+  /** An app shortcut typed in a terminal. */
+  action(action: Action): void;
   /** The extra-keys row's sticky Ctrl and Alt (applied to the next key typed). */
   modifiers: Modifiers;
   /** Debug/test switches from the page URL: `?transport=poll`, `?renderer=dom|webgl`. */
@@ -159,6 +162,7 @@ export class Tab {
       openSearch: () => this.host.openSearch(),
       leave: () => this.button.focus(),
       fontStep: (step) => this.host.fontStep(step),
+      action: (a) => this.host.action(a),
       copied: (ok) => this.host.notify(ok ? 'Copied to the clipboard' : 'Could not copy', ok ? 'info' : 'error'),
     });
   }

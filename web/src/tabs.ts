@@ -7,6 +7,7 @@ import { Tab, type TabHost } from './tab';
 import type { RendererChoice } from './terminal';
 import type { Modifiers } from './modifiers';
 import type { Effective } from './settings';
+import type { Action } from './shortcuts';
 
 /** Longest label the server accepts. */
 const MAX_LABEL_CHARS = 64;
@@ -21,6 +22,8 @@ export interface TabsEvents {
   copyOnSelect(): boolean;
   settings(): Effective;
   fontStep(step: -1 | 0 | 1): void;
+  /** An app shortcut that is not about tabs (help). */
+  action(action: Action): void;
 }
 
 export class Tabs {
@@ -54,6 +57,7 @@ export class Tabs {
       copyOnSelect: () => this.events.copyOnSelect(),
       settings: () => this.events.settings(),
       fontStep: (step) => this.events.fontStep(step),
+      action: (a) => this.act(a),
       ...switches,
     };
     this.strip.addEventListener('keydown', (e) => this.onStripKey(e));
@@ -132,6 +136,34 @@ export class Tabs {
       return null;
     } finally {
       this.creating -= 1;
+    }
+  }
+
+  /** Carries out an app shortcut: the tab ones here, the rest by the app. */
+  act(action: Action): void {
+    const i = this.active ? this.list.indexOf(this.active) : -1;
+    const n = this.list.length;
+    const go = (tab: Tab | undefined) => {
+      if (tab) this.activate(tab);
+    };
+    switch (action.kind) {
+      case 'newTab':
+        void this.create();
+        return;
+      case 'closeTab':
+        if (this.active) void this.close(this.active);
+        return;
+      case 'prevTab':
+        if (n) go(this.list[(i - 1 + n) % n]);
+        return;
+      case 'nextTab':
+        if (n) go(this.list[(i + 1) % n]);
+        return;
+      case 'gotoTab':
+        go(this.list[action.index]);
+        return;
+      default:
+        this.events.action(action);
     }
   }
 
