@@ -445,6 +445,27 @@ impl RunningEmulator {
             .is_some_and(|p| self.shared.world().tree.get(&p).is_some())
     }
 
+    /// Every object at or below a workspace path, sorted by path (normalised, without the
+    /// `/Workspace` prefix): `(path, kind, content)`, kind `"DIRECTORY"`, `"FILE"` or `"NOTEBOOK"`.
+    pub fn workspace_tree(&self, path: &str) -> Vec<(String, &'static str, Vec<u8>)> {
+        let Ok(p) = workspace::tree::normalize(path) else {
+            return Vec::new();
+        };
+        let w = self.shared.world();
+        w.tree
+            .subtree(&p)
+            .into_iter()
+            .map(|(k, n)| {
+                let kind = match n.kind {
+                    workspace::tree::Kind::Directory => "DIRECTORY",
+                    workspace::tree::Kind::File => "FILE",
+                    workspace::tree::Kind::Notebook { .. } => "NOTEBOOK",
+                };
+                (k, kind, n.content.to_vec())
+            })
+            .collect()
+    }
+
     /// Content of a volume file (`/Volumes/c/s/v/...`).
     pub fn volume_file(&self, path: &str) -> Option<Vec<u8>> {
         files::read_file(&self.shared.world().volumes, path).map(|b| b.to_vec())

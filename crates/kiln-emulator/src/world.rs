@@ -42,6 +42,9 @@ pub struct Settings {
     /// Simulates a failing init script: when set, every cluster start whose init scripts
     /// exist fails with `INIT_SCRIPT_FAILURE` and this text as the script's error. Default off.
     pub init_script_failure: Option<String>,
+    /// Largest workspace file `import-file` accepts, bytes (reference §6: "recalled 500 MB",
+    /// uncertain; default 500 MiB). Larger uploads get 400 `MAX_FILE_SIZE_EXCEEDED`.
+    pub max_workspace_file_bytes: u64,
 }
 
 impl Default for Settings {
@@ -56,6 +59,7 @@ impl Default for Settings {
             app_stop_grace_secs: 15,
             app_start_timeout_secs: 300,
             init_script_failure: None,
+            max_workspace_file_bytes: 500 << 20,
         }
     }
 }

@@ -29,6 +29,8 @@ pub enum Command {
     Agents(crate::agents::cmd::AgentsArgs),
     /// Coding agents on a Databricks cluster: init script, Asset Bundle, deploy, status.
     Cluster(crate::cluster::cli::ClusterArgs),
+    /// Sync git projects under ~/projects to the workspace (now, restore, status).
+    Sync(crate::sync::cli::SyncArgs),
 }
 
 fn init_tracing() {
@@ -51,5 +53,6 @@ pub fn main() -> ExitCode {
         Command::Token(args) => crate::token_cmd::main(args),
         Command::Agents(args) => crate::agents::cmd::main(args),
         Command::Cluster(args) => crate::cluster::cli::main(args),
+        Command::Sync(args) => crate::sync::cli::main(args),
     }
 }

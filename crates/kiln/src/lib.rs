@@ -11,6 +11,7 @@ pub mod profile;
 pub mod serve;
 pub mod server;
 pub mod state;
+pub mod sync;
 pub mod time;
 pub mod token_cmd;
 pub mod whoami;

@@ -43,6 +43,11 @@ pub struct ServeArgs {
     /// file's default profile.
     #[arg(long)]
     pub profile: Option<String>,
+    /// Sync git projects under ~/projects to the workspace on every commit and restore missing
+    /// ones at start (on when a workspace is configured; see docs/sync.md).
+    #[arg(long, env = "KILN_SYNC", default_value_t = true, action = clap::ArgAction::Set,
+          value_parser = clap::builder::BoolishValueParser::new())]
+    pub sync: bool,
 }
 
 /// Why `kiln serve` could not start.
@@ -83,6 +88,11 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
     opts.credentials = credential_options(args, apps)?;
     opts.gateway = Some(crate::gateway::GatewayOptions::default().with_process_env());
     opts.agents = crate::agents::serve::options_from_env(in_apps);
+    if args.sync
+        && let Some(home) = std::env::var_os("HOME")
+    {
+        opts.sync = Some(crate::sync::SyncOptions::new(PathBuf::from(home)));
+    }
     Ok(opts)
 }
 

@@ -228,6 +228,17 @@ impl WorkspaceApi<'_> {
         })
     }
 
+    /// `GET /api/2.0/workspace/export?direct_download=true`: a file's bytes as they are (no
+    /// base64, no 10 MB export limit for files).
+    pub async fn export_raw(&self, path: &str) -> Result<Bytes> {
+        let req = Request::get("/api/2.0/workspace/export")
+            .query("path", path)
+            .query("format", Format::Auto.as_str())
+            .query("direct_download", true)
+            .raw_response();
+        Ok(self.client.execute(req).await?.body)
+    }
+
     /// `POST /api/2.0/workspace/import` (JSON, base64 content). Repeated on failure only with
     /// `overwrite`.
     pub async fn import(&self, import: &Import) -> Result<()> {

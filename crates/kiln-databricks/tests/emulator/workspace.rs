@@ -79,6 +79,22 @@ async fn upload_list_download_delete() {
         b"v2"
     );
 
+    // direct_download: the bytes as they are, beyond the 10 MB JSON export limit too.
+    let big = Bytes::from(vec![7u8; (10 << 20) + 5]);
+    ws.import_file(&format!("{root}/big.bin"), big.clone(), false)
+        .await
+        .unwrap();
+    assert_eq!(
+        ws.export_raw(&format!("{root}/big.bin")).await.unwrap(),
+        big
+    );
+    assert!(
+        ws.export_raw(&format!("{root}/absent"))
+            .await
+            .unwrap_err()
+            .is_not_found()
+    );
+
     let err = ws.delete(&root, false).await.unwrap_err();
     assert_eq!(err.error_code(), Some("DIRECTORY_NOT_EMPTY"), "{err:?}");
     assert!(matches!(err, Error::InvalidParameter(_)));

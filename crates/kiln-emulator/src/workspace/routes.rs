@@ -7,7 +7,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use axum::body::Bytes;
-use axum::extract::{FromRequest, Multipart, Path, Request, State};
+use axum::extract::{DefaultBodyLimit, FromRequest, Multipart, Path, Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -33,7 +33,8 @@ pub fn router() -> Router<Arc<Shared>> {
         .route("/api/2.0/workspace/export", get(export))
         .route(
             "/api/2.0/workspace-files/import-file/{*path}",
-            post(import_file),
+            // The size rule is the setting's, not the server-wide body limit.
+            post(import_file).layer(DefaultBodyLimit::disable()),
         )
 }
 
@@ -461,6 +462,17 @@ async fn import_file(
     let shown = format!("/{}", raw.trim_start_matches('/'));
     let path = normalize(&shown)?;
     let overwrite = parse_bool(q.overwrite.as_deref()).unwrap_or(false);
+    let limit = shared.world().settings.max_workspace_file_bytes;
+    if body.len() as u64 > limit {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "MAX_FILE_SIZE_EXCEEDED",
+            format!(
+                "File size ({} bytes) exceeds the maximum allowed size ({limit} bytes).",
+                body.len()
+            ),
+        ));
+    }
     let (target, kind) = match notebook::detect(&path, &body) {
         Some((stem, language, jupyter)) => (stem, Kind::Notebook { language, jupyter }),
         None => (path.clone(), Kind::File),

@@ -20,7 +20,7 @@ mod uploads;
 mod ws;
 
 pub use access::AccessKey;
-pub use error::AppError;
+pub use error::{ApiJson, AppError};
 pub use guard::CSP;
 pub use login::LoginCodes;
 
@@ -66,6 +66,8 @@ pub struct Options {
     pub gateway: Option<crate::gateway::GatewayOptions>,
     /// Agents setup at start (`None`: off; `GET /api/agents` then answers `{"enabled": false}`).
     pub agents: Option<crate::agents::SetupOptions>,
+    /// Workspace sync of `~/projects` (`None`: off; started only when a workspace is configured).
+    pub sync: Option<crate::sync::SyncOptions>,
 }
 
 impl Options {
@@ -81,6 +83,7 @@ impl Options {
             credentials: crate::credentials::CredentialsOptions::default(),
             gateway: None,
             agents: None,
+            sync: None,
         }
     }
 }
@@ -106,6 +109,8 @@ pub struct Inner {
     pub agents: Option<crate::agents::SetupRunner>,
     /// The web UI's settings file (`GET/PUT /api/settings`).
     pub settings_file: PathBuf,
+    /// The workspace sync task, when it runs (`GET /api/sync`).
+    pub sync: Option<crate::sync::SyncHandle>,
 }
 
 impl Deref for AppState {
@@ -152,6 +157,7 @@ pub fn router(state: AppState) -> Router {
         .merge(settings::router())
         .merge(usage)
         .merge(agents)
+        .merge(crate::sync::api::router(state.sync.clone()))
         .layer(DefaultBodyLimit::max(JSON_LIMIT_BYTES));
     Router::new()
         .route("/health", get(status::health))
@@ -214,6 +220,10 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
             shutdown.clone(),
         )
     });
+    let sync = opts
+        .sync
+        .take()
+        .and_then(|s| start_sync(s, &credentials, shutdown.clone()));
     AppState(Arc::new(Inner {
         manager,
         key: opts.key,
@@ -228,7 +238,44 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         gateway,
         agents,
         settings_file: settings::path_for(&home),
+        sync,
     }))
+}
+
+/// Starts the sync task and its control listener when a workspace is configured.
+fn start_sync(
+    opts: crate::sync::SyncOptions,
+    credentials: &crate::credentials::Credentials,
+    shutdown: CancellationToken,
+) -> Option<crate::sync::SyncHandle> {
+    let Some(host) = credentials.host() else {
+        tracing::info!("no Databricks workspace configured: projects are not synced");
+        return None;
+    };
+    let remote = match crate::sync::Remote::with_token_source(
+        host,
+        credentials.token_source(),
+        opts.request_budget,
+    ) {
+        Ok(r) => r,
+        Err(e) => {
+            tracing::warn!(error = %e, "workspace sync is off");
+            return None;
+        }
+    };
+    let kiln_dir = opts.kiln_dir.clone();
+    let handle = crate::sync::service::spawn(
+        opts,
+        remote,
+        Some(credentials.cell().subscribe()),
+        shutdown.clone(),
+    );
+    if let Err(e) = crate::state::ensure_private_dir(&kiln_dir)
+        .and_then(|()| crate::sync::control::start(handle.clone(), &kiln_dir, shutdown))
+    {
+        tracing::warn!(error = %e, "`kiln sync` cannot reach this server (control listener)");
+    }
+    Some(handle)
 }
 
 /// Serves on `listener` until `shutdown` is cancelled, then tells every viewer, ends every
