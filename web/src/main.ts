@@ -11,6 +11,7 @@ import { Modifiers } from './modifiers';
 import { byId } from './dom';
 import { SearchBar } from './search';
 import { startSetup } from './setup';
+import { startSync } from './sync';
 import { StatusBar } from './status';
 import { type Tab, tabSummary } from './tab';
 import { SettingsStore } from './settings';
@@ -143,6 +144,7 @@ function boot(): void {
   void store.load().then(() => tabs.restore());
   startCredentials({ notify: (m, k) => bar.notify(m, k) });
   startSetup({ notify: (m, k) => bar.notify(m, k) });
+  startSync({ notify: (m, k) => bar.notify(m, k) });
 }
 
 // The one-time code leaves the address bar before anything else runs.

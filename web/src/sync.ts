@@ -1,0 +1,131 @@
+// The workspace sync indicator and panel: the status bar shows `sync ✓`, `sync N pending` or
+// `sync: N failed`; clicking it lists every project with its state, last synced commit,
+// progress, skipped files and the reason of a failure, with a Retry button. Hidden when sync is
+// off. `window.__kilnSync` is a read-only view for the browser tests.
+
+import { ApiError } from './api';
+import { byId, h } from './dom';
+import { type SyncProject, type SyncSnapshot, fetchSync, projectLine, retrySync, syncSummary } from './sync-api';
+
+/** Polling interval (ms). */
+const POLL_MS = 3000;
+
+/** What the panel needs from the page. */
+export interface SyncHooks {
+  notify: (message: string, kind?: 'info' | 'error') => void;
+}
+
+class SyncUi {
+  private snap: SyncSnapshot | null = null;
+  private off = false;
+  private readonly indicator: HTMLButtonElement;
+  private readonly dialog: HTMLDialogElement;
+  private readonly list: HTMLElement;
+  private readonly header: HTMLElement;
+  private reported = new Set<string>();
+
+  constructor(private readonly hooks: SyncHooks) {
+    this.indicator = h('button', {
+      id: 'sync-indicator',
+      class: 'setup-indicator sync-indicator',
+      type: 'button',
+      hidden: true,
+      title: 'Workspace sync of ~/projects',
+    });
+    this.indicator.addEventListener('click', () => this.open());
+    const size = byId('size');
+    size.parentElement?.insertBefore(this.indicator, size);
+    this.header = h('p', { id: 'sync-summary', class: 'setup-summary' });
+    this.list = h('ul', { id: 'sync-items', class: 'setup-items' });
+    const close = h('button', { class: 'button', type: 'submit', value: 'close' }, 'Close');
+    this.dialog = h(
+      'dialog',
+      { id: 'sync-dialog', class: 'dialog setup-dialog', 'aria-labelledby': 'sync-title' },
+      h('form', { method: 'dialog' }, h('h2', { id: 'sync-title', class: 'setup-title' }, 'Workspace sync'), this.header, this.list, h('div', { class: 'dialog-buttons' }, close)),
+    );
+    document.body.append(this.dialog);
+  }
+
+  async refresh(): Promise<void> {
+    try {
+      const snap = await fetchSync();
+      if (snap === null) {
+        this.off = true;
+        this.indicator.hidden = true;
+        return;
+      }
+      this.snap = snap;
+      this.report(snap);
+    } catch {
+      // Offline or refused: keep the last state.
+    }
+    this.render();
+    setTimeout(() => void this.refresh(), POLL_MS);
+  }
+
+  private report(snap: SyncSnapshot): void {
+    for (const p of snap.projects) {
+      const key = `${p.name}:${p.state}:${p.message ?? ''}`;
+      if ((p.state === 'failed' || p.state === 'conflict') && !this.reported.has(key)) {
+        this.reported.add(key);
+        this.hooks.notify(`${p.name}: not synced — open “sync” in the status bar`, 'error');
+      }
+    }
+  }
+
+  private render(): void {
+    const snap = this.snap;
+    if (!snap) return;
+    this.indicator.hidden = false;
+    this.indicator.textContent = syncSummary(snap);
+    const bad = snap.projects.some((p) => p.state === 'failed' || p.state === 'conflict');
+    const busy = snap.projects.some((p) => ['pending', 'syncing', 'restoring'].includes(p.state));
+    this.indicator.dataset.state = bad ? 'failed' : busy ? 'running' : 'ok';
+    this.header.textContent = snap.note ?? (snap.workspace ? `Projects under ~/projects are copied to ${snap.workspace} on every commit.` : '');
+    this.list.replaceChildren(...snap.projects.map((p) => this.renderProject(p)));
+  }
+
+  private renderProject(p: SyncProject): HTMLElement {
+    const title = h('div', { class: 'setup-item-title' }, h('span', { class: 'setup-name' }, p.name), h('span', { class: 'setup-status', 'data-status': p.state === 'synced' ? 'ok' : p.state === 'failed' || p.state === 'conflict' ? 'failed' : 'running' }, p.state));
+    const children: (Node | string)[] = [title, h('div', { class: 'sync-line' }, projectLine(p))];
+    if (p.skipped.length > 0) {
+      children.push(h('details', { class: 'setup-log' }, h('summary', {}, `${p.skipped.length} file(s) skipped`), h('pre', {}, p.skipped.map((s) => `${s.path}: ${s.reason}`).join('\n'))));
+    }
+    if (p.state === 'failed' || p.state === 'conflict') {
+      const retry = h('button', { class: 'button setup-retry sync-retry', type: 'button', 'data-project': p.name }, 'Retry');
+      retry.addEventListener('click', () => void this.retry(p.name, retry));
+      children.push(retry);
+    }
+    return h('li', { class: 'setup-item', 'data-project': p.name, 'data-state': p.state }, ...children);
+  }
+
+  private async retry(name: string, button: HTMLButtonElement): Promise<void> {
+    button.disabled = true;
+    try {
+      await retrySync(name);
+      this.hooks.notify(`${name}: sync queued`);
+    } catch (e) {
+      this.hooks.notify(e instanceof ApiError ? e.message : String(e), 'error');
+    }
+  }
+
+  open(): void {
+    this.render();
+    if (!this.dialog.open) this.dialog.showModal();
+  }
+
+  view() {
+    return Object.freeze({
+      snapshot: () => this.snap,
+      off: () => this.off,
+      indicator: () => (this.indicator.hidden ? '' : (this.indicator.textContent ?? '')),
+    });
+  }
+}
+
+/** Builds the indicator and panel and starts following the sync status. */
+export function startSync(hooks: SyncHooks): void {
+  const ui = new SyncUi(hooks);
+  Object.defineProperty(window, '__kilnSync', { value: ui.view() });
+  void ui.refresh();
+}
