@@ -65,9 +65,11 @@ pub struct Refs {
     pub remotes: BTreeMap<String, String>,
 }
 
-/// A `git` command for `dir` with kiln's fixed environment.
+/// A `git` command for `dir` with kiln's fixed environment (the allow-list of
+/// [`crate::child::restrict`], never kiln's own).
 pub fn command(dir: &Path) -> tokio::process::Command {
     let mut c = tokio::process::Command::new("git");
+    crate::child::restrict(c.as_std_mut(), None, &[]);
     c.arg("-C").arg(dir);
     for var in [
         "GIT_DIR",

@@ -104,6 +104,7 @@ exit 0
 
 fn git_global(home: &Path) -> Command {
     let mut c = Command::new("git");
+    crate::child::restrict(&mut c, Some(home), &[]);
     c.env("HOME", home)
         .env_remove("XDG_CONFIG_HOME")
         .env_remove("GIT_CONFIG_GLOBAL")
