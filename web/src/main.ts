@@ -14,6 +14,7 @@ import { startSetup } from './setup';
 import { startSync } from './sync';
 import { StatusBar } from './status';
 import { type Tab, tabSummary } from './tab';
+import { SessionsPanel } from './sessions-panel';
 import { SettingsStore } from './settings';
 import { SettingsPanel, fontKey } from './settings-panel';
 import { Tabs } from './tabs';
@@ -54,6 +55,7 @@ function boot(): void {
       fontStep: (step) => panel.stepFont(step),
       action: (a) => {
         if (a.kind === 'help') openHelp();
+        else if (a.kind === 'sessions') void sessionsPanel.open();
       },
     },
     switches,
@@ -79,6 +81,15 @@ function boot(): void {
   byId('settings-open').addEventListener('click', () => panel.open());
   panel.dialog.addEventListener('close', () => tabs.active?.term.focus());
   store.onChange((e) => tabs.applySettings(e));
+  const sessionsPanel = new SessionsPanel({
+    shows: (id) => !!tabs.bySession(id),
+    attach: (s) => tabs.attachSession(s),
+    renamed: (id, label) => tabs.renamed(id, label),
+    ended: (id) => tabs.ended(id),
+    notify: (m, k) => bar.notify(m, k),
+  });
+  sessionsPanel.dialog.addEventListener('close', () => tabs.active?.term.focus());
+  byId('sessions-open').addEventListener('click', () => void sessionsPanel.open());
   byId('help-open').addEventListener('click', openHelp);
   help.addEventListener('close', () => tabs.active?.term.focus());
   // The app's keys work outside a terminal too (a terminal handles its own, see keys.ts).

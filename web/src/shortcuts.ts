@@ -10,7 +10,8 @@ export type Action =
   | { kind: 'prevTab' }
   | { kind: 'nextTab' }
   | { kind: 'gotoTab'; index: number }
-  | { kind: 'help' };
+  | { kind: 'help' }
+  | { kind: 'sessions' };
 
 /** The app action of key event `e`, if it is one (Ctrl+Shift+… or Ctrl+/). */
 export function actionOf(e: KeyboardEvent): Action | undefined {
@@ -23,6 +24,8 @@ export function actionOf(e: KeyboardEvent): Action | undefined {
       return { kind: 'newTab' };
     case 'KeyW':
       return { kind: 'closeTab' };
+    case 'KeyS':
+      return { kind: 'sessions' };
     case 'BracketLeft':
       return { kind: 'prevTab' };
     case 'BracketRight':
@@ -42,6 +45,7 @@ export const SHORTCUTS: [string, string][] = [
   ['Ctrl+Shift+W', 'close the tab (asks while its shell runs)'],
   ['Ctrl+Shift+[ / Ctrl+Shift+]', 'previous / next tab'],
   ['Ctrl+Shift+1 … 9', 'go to tab 1 … 9'],
+  ['Ctrl+Shift+S', 'sessions: every shell on the server (attach, rename, end)'],
   ['Ctrl+Esc', 'leave the terminal for the tab strip (plain Esc stays with the program)'],
   ['Enter or Space on a tab', 'back into its terminal'],
   ['F2 / Delete on a tab', 'rename / close it'],

@@ -139,6 +139,41 @@ export class Tabs {
     }
   }
 
+  /** The tab that shows session `id`, if any. */
+  bySession(id: string): Tab | undefined {
+    return this.list.find((t) => t.sessionId === id);
+  }
+
+  /** Shows `session` in its tab, adopting it first when this window has none for it. */
+  attachSession(session: api.Session): void {
+    const tab = this.bySession(session.id) ?? this.adopt(session);
+    this.activate(tab);
+  }
+
+  /** Session `id` was renamed elsewhere (the sessions panel): the tab follows. */
+  renamed(id: string, label: string): void {
+    const tab = this.bySession(id);
+    if (!tab) return;
+    tab.label = label;
+    tab.render();
+  }
+
+  /** Session `id` was ended elsewhere (the sessions panel): its tab goes away. */
+  ended(id: string): void {
+    const tab = this.bySession(id);
+    if (!tab) return;
+    const i = this.list.indexOf(tab);
+    const wasActive = this.active === tab;
+    tab.detach();
+    this.remove(tab);
+    if (wasActive) {
+      const next = this.list[Math.min(i, this.list.length - 1)];
+      if (next) this.activate(next);
+      else this.events.changed(null);
+    }
+    this.renderEmpty();
+  }
+
   /** Carries out an app shortcut: the tab ones here, the rest by the app. */
   act(action: Action): void {
     const i = this.active ? this.list.indexOf(this.active) : -1;
