@@ -31,6 +31,9 @@ pub enum Command {
     Cluster(crate::cluster::cli::ClusterArgs),
     /// Sync git projects under ~/projects to the workspace (now, restore, status).
     Sync(crate::sync::cli::SyncArgs),
+    /// Deploy kiln as a Databricks App (`deploy`), package its source for a Git repository
+    /// (`package`), or show the app's state (`status`).
+    App(crate::app::cli::AppArgs),
 }
 
 fn init_tracing() {
@@ -54,5 +57,6 @@ pub fn main() -> ExitCode {
         Command::Agents(args) => crate::agents::cmd::main(args),
         Command::Cluster(args) => crate::cluster::cli::main(args),
         Command::Sync(args) => crate::sync::cli::main(args),
+        Command::App(args) => crate::app::cli::main(args),
     }
 }

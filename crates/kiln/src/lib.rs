@@ -2,6 +2,7 @@
 
 pub mod agent;
 pub mod agents;
+pub mod app;
 pub mod child;
 pub mod cli;
 pub mod cluster;

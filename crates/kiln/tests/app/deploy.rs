@@ -1,0 +1,297 @@
+//! `kiln app deploy` and `kiln app status` against kiln-emulator's Apps and Workspace APIs:
+//! the steps and their progress lines, an incremental redeploy, and each bad input with its
+//! message (no credentials, invalid name, no permission, a name owned by someone else, a
+//! timeout), including what a failure leaves behind.
+
+use crate::fixture;
+use kiln::app::cli::{self, BinaryArgs, DeployArgs, StatusArgs, WorkspaceArgs};
+use kiln::app::deploy::Tracker;
+use kiln::app::progress::Progress;
+use kiln::app::{AppError, upload};
+use kiln_databricks::Environment;
+use kiln_emulator::{Emulator, EmulatorOptions, RunningEmulator, StateDelays};
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+const BOB: &str = "bob@example.com";
+
+async fn emulator(app_start_secs: u64) -> RunningEmulator {
+    let opts = EmulatorOptions {
+        users: vec!["alice@example.com".into(), BOB.into()],
+        delays: StateDelays {
+            app_start_secs,
+            app_stop_secs: 1,
+            app_deploy_secs: 1,
+            app_delete_secs: 1,
+            ..StateDelays::default()
+        },
+        ..EmulatorOptions::default()
+    };
+    Emulator::start(opts).await.unwrap()
+}
+
+fn env(emu: &RunningEmulator, token: &str, home: &Path) -> Environment {
+    Environment::new()
+        .with_home(home)
+        .with_var("DATABRICKS_HOST", emu.url())
+        .with_var("DATABRICKS_TOKEN", token)
+}
+
+fn fixture_binary(dir: &Path, status: u8) -> PathBuf {
+    let p = dir.join(format!("kiln-{status}"));
+    std::fs::write(&p, fixture::elf(status)).unwrap();
+    p
+}
+
+fn args(name: &str, binary: &Path) -> DeployArgs {
+    DeployArgs {
+        name: name.into(),
+        workspace: WorkspaceArgs { profile: None },
+        source_code_path: None,
+        timeout_seconds: 60,
+        binary: BinaryArgs {
+            binary: Some(binary.to_path_buf()),
+        },
+    }
+}
+
+async fn deploy(
+    a: &DeployArgs,
+    env: Environment,
+) -> (Result<kiln::app::deploy::Deployed, AppError>, Vec<String>) {
+    let (progress, lines) = Progress::buffer();
+    let tracker = Arc::new(Mutex::new(Tracker::default()));
+    let r = cli::deploy(a, env, &progress, tracker).await;
+    let lines = lines.lock().unwrap().clone();
+    (r, lines)
+}
+
+#[tokio::test]
+async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
+    let emu = emulator(1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let e = || env(&emu, emu.user_token(), tmp.path());
+    let a = args("my-kiln", &fixture_binary(tmp.path(), 0));
+
+    let (r, lines) = deploy(&a, e()).await;
+    let done = r.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    let text = lines.join("\n");
+    for want in [
+        "signed in to",
+        "as alice@example.com",
+        "app my-kiln does not exist yet; it will be created",
+        "uploaded 4 of 4 files",
+        "to /Workspace/Users/alice@example.com/apps/my-kiln; 0 unchanged",
+        "created app my-kiln",
+        "compute is ACTIVE",
+        "started (SNAPSHOT of /Workspace/Users/alice@example.com/apps/my-kiln)",
+        "SUCCEEDED",
+        "my-kiln is live at https://my-kiln-",
+    ] {
+        assert!(text.contains(want), "missing {want:?} in:\n{text}");
+    }
+    assert!(
+        lines
+            .iter()
+            .all(|l| l.starts_with('[') && l.contains("s] ")),
+        "every line has the elapsed time: {text}"
+    );
+    assert!(done.url.starts_with("https://my-kiln-"), "{}", done.url);
+    let root = "/Users/alice@example.com/apps/my-kiln";
+    assert_eq!(
+        emu.workspace_file(&format!("{root}/launch.py")).unwrap(),
+        kiln::app::source::LAUNCH_PY.as_bytes()
+    );
+    assert!(emu.workspace_exists(&format!("{root}/{}", upload::STATE_FILE)));
+
+    // Same binary again: nothing uploaded, a new deployment all the same.
+    emu.clear_requests();
+    let (r, lines) = deploy(&a, e()).await;
+    let again = r.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    assert_ne!(again.deployment_id, done.deployment_id);
+    assert!(again.upload.uploaded.is_empty(), "{:?}", again.upload);
+    let text = lines.join("\n");
+    assert!(
+        text.contains("app my-kiln exists (compute ACTIVE, app RUNNING)"),
+        "{text}"
+    );
+    assert!(text.contains("is up to date (4 files unchanged)"), "{text}");
+    let imports = emu
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.starts_with("/api/2.0/workspace-files/import-file"))
+        .count();
+    assert_eq!(imports, 0, "nothing written when nothing changed");
+
+    // A changed build: the binary's parts and description go up, app.yaml and launch.py do not.
+    let a7 = args("my-kiln", &fixture_binary(tmp.path(), 7));
+    let (r, lines) = deploy(&a7, e()).await;
+    let third = r.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    assert_eq!(
+        third.upload.uploaded,
+        ["kiln-binary.json", "bin/kiln.gz.00"],
+        "{lines:#?}"
+    );
+    assert_eq!(third.upload.unchanged, 2);
+
+    // A file damaged in the workspace (size differs) is noticed and uploaded again.
+    let c = kiln_databricks::Client::new(&kiln_databricks::ConfigLoader::new(e()).load().unwrap())
+        .unwrap();
+    c.workspace()
+        .import_file(
+            &format!("/Workspace{root}/launch.py"),
+            bytes::Bytes::from_static(b"print('damaged')\n"),
+            true,
+        )
+        .await
+        .unwrap();
+    let (r, _) = deploy(&a7, e()).await;
+    assert_eq!(r.unwrap().upload.uploaded, ["launch.py"]);
+
+    // Status names the states, the active deployment and the URL.
+    let s = cli::status(
+        &StatusArgs {
+            name: "my-kiln".into(),
+            workspace: WorkspaceArgs { profile: None },
+        },
+        e(),
+    )
+    .await
+    .unwrap();
+    assert!(s.contains("url:          https://my-kiln-"), "{s}");
+    assert!(s.contains("app state:    RUNNING"), "{s}");
+    assert!(s.contains("compute:      ACTIVE"), "{s}");
+    assert!(s.contains("SUCCEEDED (App started successfully)"), "{s}");
+    assert!(s.contains(&format!("from /Workspace{root}")), "{s}");
+    assert!(s.contains("creator:      alice@example.com"), "{s}");
+}
+
+#[tokio::test]
+async fn deploy_errors_say_what_to_do() {
+    let emu = emulator(1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = fixture_binary(tmp.path(), 0);
+
+    // No credentials at all.
+    let (r, _) = deploy(
+        &args("kiln-x", &bin),
+        Environment::new().with_home(tmp.path()),
+    )
+    .await;
+    let e = r.unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    let m = e.to_string();
+    assert!(m.contains("no usable Databricks credentials"), "{m}");
+    assert!(m.contains("DATABRICKS_HOST and DATABRICKS_TOKEN"), "{m}");
+    assert!(m.contains("--profile"), "{m}");
+
+    // A refused token, never echoed.
+    let (r, _) = deploy(
+        &args("kiln-x", &bin),
+        env(&emu, "dapi-wrong-0123456789", tmp.path()),
+    )
+    .await;
+    let e = r.unwrap_err();
+    let m = e.to_string();
+    assert!(m.contains("the workspace refused the credentials"), "{m}");
+    assert!(!m.contains("dapi-wrong-0123456789"), "{m}");
+
+    // Invalid name: the rule, before any request.
+    emu.clear_requests();
+    let alice = || env(&emu, emu.user_token(), tmp.path());
+    let (r, _) = deploy(&args("My_Kiln", &bin), alice()).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.exit_code(), 2);
+    let m = e.to_string();
+    assert!(m.contains("invalid app name \"My_Kiln\""), "{m}");
+    assert!(m.contains("2 to 30 characters of lowercase letters"), "{m}");
+    assert!(emu.requests().is_empty(), "no request for a bad name");
+
+    // The seeded app `kiln` belongs to alice: bob may not deploy over it.
+    let bob_token = emu.create_token(BOB, None).unwrap();
+    let bob = || env(&emu, &bob_token, tmp.path());
+    let (r, _) = deploy(&args("kiln", &bin), bob()).await;
+    let m = r.unwrap_err().to_string();
+    assert!(m.contains("the app name kiln is taken"), "{m}");
+    assert!(m.contains("belongs to alice@example.com"), "{m}");
+    assert!(m.contains("kiln app deploy kiln-2"), "{m}");
+
+    // No permission on the folder: said, with the step and what was left (nothing).
+    let mut a = args("bobs-kiln", &bin);
+    a.source_code_path = Some("/Workspace/Users/alice@example.com/apps/bobs-kiln".into());
+    let (r, _) = deploy(&a, bob()).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    let m = e.to_string();
+    assert!(
+        m.starts_with("permission denied while reading /Workspace/Users/alice"),
+        "{m}"
+    );
+    assert!(
+        m.contains("/Workspace/Users/alice@example.com/apps/bobs-kiln"),
+        "{m}"
+    );
+    assert!(m.contains("no app: bobs-kiln was not created"), "{m}");
+
+    let mut a = args("kiln-rel", &bin);
+    a.source_code_path = Some("Users/me/apps".into());
+    let (r, _) = deploy(&a, alice()).await;
+    assert!(
+        r.unwrap_err()
+            .to_string()
+            .contains("not an absolute workspace path")
+    );
+
+    // Status of an app that does not exist.
+    let e = cli::status(
+        &StatusArgs {
+            name: "nothing-here".into(),
+            workspace: WorkspaceArgs { profile: None },
+        },
+        alice(),
+    )
+    .await
+    .unwrap_err();
+    assert!(
+        e.to_string()
+            .contains("create it with `kiln app deploy nothing-here`"),
+        "{e}"
+    );
+}
+
+#[tokio::test]
+async fn a_timeout_says_what_was_left_and_how_to_finish_or_undo() {
+    // The compute takes an hour to start; the deploy waits one second.
+    let emu = emulator(3600).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = args("slow-kiln", &fixture_binary(tmp.path(), 0));
+    a.timeout_seconds = 1;
+    let (r, lines) = deploy(&a, env(&emu, emu.user_token(), tmp.path())).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    let m = e.to_string();
+    assert!(
+        m.contains("timed out after 1 s while waiting for the compute of slow-kiln to be ACTIVE"),
+        "{m}\n{lines:#?}"
+    );
+    assert!(m.contains("last state STARTING"), "{m}");
+    let root = "/Workspace/Users/alice@example.com/apps/slow-kiln";
+    assert!(m.contains(&format!("the app source in {root}")), "{m}");
+    assert!(
+        m.contains("the app slow-kiln (created by this run; compute STARTING"),
+        "{m}"
+    );
+    assert!(m.contains("serving no deployment"), "{m}");
+    assert!(
+        m.contains("to finish: fix the cause and run `kiln app deploy slow-kiln` again"),
+        "{m}"
+    );
+    assert!(
+        m.contains("to undo: `databricks apps delete slow-kiln`,"),
+        "{m}"
+    );
+    assert!(
+        m.contains(&format!("`databricks workspace delete --recursive {root}`")),
+        "{m}"
+    );
+}
