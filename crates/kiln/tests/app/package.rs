@@ -19,6 +19,18 @@ fn kiln(args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// `kiln app package --out <out> --binary <bin>`.
+fn package(out: &Path, bin: &Path) -> Output {
+    kiln(&[
+        "app",
+        "package",
+        "--out",
+        out.to_str().unwrap(),
+        "--binary",
+        bin.to_str().unwrap(),
+    ])
+}
+
 fn text(o: &Output) -> String {
     format!(
         "status {:?}\nstdout:\n{}\nstderr:\n{}",
@@ -108,14 +120,7 @@ fn package_writes_a_source_that_starts_without_exec_bits() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = write_fixture(tmp.path(), 0);
     let out = tmp.path().join("pkg");
-    let o = kiln(&[
-        "app",
-        "package",
-        "--out",
-        out.to_str().unwrap(),
-        "--binary",
-        bin.to_str().unwrap(),
-    ]);
+    let o = package(&out, &bin);
     assert!(o.status.success(), "{}", text(&o));
     assert!(
         text(&o).contains("commit it to a Git repository"),
@@ -149,14 +154,7 @@ fn package_writes_a_source_that_starts_without_exec_bits() {
     // no stale parts.
     fs::write(out.join("README.md"), "mine").unwrap();
     let bin7 = write_fixture(tmp.path(), 7);
-    let o = kiln(&[
-        "app",
-        "package",
-        "--out",
-        out.to_str().unwrap(),
-        "--binary",
-        bin7.to_str().unwrap(),
-    ]);
+    let o = package(&out, &bin7);
     assert!(o.status.success(), "{}", text(&o));
     assert_eq!(fs::read_to_string(out.join("README.md")).unwrap(), "mine");
     check_package(&out);
@@ -178,14 +176,7 @@ fn launch_refuses_damaged_parts_and_survives_an_unusable_home() {
     let tmp = tempfile::tempdir().unwrap();
     let bin = write_fixture(tmp.path(), 0);
     let out = tmp.path().join("pkg");
-    let o = kiln(&[
-        "app",
-        "package",
-        "--out",
-        out.to_str().unwrap(),
-        "--binary",
-        bin.to_str().unwrap(),
-    ]);
+    let o = package(&out, &bin);
     assert!(o.status.success(), "{}", text(&o));
 
     // HOME that cannot be created: a private directory under the temporary directory instead.
@@ -214,14 +205,7 @@ fn launch_refuses_damaged_parts_and_survives_an_unusable_home() {
 fn package_refuses_bad_binaries_and_foreign_app_yaml() {
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("pkg");
-    let o = kiln(&[
-        "app",
-        "package",
-        "--out",
-        out.to_str().unwrap(),
-        "--binary",
-        "/etc/passwd",
-    ]);
+    let o = package(&out, Path::new("/etc/passwd"));
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("not a Linux executable"), "{}", text(&o));
     assert!(text(&o).contains("./scripts/build-release"), "{}", text(&o));
@@ -230,14 +214,7 @@ fn package_refuses_bad_binaries_and_foreign_app_yaml() {
     let host = std::env::current_exe().unwrap();
     let needs = elf::needs(&fs::read(&host).unwrap()).unwrap();
     if needs.max_glibc().is_some_and(|v| v > GLIBC_FLOOR) {
-        let o = kiln(&[
-            "app",
-            "package",
-            "--out",
-            out.to_str().unwrap(),
-            "--binary",
-            host.to_str().unwrap(),
-        ]);
+        let o = package(&out, &host);
         assert_eq!(o.status.code(), Some(2), "{}", text(&o));
         assert!(text(&o).contains("newer than 2.31"), "{}", text(&o));
         assert!(text(&o).contains("GLIBC_2."), "{}", text(&o));
@@ -260,14 +237,7 @@ fn package_refuses_bad_binaries_and_foreign_app_yaml() {
     fs::create_dir_all(&out).unwrap();
     fs::write(out.join("app.yaml"), "command: [\"python\", \"app.py\"]\n").unwrap();
     let bin = write_fixture(tmp.path(), 0);
-    let o = kiln(&[
-        "app",
-        "package",
-        "--out",
-        out.to_str().unwrap(),
-        "--binary",
-        bin.to_str().unwrap(),
-    ]);
+    let o = package(&out, &bin);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
     assert!(text(&o).contains("was not written by kiln"), "{}", text(&o));
     assert_eq!(
@@ -334,14 +304,7 @@ fn release_binary_meets_the_glibc_floor() {
     );
     let tmp = tempfile::tempdir().unwrap();
     let out = tmp.path().join("pkg");
-    let o = kiln(&[
-        "app",
-        "package",
-        "--out",
-        out.to_str().unwrap(),
-        "--binary",
-        path.to_str().unwrap(),
-    ]);
+    let o = package(&out, Path::new(&path));
     assert!(o.status.success(), "{}", text(&o));
     let desc = check_package(&out);
     assert_eq!(desc["size"], bytes.len());
