@@ -86,8 +86,25 @@ pub struct DeployArgs {
     /// Longest wait, in seconds, for the compute to start and for the deployment to finish.
     #[arg(long, default_value_t = 1200, env = "KILN_APP_TIMEOUT_SECONDS")]
     pub timeout_seconds: u64,
+    /// Extra environment for the app, NAME=VALUE (repeatable), sent with the deployment and
+    /// overriding app.yaml, e.g. --env KILN_AGENTS=claude,codex.
+    #[arg(long = "env", value_name = "NAME=VALUE", value_parser = parse_env)]
+    pub env: Vec<(String, String)>,
     #[command(flatten)]
     pub binary: BinaryArgs,
+}
+
+fn parse_env(raw: &str) -> Result<(String, String), String> {
+    match raw.split_once('=') {
+        Some((k, v))
+            if !k.is_empty() && k.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_') =>
+        {
+            Ok((k.to_owned(), v.to_owned()))
+        }
+        _ => Err(format!(
+            "{raw:?} is not NAME=VALUE (NAME of letters, digits and underscores)"
+        )),
+    }
 }
 
 /// Arguments of `kiln app status`.
@@ -146,6 +163,19 @@ pub fn package(args: &PackageArgs) -> Result<String, AppError> {
     ))
 }
 
+/// The name and path rules, before anything else happens.
+fn check_args(args: &DeployArgs) -> Result<(), AppError> {
+    name::check(&args.name).map_err(AppError::Usage)?;
+    match &args.source_code_path {
+        Some(p) if !p.starts_with('/') => Err(AppError::Usage(format!(
+            "--source-code-path {p:?} is not an absolute workspace path; use e.g. \
+             /Workspace/Users/you@example.com/apps/{}",
+            args.name
+        ))),
+        _ => Ok(()),
+    }
+}
+
 /// `kiln app deploy` with an explicit environment and progress sink; the URL on success.
 pub async fn deploy(
     args: &DeployArgs,
@@ -153,18 +183,21 @@ pub async fn deploy(
     progress: &Progress,
     tracker: SharedTracker,
 ) -> Result<deploy::Deployed, AppError> {
-    name::check(&args.name).map_err(AppError::Usage)?;
-    if let Some(p) = &args.source_code_path
-        && !p.starts_with('/')
-    {
-        return Err(AppError::Usage(format!(
-            "--source-code-path {p:?} is not an absolute workspace path; use e.g. \
-             /Workspace/Users/you@example.com/apps/{}",
-            args.name
-        )));
-    }
-    let client = client(args.workspace.profile.as_deref(), env)?;
+    check_args(args)?;
     let source = build_source(&args.binary)?;
+    deploy_source(args, env, &source, progress, tracker).await
+}
+
+/// `kiln app deploy` of an already built source (the binary checks are the caller's).
+pub async fn deploy_source(
+    args: &DeployArgs,
+    env: Environment,
+    source: &AppSource,
+    progress: &Progress,
+    tracker: SharedTracker,
+) -> Result<deploy::Deployed, AppError> {
+    check_args(args)?;
+    let client = client(args.workspace.profile.as_deref(), env)?;
     progress.step(format!(
         "app source: {} files, {} (kiln {})",
         source.files.len(),
@@ -176,8 +209,9 @@ pub async fn deploy(
         source_code_path: args.source_code_path.clone(),
         timeout: Duration::from_secs(args.timeout_seconds.max(1)),
         profile_flag: profile_flag(&args.workspace.profile),
+        env: args.env.clone(),
     };
-    deploy::run(&client, &plan, &source, progress, tracker).await
+    deploy::run(&client, &plan, source, progress, tracker).await
 }
 
 /// `kiln app status`: the report, or why there is none.

@@ -8,7 +8,7 @@ use super::error::{AppError, AppLeft, Leftover};
 use super::progress::{self, Progress};
 use super::source::AppSource;
 use super::upload::{self, UploadError};
-use kiln_databricks::api::apps::{App, AppDeployment, ComputeState, DeploymentState};
+use kiln_databricks::api::apps::{App, AppDeployment, ComputeState, DeploymentState, EnvVar};
 use kiln_databricks::{Client, Error};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -24,6 +24,8 @@ pub struct Plan {
     pub timeout: Duration,
     /// `" --profile P"` or empty, repeated in suggested commands.
     pub profile_flag: String,
+    /// Environment sent with the deployment (overrides app.yaml).
+    pub env: Vec<(String, String)>,
 }
 
 /// A finished deployment.
@@ -338,6 +340,16 @@ pub async fn run(
     let request = AppDeployment {
         source_code_path: Some(root.clone()),
         mode: Some("SNAPSHOT".into()),
+        env_vars: (!plan.env.is_empty()).then(|| {
+            plan.env
+                .iter()
+                .map(|(k, v)| EnvVar {
+                    name: k.clone(),
+                    value: Some(v.clone()),
+                    value_from: None,
+                })
+                .collect()
+        }),
         ..AppDeployment::default()
     };
     let started = client

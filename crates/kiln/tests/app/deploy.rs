@@ -7,6 +7,7 @@ use crate::fixture;
 use kiln::app::cli::{self, BinaryArgs, DeployArgs, StatusArgs, WorkspaceArgs};
 use kiln::app::deploy::Tracker;
 use kiln::app::progress::Progress;
+use kiln::app::source::AppSource;
 use kiln::app::{AppError, upload};
 use kiln_databricks::Environment;
 use kiln_emulator::{Emulator, EmulatorOptions, RunningEmulator, StateDelays};
@@ -48,7 +49,8 @@ fn args(name: &str, binary: &Path) -> DeployArgs {
         name: name.into(),
         workspace: WorkspaceArgs { profile: None },
         source_code_path: None,
-        timeout_seconds: 60,
+        timeout_seconds: 120,
+        env: Vec::new(),
         binary: BinaryArgs {
             binary: Some(binary.to_path_buf()),
         },
@@ -66,27 +68,58 @@ async fn deploy(
     (r, lines)
 }
 
+async fn deploy_source(
+    a: &DeployArgs,
+    env: Environment,
+    source: &AppSource,
+) -> (Result<kiln::app::deploy::Deployed, AppError>, Vec<String>) {
+    let (progress, lines) = Progress::buffer();
+    let tracker = Arc::new(Mutex::new(Tracker::default()));
+    let r = cli::deploy_source(a, env, source, &progress, tracker).await;
+    let lines = lines.lock().unwrap().clone();
+    (r, lines)
+}
+
+/// The app source around this build's kiln (a debug build: it runs here, but needs a newer
+/// glibc than the floor, so the CLI's binary check is bypassed by building the source directly).
+/// `extra` bytes appended make a "changed build" that still runs.
+fn kiln_source(extra: &[u8]) -> AppSource {
+    let mut bytes = std::fs::read(env!("CARGO_BIN_EXE_kiln")).unwrap();
+    bytes.extend_from_slice(extra);
+    AppSource::new(&bytes, "test").unwrap()
+}
+
 #[tokio::test]
 async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
     let emu = emulator(1).await;
     let tmp = tempfile::tempdir().unwrap();
     let e = || env(&emu, emu.user_token(), tmp.path());
-    let a = args("my-kiln", &fixture_binary(tmp.path(), 0));
+    let mut a = args("my-kiln", Path::new("unused"));
+    // The agents are not what this test is about: no installs from the registries.
+    a.env = vec![("KILN_AGENTS_SETUP".into(), "0".into())];
+    let first = kiln_source(b"");
+    let parts: Vec<String> = first
+        .files
+        .iter()
+        .filter(|f| f.path.starts_with("bin/"))
+        .map(|f| f.path.clone())
+        .collect();
+    let n = first.files.len();
 
-    let (r, lines) = deploy(&a, e()).await;
+    let (r, lines) = deploy_source(&a, e(), &first).await;
     let done = r.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
     let text = lines.join("\n");
     for want in [
         "signed in to",
         "as alice@example.com",
         "app my-kiln does not exist yet; it will be created",
-        "uploaded 4 of 4 files",
+        &format!("uploaded {n} of {n} files"),
         "to /Workspace/Users/alice@example.com/apps/my-kiln; 0 unchanged",
         "created app my-kiln",
         "compute is ACTIVE",
         "started (SNAPSHOT of /Workspace/Users/alice@example.com/apps/my-kiln)",
         "SUCCEEDED",
-        "my-kiln is live at https://my-kiln-",
+        "my-kiln is live at http://127.0.0.1:",
     ] {
         assert!(text.contains(want), "missing {want:?} in:\n{text}");
     }
@@ -96,7 +129,13 @@ async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
             .all(|l| l.starts_with('[') && l.contains("s] ")),
         "every line has the elapsed time: {text}"
     );
-    assert!(done.url.starts_with("https://my-kiln-"), "{}", done.url);
+    assert_eq!(Some(done.url.clone()), emu.app_url("my-kiln"));
+    let logs = emu.app_logs("my-kiln").unwrap();
+    assert!(logs.contains("kiln launch: starting"), "{logs}");
+    assert!(
+        logs.contains("Databricks Apps mode"),
+        "kiln serve runs: {logs}"
+    );
     let root = "/Users/alice@example.com/apps/my-kiln";
     assert_eq!(
         emu.workspace_file(&format!("{root}/launch.py")).unwrap(),
@@ -106,7 +145,7 @@ async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
 
     // Same binary again: nothing uploaded, a new deployment all the same.
     emu.clear_requests();
-    let (r, lines) = deploy(&a, e()).await;
+    let (r, lines) = deploy_source(&a, e(), &first).await;
     let again = r.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
     assert_ne!(again.deployment_id, done.deployment_id);
     assert!(again.upload.uploaded.is_empty(), "{:?}", again.upload);
@@ -115,7 +154,10 @@ async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
         text.contains("app my-kiln exists (compute ACTIVE, app RUNNING)"),
         "{text}"
     );
-    assert!(text.contains("is up to date (4 files unchanged)"), "{text}");
+    assert!(
+        text.contains(&format!("is up to date ({n} files unchanged)")),
+        "{text}"
+    );
     let imports = emu
         .requests()
         .into_iter()
@@ -123,16 +165,20 @@ async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
         .count();
     assert_eq!(imports, 0, "nothing written when nothing changed");
 
-    // A changed build: the binary's parts and description go up, app.yaml and launch.py do not.
-    let a7 = args("my-kiln", &fixture_binary(tmp.path(), 7));
-    let (r, lines) = deploy(&a7, e()).await;
+    // A changed build: the binary's description and changed parts go up, app.yaml and
+    // launch.py do not.
+    let changed = kiln_source(b"\0changed build");
+    let (r, lines) = deploy_source(&a, e(), &changed).await;
     let third = r.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    // Bytes appended at the end change only the last compressed part (gzip streams), so the
+    // earlier parts stay too.
+    let last = parts.last().unwrap().clone();
     assert_eq!(
         third.upload.uploaded,
-        ["kiln-binary.json", "bin/kiln.gz.00"],
+        ["kiln-binary.json".to_owned(), last],
         "{lines:#?}"
     );
-    assert_eq!(third.upload.unchanged, 2);
+    assert_eq!(third.upload.unchanged, n - 2);
 
     // A file damaged in the workspace (size differs) is noticed and uploaded again.
     let c = kiln_databricks::Client::new(&kiln_databricks::ConfigLoader::new(e()).load().unwrap())
@@ -145,7 +191,7 @@ async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
         )
         .await
         .unwrap();
-    let (r, _) = deploy(&a7, e()).await;
+    let (r, _) = deploy_source(&a, e(), &changed).await;
     assert_eq!(r.unwrap().upload.uploaded, ["launch.py"]);
 
     // Status names the states, the active deployment and the URL.
@@ -158,12 +204,58 @@ async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
     )
     .await
     .unwrap();
-    assert!(s.contains("url:          https://my-kiln-"), "{s}");
+    assert!(s.contains("url:          http://127.0.0.1:"), "{s}");
     assert!(s.contains("app state:    RUNNING"), "{s}");
     assert!(s.contains("compute:      ACTIVE"), "{s}");
     assert!(s.contains("SUCCEEDED (App started successfully)"), "{s}");
     assert!(s.contains(&format!("from /Workspace{root}")), "{s}");
     assert!(s.contains("creator:      alice@example.com"), "{s}");
+
+    // Stop: SIGTERM reaches kiln (launch.py exec'd it), which exits by itself, before the
+    // platform's SIGKILL after 15 s.
+    let c = kiln_databricks::Client::new(&kiln_databricks::ConfigLoader::new(e()).load().unwrap())
+        .unwrap();
+    c.apps().stop("my-kiln").await.unwrap();
+    c.apps()
+        .wait_for_compute(
+            "my-kiln",
+            kiln_databricks::api::apps::ComputeState::Stopped,
+            std::time::Duration::from_secs(60),
+        )
+        .await
+        .unwrap();
+    let logs = emu.app_logs("my-kiln").unwrap();
+    assert!(logs.contains("Stopping the app: SIGTERM"), "{logs}");
+    assert!(logs.contains("The app's process is gone"), "{logs}");
+    assert!(
+        !logs.contains("SIGKILL"),
+        "kiln exited on SIGTERM by itself: {logs}"
+    );
+}
+
+#[tokio::test]
+async fn an_app_that_exits_at_start_fails_the_deploy_with_its_message() {
+    let emu = emulator(1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    // A real binary that passes every check, prints a line and exits with status 7.
+    let a = args("crashy", &fixture_binary(tmp.path(), 7));
+    let (r, lines) = deploy(&a, env(&emu, emu.user_token(), tmp.path())).await;
+    let e = r.unwrap_err();
+    assert_eq!(e.exit_code(), 1);
+    let m = e.to_string();
+    assert!(
+        m.contains("deployment ") && m.contains(" of app crashy failed: "),
+        "{m}\n{lines:#?}"
+    );
+    // The deployment's status message, as the platform wrote it (exit status, last output).
+    assert!(m.contains('7'), "{m}");
+    assert!(m.contains(fixture::MARKER.trim()), "{m}");
+    assert!(m.contains("the app crashy (created by this run;"), "{m}");
+    assert!(m.contains("serving no deployment"), "{m}");
+    assert!(
+        m.contains("to undo: `databricks apps delete crashy`"),
+        "{m}"
+    );
 }
 
 #[tokio::test]
