@@ -48,6 +48,10 @@ pub struct ServeArgs {
     #[arg(long, env = "KILN_SYNC", default_value_t = true, action = clap::ArgAction::Set,
           value_parser = clap::builder::BoolishValueParser::new())]
     pub sync: bool,
+    /// Seconds one workspace request of the sync may spend on retries (429/503/connection)
+    /// before the sync is marked failed and retried later.
+    #[arg(long, env = "KILN_SYNC_REQUEST_BUDGET_SECONDS", default_value_t = 60)]
+    pub sync_request_budget_seconds: u64,
 }
 
 /// Why `kiln serve` could not start.
@@ -91,7 +95,9 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
     if args.sync
         && let Some(home) = std::env::var_os("HOME")
     {
-        opts.sync = Some(crate::sync::SyncOptions::new(PathBuf::from(home)));
+        let mut sync = crate::sync::SyncOptions::new(PathBuf::from(home));
+        sync.request_budget = Duration::from_secs(args.sync_request_budget_seconds.max(1));
+        opts.sync = Some(sync);
     }
     Ok(opts)
 }
