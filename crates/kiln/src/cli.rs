@@ -30,6 +30,7 @@ pub enum Command {
     /// Coding agents on a Databricks cluster: init script, Asset Bundle, deploy, status.
     Cluster(crate::cluster::cli::ClusterArgs),
     /// Sync git projects under ~/projects to the workspace (now, restore, status).
+    #[command(long_about = crate::sync::cli::LONG_ABOUT)]
     Sync(crate::sync::cli::SyncArgs),
     /// Deploy kiln as a Databricks App (`deploy`), package its source for a Git repository
     /// (`package`), or show the app's state (`status`).

@@ -14,17 +14,17 @@ use std::process::ExitCode;
 use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
-/// Arguments of `kiln sync`.
-#[derive(Debug, clap::Args)]
-#[command(
-    about = "Sync git projects under ~/projects to the Databricks workspace, and restore them",
-    long_about = "Every git repository directly under ~/projects is copied to \
+/// The long help of `kiln sync`.
+pub const LONG_ABOUT: &str = "Sync git projects under ~/projects to the Databricks workspace, and \
+restore them.\n\nEvery git repository directly under ~/projects is copied to \
 /Workspace/Users/<you>/projects/<name>/ after each commit (by kiln serve, through a git hook), \
 with its history, so it can be restored after the machine is replaced.\n\n\
 Examples:\n  kiln sync status\n  kiln sync now myproject\n  kiln sync restore myproject\n\n\
 While kiln serve runs, these commands ask it; otherwise they use the Databricks configuration \
-(DATABRICKS_HOST/DATABRICKS_TOKEN or --profile). See docs/sync.md."
-)]
+(DATABRICKS_HOST/DATABRICKS_TOKEN or --profile). See docs/sync.md.";
+
+/// Arguments of `kiln sync`.
+#[derive(Debug, clap::Args)]
 pub struct SyncArgs {
     #[command(subcommand)]
     pub command: SyncCommand,
