@@ -33,10 +33,7 @@ impl std::fmt::Debug for LoginCodes {
 impl LoginCodes {
     /// A new one-time code (32 random bytes, hex).
     pub fn issue(&self) -> std::io::Result<String> {
-        let mut raw = [0u8; 32];
-        getrandom::fill(&mut raw)
-            .map_err(|e| std::io::Error::other(format!("no randomness: {e}")))?;
-        let code: String = raw.iter().map(|b| format!("{b:02x}")).collect();
+        let code = crate::state::random_hex(32)?;
         let mut codes = self.0.lock().unwrap_or_else(|p| p.into_inner());
         if codes.len() >= MAX_CODES {
             codes.remove(0);
