@@ -352,6 +352,99 @@ async fn a_pasted_token_becomes_kilns_own_and_the_broker_serves_it() {
     assert_not_logged(&[pat, pat2, current, newest, key.to_owned()]);
 }
 
+/// Issue 8, finding 7: a long-poll waiting for output does not hold up a clean stop: it is
+/// answered `503` by the shutdown (not by its own 30 s wait), and the stop still revokes kiln's
+/// token and removes the broker files and the `[kiln]` profile.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_clean_stop_with_a_long_poll_in_flight_still_cleans_up() {
+    let world = World::new(|_| {}).await;
+    let home = tempfile::tempdir().unwrap();
+    std::fs::write(
+        home.path().join(".databrickscfg"),
+        "[prod]\nhost = https://prod.example\n",
+    )
+    .unwrap();
+    let k = Kiln::start(
+        &world,
+        KilnConfig {
+            home: Some(home.path().to_path_buf()),
+            ..KilnConfig::default()
+        },
+    )
+    .await;
+    k.creds().owner().known().await;
+    let (status, body) = k.paste(&world.pat(&world.owner(), DAY)).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let token = k.current_token().unwrap();
+    let id = k.create_session().await;
+    // Wait until the shell is quiet (a poll answers 204), then leave a 30 s poll waiting.
+    let mut offset = 0u64;
+    let deadline = tokio::time::Instant::now() + credentials_support::WAIT;
+    loop {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the shell never went quiet"
+        );
+        let r = k
+            .req(
+                Method::GET,
+                &format!("/api/sessions/{id}/output?offset={offset}&wait=1"),
+            )
+            .send()
+            .await
+            .unwrap();
+        let status = r.status();
+        offset = r.headers()["x-kiln-next-offset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        if status == StatusCode::NO_CONTENT {
+            break;
+        }
+    }
+    let poll = tokio::spawn(
+        k.req(
+            Method::GET,
+            &format!("/api/sessions/{id}/output?offset={offset}&wait=30"),
+        )
+        .send(),
+    );
+    // A waiting long-poll counts as a viewer: that is how the test knows it is in flight.
+    let deadline = tokio::time::Instant::now() + credentials_support::WAIT;
+    loop {
+        let v: Value = k
+            .req(Method::GET, &format!("/api/sessions/{id}"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        if v["viewers"] == 1 {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the poll never arrived: {v}"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    k.stop().await;
+    let answered = poll.await.unwrap().unwrap();
+    assert_eq!(
+        answered.status(),
+        StatusCode::SERVICE_UNAVAILABLE,
+        "the poll was ended by the shutdown"
+    );
+    assert!(world.kiln_tokens().await.is_empty(), "revoked at shutdown");
+    assert!(!world.accepts(&token).await);
+    let dir = home.path().join(".kiln");
+    assert!(!dir.join("broker.json").exists() && !dir.join("broker.key").exists());
+    let cfg = std::fs::read_to_string(home.path().join(".databrickscfg")).unwrap();
+    assert_eq!(cfg, "[prod]\nhost = https://prod.example\n");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_restarted_kiln_revokes_its_orphan_once_it_has_a_token() {
     capture_logs();

@@ -124,6 +124,9 @@ pub async fn output(
                 if s.is_closed() {
                     return Err(AppError::not_found("session"));
                 }
+                // A waiting long-poll is a viewer like a WebSocket (counted in `viewers`), and
+                // a server shutdown ends the wait at once, so a clean stop is never held up.
+                let _viewer = s.attach();
                 tokio::select! {
                     _ = s.changed(off) => {}
                     _ = tokio::time::sleep_until(deadline) => {
