@@ -218,6 +218,85 @@ async fn fail_closed_until_the_owner_is_known_then_only_the_owner_gets_in() {
     k.stop().await;
 }
 
+/// Issue 8, finding 5: with two `X-Forwarded-Email` headers the first used to win. Any repeated
+/// identity header is now a 400, whichever copy is the owner's, WebSocket upgrades included.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn repeated_identity_headers_are_refused() {
+    let world = World::new(|o| o.settings.sp_can_read_own_app = false).await;
+    let k = Kiln::start(
+        &world,
+        KilnConfig {
+            owner_override: Some("alice@example.com".into()),
+            ..KilnConfig::default()
+        },
+    )
+    .await;
+    let owner = world.owner();
+    assert_eq!(
+        k.req(Method::GET, "/api/status")
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    for pair in [
+        [owner.as_str(), "bob@example.com"],
+        ["bob@example.com", owner.as_str()],
+        [owner.as_str(), owner.as_str()],
+    ] {
+        let r = k
+            .req_as(pair[0], Method::GET, "/api/status")
+            .header("x-forwarded-email", pair[1])
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(r.status(), StatusCode::BAD_REQUEST, "{pair:?}");
+        assert!(message(r).await.contains("x-forwarded-email"));
+    }
+    let r = k
+        .req(Method::POST, "/api/sessions")
+        .header("x-forwarded-host", "a.example")
+        .header("x-forwarded-host", "b.example")
+        .json(&serde_json::json!({"cols": 80, "rows": 24}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(r.status(), StatusCode::BAD_REQUEST);
+    assert!(message(r).await.contains("x-forwarded-host"));
+    // A WebSocket upgrade too (tungstenite's request allows appending a second header).
+    let created: Value = k
+        .req(Method::POST, "/api/sessions")
+        .json(&serde_json::json!({"cols": 80, "rows": 24}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let id = created["id"].as_str().unwrap();
+    let mut req = format!("ws://{}/api/sessions/{id}/ws", k.addr)
+        .into_client_request()
+        .unwrap();
+    req.headers_mut()
+        .append("x-forwarded-email", HeaderValue::from_str(&owner).unwrap());
+    req.headers_mut().append(
+        "x-forwarded-email",
+        HeaderValue::from_static("bob@example.com"),
+    );
+    match tokio_tungstenite::connect_async(req).await {
+        Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {
+            assert_eq!(resp.status().as_u16(), 400)
+        }
+        other => panic!("expected a 400, got {:?}", other.map(|(_, r)| r.status())),
+    }
+    assert_eq!(
+        upgrade_status(&k, id, &[("x-forwarded-email", owner.as_str())]).await,
+        101
+    );
+    k.stop().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kiln_owner_works_when_the_principal_cannot_read_its_app() {
     let world = World::new(|o| o.settings.sp_can_read_own_app = false).await;

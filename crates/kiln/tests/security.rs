@@ -411,3 +411,108 @@ fn urlencode(s: &str) -> String {
         })
         .collect()
 }
+
+/// Reads from `tcp` until the server closes the connection (EOF or reset), waiting up to
+/// [`WAIT`]; returns what arrived. Panics when the connection is still open after that.
+async fn until_closed(tcp: &mut tokio::net::TcpStream) -> String {
+    use tokio::io::AsyncReadExt as _;
+    let mut got = Vec::new();
+    let mut buf = [0u8; 4096];
+    let closed = tokio::time::timeout(WAIT, async {
+        loop {
+            match tcp.read(&mut buf).await {
+                Ok(0) | Err(_) => return,
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+            }
+        }
+    })
+    .await;
+    assert!(
+        closed.is_ok(),
+        "the server kept the connection open: {}",
+        String::from_utf8_lossy(&got)
+    );
+    String::from_utf8_lossy(&got).into_owned()
+}
+
+async fn raw(srv: &TestServer, bytes: &[u8]) -> tokio::net::TcpStream {
+    use tokio::io::AsyncWriteExt as _;
+    let mut tcp = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    tcp.write_all(bytes).await.unwrap();
+    tcp
+}
+
+/// Issue 8, finding 6: half-sent heads, idle keep-alive connections and stalled bodies are
+/// closed; long-polls longer than those timeouts and WebSockets keep working.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn slow_heads_idle_connections_and_stalled_bodies_are_closed() {
+    let srv = TestServer::with(|o| {
+        o.limits.header_timeout = std::time::Duration::from_secs(1);
+        o.limits.body_idle_timeout = std::time::Duration::from_secs(1);
+    })
+    .await;
+    // A head that never ends.
+    let mut tcp = raw(&srv, b"GET /health HTTP/1.1\r\nHost: kiln\r\nX-Slow: 1").await;
+    let answer = until_closed(&mut tcp).await;
+    assert!(!answer.contains("200 OK"), "{answer}");
+    // A kept-alive connection that sends nothing after its answer.
+    let mut tcp = raw(&srv, b"GET /health HTTP/1.1\r\nHost: kiln\r\n\r\n").await;
+    let answer = until_closed(&mut tcp).await;
+    assert!(answer.starts_with("HTTP/1.1 200"), "{answer}");
+    // A body that stops half-way: the request fails and the connection closes.
+    let head = format!(
+        "POST /api/sessions HTTP/1.1\r\nHost: kiln\r\nAuthorization: Bearer {KEY}\r\n\
+         Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"cols\": 80,"
+    );
+    let mut tcp = raw(&srv, head.as_bytes()).await;
+    let answer = until_closed(&mut tcp).await;
+    assert!(
+        answer.is_empty() || answer.starts_with("HTTP/1.1 4"),
+        "{answer}"
+    );
+    assert_eq!(srv.session_count().await, 0, "nothing was created");
+
+    // A WebSocket and a long-poll outlast both timeouts.
+    let id = srv.create_id().await;
+    let mut ws = srv.ws(&id, Some(0)).await;
+    ws.read_until(common::PROMPT).await;
+    let (_, h, _) = srv.poll(&id, Some(0), 0).await;
+    let end: u64 = h["x-kiln-next-offset"].to_str().unwrap().parse().unwrap();
+    let (status, _, _) = srv.poll(&id, Some(end), 3).await;
+    assert_eq!(status, 204, "a 3 s long-poll is answered, not cut");
+    ws.send(b"echo still-$((40+2))\r").await;
+    ws.read_until("still-42").await;
+}
+
+/// Issue 8, finding 6: at the connection cap one more connection is answered 503 at once and
+/// closed; a freed slot is usable again.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_connection_cap_holds_and_refuses_fast() {
+    let srv = TestServer::with(|o| o.limits.max_connections = 2).await;
+    // One slot: reqwest's kept-alive connection; the other: a connection that sends nothing.
+    assert_eq!(srv.session_count().await, 0);
+    let first = tokio::net::TcpStream::connect(srv.addr).await.unwrap();
+    let mut over = raw(&srv, b"GET /health HTTP/1.1\r\nHost: kiln\r\n\r\n").await;
+    let answer = until_closed(&mut over).await;
+    assert!(answer.starts_with("HTTP/1.1 503"), "{answer}");
+    assert!(answer.contains("too many open connections"), "{answer}");
+    drop(first);
+    // Slots come back as connections close.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    loop {
+        let mut tcp = raw(
+            &srv,
+            b"GET /health HTTP/1.1\r\nHost: kiln\r\nConnection: close\r\n\r\n",
+        )
+        .await;
+        let answer = until_closed(&mut tcp).await;
+        if answer.starts_with("HTTP/1.1 200") {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no slot came back: {answer}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}

@@ -111,9 +111,8 @@ pub fn serve(
         host,
     });
     tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let limits = crate::server::conn::Limits::default();
+        let served = crate::server::conn::serve(listener, app, limits, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "token broker stopped");
         }

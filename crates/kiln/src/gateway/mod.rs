@@ -47,7 +47,6 @@ use axum::extract::State;
 use axum::http::{StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
-use axum::serve::ListenerExt as _;
 use axum::{Json, Router};
 use kiln_databricks::credentials::ConfigFileSource;
 use kiln_databricks::{Secret, TokenSource};
@@ -370,14 +369,10 @@ fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHan
     });
     let cancel = CancellationToken::new();
     let app = router(Arc::clone(&gw));
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
     let shutdown = cancel.clone();
     let task = tokio::spawn(async move {
-        let served = axum::serve(listener, app)
-            .with_graceful_shutdown(shutdown.cancelled_owned())
-            .await;
+        let limits = crate::server::conn::Limits::default();
+        let served = crate::server::conn::serve(listener, app, limits, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "gateway server stopped");
         }

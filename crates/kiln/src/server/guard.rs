@@ -1,4 +1,5 @@
-//! Request hygiene around every route: the same-origin rule for state-changing requests and
+//! Request hygiene around every route: no repeated identity header, the same-origin rule for
+//! state-changing requests and
 //! WebSocket upgrades, security headers on every response, and a log line per request (path
 //! only: the query may hold the access key).
 
@@ -26,6 +27,32 @@ pub fn same_origin(origin: &str, host: &str) -> bool {
         return false;
     };
     (scheme == "http" || scheme == "https") && authority.eq_ignore_ascii_case(host)
+}
+
+/// Headers kiln decides on that must appear at most once: who the user is (Databricks Apps'
+/// proxy), which host the page is on, where the request comes from, and the key. With two, a
+/// reader taking the first and a proxy appending its own could disagree on who is asking.
+pub const SINGLE_VALUED: &[&str] = &[
+    "x-forwarded-email",
+    "x-forwarded-host",
+    "host",
+    "origin",
+    "sec-fetch-site",
+    "authorization",
+];
+
+/// Refuses (400, saying which) a request carrying any [`SINGLE_VALUED`] header more than once.
+pub async fn single_valued_headers(req: Request, next: Next) -> Response {
+    for name in SINGLE_VALUED {
+        if req.headers().get_all(*name).iter().nth(1).is_some() {
+            tracing::warn!(header = name, path = %req.uri().path(), "refused a request with a repeated identity header");
+            return super::error::AppError::bad_request(format!(
+                "request refused: the {name} header appears more than once"
+            ))
+            .into_response();
+        }
+    }
+    next.run(req).await
 }
 
 /// Refuses cross-site state changes and WebSocket upgrades (403).

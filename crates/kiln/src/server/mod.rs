@@ -1,12 +1,15 @@
 //! The HTTP server of `kiln serve`: router, access checks, terminal transports, uploads, status.
 //!
-//! Layers, outermost first: request log -> security headers -> access check (the access key, or
+//! Connections are served by `conn.rs` (head, body and idle timeouts, a connection cap).
+//! Layers, outermost first: request log -> security headers -> no repeated identity header
+//! (`guard.rs`) -> access check (the access key, or
 //! on Databricks Apps the owner check of `owner.rs`) -> same-origin rule -> owner activity ->
 //! routes. `/health`, the UI's static files and the sign-in (`POST /api/login`) are the only
 //! routes the access check lets through without the key (`access.rs`).
 
 pub mod access;
 pub mod assets;
+pub mod conn;
 mod credentials_api;
 mod error;
 mod guard;
@@ -68,6 +71,8 @@ pub struct Options {
     pub agents: Option<crate::agents::SetupOptions>,
     /// Workspace sync of `~/projects` (`None`: off; started only when a workspace is configured).
     pub sync: Option<crate::sync::SyncOptions>,
+    /// Connection bounds: head, body and idle timeouts, the connection cap.
+    pub limits: conn::Limits,
 }
 
 impl Options {
@@ -84,6 +89,7 @@ impl Options {
             gateway: None,
             agents: None,
             sync: None,
+            limits: conn::Limits::default(),
         }
     }
 }
@@ -170,6 +176,7 @@ pub fn router(state: AppState) -> Router {
         ))
         .layer(from_fn(guard::same_origin_only))
         .layer(from_fn_with_state(state.clone(), owner::require_access))
+        .layer(from_fn(guard::single_valued_headers))
         .layer(from_fn(guard::security_headers))
         .layer(from_fn(guard::log_requests))
         .with_state(state)
@@ -285,20 +292,13 @@ pub async fn listen(
     opts: Options,
     shutdown: CancellationToken,
 ) -> std::io::Result<()> {
+    let limits = opts.limits;
     let state = state(opts, shutdown.clone());
     let manager = state.manager.clone();
     let credentials = state.credentials.clone();
     let gateway = state.gateway.clone();
     let app = router(state);
-    // Terminal frames are small and latency-bound: no Nagle delay on any connection.
-    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
-        if let Err(e) = tcp.set_nodelay(true) {
-            tracing::debug!(error = %e, "could not set TCP_NODELAY");
-        }
-    });
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown.clone().cancelled_owned())
-        .await?;
+    conn::serve(listener, app, limits, shutdown.clone()).await?;
     if let Some(gw) = &gateway {
         gw.stop();
     }
