@@ -132,6 +132,21 @@ export class Tab {
     this.term.apply(host.settings());
     this.wireTerminal();
     acceptFiles(this.panel, overlay, (files) => this.upload(files));
+    // Text of several lines would run as commands: ask first (a setting). Capture phase: before
+    // xterm.js's own paste handler; files were taken by the uploader above.
+    this.panel.addEventListener(
+      'paste',
+      (e) => {
+        const text = e.clipboardData?.getData('text/plain') ?? '';
+        if (!this.host.settings().pasteConfirm || !/[\r\n]/.test(text)) return;
+        const lines = text.replace(/\r?\n$/, '').split(/\r?\n|\r/).length;
+        const what = lines === 1 ? 'a line that ends with Enter' : `${lines} lines`;
+        if (window.confirm(`Paste ${what} into the shell? Each line may run as a command.`)) return;
+        e.preventDefault();
+        e.stopImmediatePropagation();
+      },
+      { capture: true },
+    );
     const refit = debounce(() => this.fitAndSync(), 60);
     this.resizeObserver = new ResizeObserver(refit);
     this.resizeObserver.observe(termHost);
