@@ -22,6 +22,10 @@ mod status;
 mod uploads;
 mod ws;
 
+/// Parsers of outside input, public for the property tests (`tests/fuzz.rs`).
+pub use uploads::sanitise;
+pub use ws::parse_offset;
+
 pub use access::AccessKey;
 pub use error::{ApiJson, AppError};
 pub use guard::CSP;
