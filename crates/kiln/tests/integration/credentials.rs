@@ -378,7 +378,7 @@ async fn a_clean_stop_with_a_long_poll_in_flight_still_cleans_up() {
     let id = k.create_session().await;
     // Wait until the shell is quiet (a poll answers 204), then leave a 30 s poll waiting.
     let mut offset = 0u64;
-    let deadline = tokio::time::Instant::now() + credentials_support::WAIT;
+    let deadline = tokio::time::Instant::now() + crate::support::credentials::WAIT;
     loop {
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -410,7 +410,7 @@ async fn a_clean_stop_with_a_long_poll_in_flight_still_cleans_up() {
         .send(),
     );
     // A waiting long-poll counts as a viewer: that is how the test knows it is in flight.
-    let deadline = tokio::time::Instant::now() + credentials_support::WAIT;
+    let deadline = tokio::time::Instant::now() + crate::support::credentials::WAIT;
     loop {
         let v: Value = k
             .req(Method::GET, &format!("/api/sessions/{id}"))

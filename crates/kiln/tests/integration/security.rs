@@ -472,7 +472,7 @@ async fn slow_heads_idle_connections_and_stalled_bodies_are_closed() {
     // A WebSocket and a long-poll outlast both timeouts.
     let id = srv.create_id().await;
     let mut ws = srv.ws(&id, Some(0)).await;
-    ws.read_until(common::PROMPT).await;
+    ws.read_until(crate::support::PROMPT).await;
     let (_, h, _) = srv.poll(&id, Some(0), 0).await;
     let end: u64 = h["x-kiln-next-offset"].to_str().unwrap().parse().unwrap();
     let (status, _, _) = srv.poll(&id, Some(end), 3).await;
