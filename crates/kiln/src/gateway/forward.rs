@@ -5,6 +5,7 @@
 
 use super::errors::{base_ok, error_response, not_found};
 use super::filters;
+use super::http::{error_chain, forward_headers};
 use super::paths::{Flavour, ModelCall, Route, UpstreamPath, classify};
 use super::relay::{Finish, relay_response};
 use super::retry::retryable_status;
@@ -12,7 +13,7 @@ use super::upstream::{Chosen, UpstreamKind};
 use super::usage::{Outcome, Tokens};
 use super::{Gateway, auth};
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 use kiln_databricks::Secret;
@@ -23,28 +24,6 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::time::Instant;
 
-/// Request headers never forwarded: hop-by-hop ones, the local key's carriers, cookies, and
-/// `accept-encoding` (answers must arrive uncompressed so usage can be read from them).
-const DROPPED_REQUEST_HEADERS: &[&str] = &[
-    "host",
-    "content-length",
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "proxy-authorization",
-    "proxy-authenticate",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-    "authorization",
-    "x-api-key",
-    "x-goog-api-key",
-    "cookie",
-    "accept-encoding",
-    "x-databricks-ai-gateway-token",
-];
-
 /// The fields read from every body: the model and whether a stream is asked for.
 #[derive(Deserialize, Default)]
 struct Head {
@@ -52,19 +31,17 @@ struct Head {
     model: Option<serde_json::Value>,
 }
 
-/// The error chain of a `reqwest` error, for messages (URLs and causes, never headers).
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
+/// Whether reading a body failed because it passed the limit (`http_body_util::Limited`'s
+/// error, somewhere in the chain).
+fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cur = Some(e);
+    while let Some(err) = cur {
+        if err.is::<http_body_util::LengthLimitError>() {
+            return true;
         }
-        source = s.source();
+        cur = err.source();
     }
-    out
+    false
 }
 
 /// The gateway's one handler (the router's fallback): every path goes through here.
@@ -112,11 +89,9 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     }
     let raw = match axum::body::to_bytes(body, limit).await {
         Ok(b) => b,
+        Err(e) if over_limit(&e) => return too_large(),
         Err(e) => {
             let text = error_chain(&e);
-            if text.contains("length limit") {
-                return too_large();
-            }
             return error_response(
                 flavour,
                 StatusCode::BAD_REQUEST,
@@ -235,16 +210,6 @@ fn prepare(call: &ModelCall, raw: Bytes) -> (Bytes, String, Vec<&'static str>) {
         Ok(v) => (Bytes::from(v), model, applied),
         Err(_) => (raw, model, Vec::new()),
     }
-}
-
-fn forward_headers(incoming: &HeaderMap) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(incoming.len());
-    for (name, value) in incoming {
-        if !DROPPED_REQUEST_HEADERS.contains(&name.as_str()) {
-            out.append(name.clone(), value.clone());
-        }
-    }
-    out
 }
 
 /// A routing 404 from a probed gateway upstream: probe again next time.
@@ -378,34 +343,6 @@ async fn send(
             }
         }
     }
-}
-
-/// Response headers not relayed (hop-by-hop).
-pub(crate) const DROPPED_RESPONSE_HEADERS: &[&str] = &[
-    "connection",
-    "keep-alive",
-    "proxy-connection",
-    "te",
-    "trailer",
-    "transfer-encoding",
-    "upgrade",
-];
-
-/// Copies relayable response headers; `content-length` only when the body passes unchanged.
-pub(crate) fn response_headers(from: &HeaderMap, keep_length: bool) -> HeaderMap {
-    let mut out = HeaderMap::with_capacity(from.len());
-    for (name, value) in from {
-        let n = name.as_str();
-        if DROPPED_RESPONSE_HEADERS.contains(&n) || (!keep_length && n == "content-length") {
-            continue;
-        }
-        out.append(name.clone(), value.clone());
-    }
-    out.insert(
-        HeaderName::from_static("x-kiln-gateway"),
-        HeaderValue::from_static("1"),
-    );
-    out
 }
 
 #[cfg(test)]

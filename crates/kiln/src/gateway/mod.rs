@@ -26,6 +26,7 @@ pub mod discovery;
 pub mod errors;
 pub mod filters;
 mod forward;
+mod http;
 mod options;
 pub mod paths;
 pub mod probe;
@@ -320,7 +321,7 @@ fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, GatewayErro
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
-        .map_err(|e| GatewayError::Http(forward::error_chain(&e)))
+        .map_err(|e| GatewayError::Http(http::error_chain(&e)))
 }
 
 fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHandle, GatewayError> {

@@ -86,10 +86,7 @@ pub async fn probe(
             let body = r.text().await.unwrap_or_default();
             classify_probe(what, status, &body)
         }
-        Err(e) => Probe::Inconclusive(format!(
-            "{what} failed: {}",
-            super::forward::error_chain(&e)
-        )),
+        Err(e) => Probe::Inconclusive(format!("{what} failed: {}", super::http::error_chain(&e))),
     }
 }
 

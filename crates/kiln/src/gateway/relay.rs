@@ -9,7 +9,7 @@
 use super::Gateway;
 use super::errors::stream_error_event;
 use super::filters::chat_response::{StreamFixer, fix_json};
-use super::forward::{error_chain, response_headers};
+use super::http::{error_chain, response_headers};
 use super::paths::{Caller, Flavour};
 use super::sse::Splitter;
 use super::upstream::UpstreamKind;
