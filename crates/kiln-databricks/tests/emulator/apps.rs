@@ -60,7 +60,10 @@ async fn create_deploy_stop_start_delete() {
         .workspace()
         .import_file(
             &format!("{src}/app.yaml"),
-            Bytes::from_static(b"command: [\"./run\"]\n"),
+            // The emulator really runs the app: it must listen on its port.
+            Bytes::from_static(
+                b"command: [\"python3\", \"-m\", \"http.server\", \"$DATABRICKS_APP_PORT\"]\n",
+            ),
             true,
         )
         .await
