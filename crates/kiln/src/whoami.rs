@@ -104,7 +104,7 @@ impl fmt::Display for Identity {
 }
 
 /// Resolves configuration from `env` plus the flags and calls SCIM `Me`.
-pub async fn run(args: &WhoamiArgs, env: Environment) -> Result<Identity, WhoamiError> {
+pub async fn identify(args: &WhoamiArgs, env: Environment) -> Result<Identity, WhoamiError> {
     let mut loader = ConfigLoader::new(env);
     if let Some(p) = &args.profile {
         loader = loader.set_from(Attr::Profile, p, "--profile flag");
@@ -148,18 +148,8 @@ pub async fn run(args: &WhoamiArgs, env: Environment) -> Result<Identity, Whoami
 }
 
 /// Runs `kiln whoami` to completion.
-pub fn main(args: WhoamiArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kiln whoami: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run(&args, Environment::from_process())) {
+pub async fn run(args: WhoamiArgs) -> ExitCode {
+    match identify(&args, Environment::from_process()).await {
         Ok(identity) => {
             print!("{identity}");
             ExitCode::SUCCESS
@@ -195,7 +185,7 @@ mod tests {
             host: Some(emu.url().to_owned()),
             profile: None,
         };
-        let id = run(&args, env).await.unwrap();
+        let id = identify(&args, env).await.unwrap();
         assert_eq!(id.user.user_name, emu.user_email());
         assert_eq!(id.auth_type, "pat");
         let text = id.to_string();
@@ -233,7 +223,7 @@ mod tests {
             profile: Some("sp".into()),
             host: None,
         };
-        let id = run(&args, Environment::new().with_home(home.path()))
+        let id = identify(&args, Environment::new().with_home(home.path()))
             .await
             .unwrap();
         assert!(id.user.is_service_principal(), "{:?}", id.user);
@@ -251,7 +241,7 @@ mod tests {
         let env = Environment::new()
             .with_var("DATABRICKS_HOST", emu.url())
             .with_var("DATABRICKS_TOKEN", "dapi-not-a-real-token-123");
-        let e = run(&WhoamiArgs::default(), env).await.unwrap_err();
+        let e = identify(&WhoamiArgs::default(), env).await.unwrap_err();
         assert_eq!(e.exit_code(), 1);
         let msg = e.to_string();
         assert!(
@@ -272,13 +262,13 @@ mod tests {
             profile: Some("missing".into()),
             host: None,
         };
-        let e = run(&args, Environment::new().with_home(home.path()))
+        let e = identify(&args, Environment::new().with_home(home.path()))
             .await
             .unwrap_err();
         assert_eq!(e.exit_code(), 2);
         assert!(e.to_string().contains("profile missing"), "{e}");
 
-        let e = run(
+        let e = identify(
             &WhoamiArgs::default(),
             Environment::new().with_home(home.path()),
         )

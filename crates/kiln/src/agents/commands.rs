@@ -1,11 +1,11 @@
 //! The `kiln agents` subcommands' work: configure (with `--dry-run` diffs), install, setup,
 //! status and check, each printing one line per item and returning whether all succeeded.
 
-use super::check::{self, CheckOptions};
-use super::cmd::{
+use super::args::{
     CheckArgs, ConfigureArgs, InstallArgs, PrefixArgs, SetupArgs, StatusArgs, context,
     gateway_homes, home_of, manifest_of, prefix_of,
 };
+use super::check::{self, CheckOptions};
 use super::configure::{self, ItemPlan};
 use super::context::DIRECT_TOKEN_ENV;
 use super::install::{self, InstallOptions};

@@ -11,12 +11,13 @@
 //! (finding the running gateway and its key), [`check`] (one real prompt per agent), [`state`]
 //! (last results), [`status`], [`setup`] + [`progress`] (the runner and HTTP API used by
 //! `kiln serve`), [`serve`] (its glue to the server's gateway and credentials), [`resolve`]
-//! (asking the workspace for models and identity), [`configure`] (every item's plan) and [`cmd`]
-//! (the command line; its work is in `commands`).
+//! (asking the workspace for models and identity), [`configure`] (every item's plan), [`cli`]
+//! (the command line: [`args`] are its flags, `commands` its work).
 
+pub mod args;
 pub mod check;
 pub mod claude;
-pub mod cmd;
+pub mod cli;
 pub mod codex;
 mod commands;
 pub mod configure;

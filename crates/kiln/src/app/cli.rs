@@ -239,7 +239,7 @@ pub async fn status(args: &StatusArgs, env: Environment) -> Result<String, AppEr
     }
 }
 
-async fn run(args: AppArgs) -> Result<(), AppError> {
+async fn app(args: AppArgs) -> Result<(), AppError> {
     match args.command {
         AppCommand::Package(a) => {
             println!("{}", package(&a)?);
@@ -265,18 +265,8 @@ async fn run(args: AppArgs) -> Result<(), AppError> {
 }
 
 /// Runs `kiln app …` to completion.
-pub fn main(args: AppArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kiln app: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run(args)) {
+pub async fn run(args: AppArgs) -> ExitCode {
+    match app(args).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kiln app: {e}");

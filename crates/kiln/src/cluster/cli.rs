@@ -181,24 +181,14 @@ pub fn write_executable(path: &std::path::Path, bytes: &[u8]) -> anyhow::Result<
         .with_context(|| format!("chmod {}", path.display()))
 }
 
-fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .context("cannot start the runtime")
-}
-
-/// Entry point of `kiln cluster`.
-pub fn main(args: ClusterArgs) -> ExitCode {
+/// Runs `kiln cluster …` to completion.
+pub async fn run(args: ClusterArgs) -> ExitCode {
     let result = match args.command {
         ClusterCommand::InitScript(a) => init_script(&a),
         ClusterCommand::Bundle(a) => bundle_cmd(&a),
-        ClusterCommand::Deploy(a) => {
-            runtime().and_then(|rt| rt.block_on(deploy::deploy(a)).map_err(anyhow::Error::from))
-        }
-        ClusterCommand::Status(a) => runtime().and_then(|rt| rt.block_on(deploy::status(a))),
-        ClusterCommand::Gateway(a) => runtime().and_then(|rt| rt.block_on(gateway::run(a))),
+        ClusterCommand::Deploy(a) => deploy::deploy(a).await.map_err(anyhow::Error::from),
+        ClusterCommand::Status(a) => deploy::status(a).await,
+        ClusterCommand::Gateway(a) => gateway::run(a).await,
         ClusterCommand::ConfigureUser(a) => user::run(&a).map(|lines| {
             if !a.quiet {
                 for l in lines {

@@ -14,6 +14,7 @@ pub mod apps;
 pub mod bootstrap;
 pub mod broker;
 pub mod cell;
+pub mod cli;
 pub mod clock;
 pub mod owner;
 pub mod remote;

@@ -61,20 +61,10 @@ pub struct StatusArgs {
 }
 
 /// Runs `kiln gateway …` to completion.
-pub fn main(args: GatewayArgs) -> ExitCode {
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kiln: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
+pub async fn run(args: GatewayArgs) -> ExitCode {
     let result = match args.command {
-        Some(GatewayCommand::Status(s)) => rt.block_on(status(s)),
-        None => rt.block_on(run(args.run)),
+        Some(GatewayCommand::Status(s)) => status(s).await,
+        None => run_gateway(args.run).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -114,7 +104,7 @@ pub fn parse_base_urls(
     Ok(out)
 }
 
-async fn run(args: RunArgs) -> anyhow::Result<()> {
+async fn run_gateway(args: RunArgs) -> anyhow::Result<()> {
     let source = ConfigFileSource::from_process(args.profile.as_deref())
         .map_err(|e| anyhow!(ConfigProblem(e.to_string())))?;
     let mut opts = GatewayOptions::default().with_process_env();
@@ -163,7 +153,7 @@ async fn wait_for_signal(cancelled: tokio_util::sync::CancellationToken) {
 
 /// `GET <url>/api/usage` with the local key.
 pub async fn fetch_usage(url: &str, key: &Secret) -> anyhow::Result<UsageSnapshot> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    super::http::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

@@ -1,6 +1,6 @@
-//! HTTP helpers shared by the gateway's forwarding, relaying and probing: which request and
-//! response headers pass, and the error chain of a client error for messages. A leaf: it
-//! imports nothing from the gateway.
+//! HTTP helpers shared by the gateway's forwarding, relaying and probing (and `kiln token`):
+//! which request and response headers pass, the crypto provider reqwest needs, and the error
+//! chain of a client error for messages. A leaf: it imports nothing from the gateway.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -25,6 +25,13 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "accept-encoding",
     "x-databricks-ai-gateway-token",
 ];
+
+/// Installs rustls' ring provider as the process default (once; a provider already installed is
+/// just as good). Call before building a `reqwest::Client`: reqwest is built without a provider
+/// of its own and panics when there is none.
+pub fn install_crypto_provider() {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+}
 
 /// The error chain of a `reqwest` error, for messages (URLs and causes, never headers).
 pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {

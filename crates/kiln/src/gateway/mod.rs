@@ -26,7 +26,7 @@ pub mod discovery;
 pub mod errors;
 pub mod filters;
 mod forward;
-mod http;
+pub(crate) mod http;
 mod options;
 pub mod paths;
 pub mod probe;
@@ -314,7 +314,7 @@ fn bind(opts: &GatewayOptions) -> Result<tokio::net::TcpListener, GatewayError> 
 }
 
 fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, GatewayError> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    http::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)

@@ -9,6 +9,7 @@
 
 pub mod access;
 pub mod assets;
+pub mod cli;
 pub mod conn;
 mod credentials_api;
 mod error;

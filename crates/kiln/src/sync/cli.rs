@@ -341,17 +341,3 @@ pub async fn run(args: SyncArgs) -> ExitCode {
         }
     }
 }
-
-/// Entry point from `cli.rs` (builds a runtime).
-pub fn main(args: SyncArgs) -> ExitCode {
-    match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt.block_on(run(args)),
-        Err(e) => {
-            eprintln!("kiln: cannot start the runtime: {e}");
-            ExitCode::FAILURE
-        }
-    }
-}

@@ -292,7 +292,7 @@ async fn a_pasted_token_becomes_kilns_own_and_the_broker_serves_it() {
     );
     assert!(cfg.contains(&format!("/metadata/{key}")));
     assert_eq!(
-        kiln::token_cmd::fetch(&dir).unwrap()["access_token"],
+        kiln::credentials::cli::fetch(&dir).await.unwrap()["access_token"],
         current
     );
 
@@ -540,7 +540,7 @@ async fn a_configuration_token_is_used_as_is() {
     assert!(body["message"].as_str().unwrap().contains("configuration"));
     let dir = k.home.join(".kiln");
     assert_eq!(
-        kiln::token_cmd::fetch(&dir).unwrap()["access_token"],
+        kiln::credentials::cli::fetch(&dir).await.unwrap()["access_token"],
         config_token
     );
     assert_eq!(world.count("POST", "/api/2.0/token/create", 200), 0);

@@ -77,8 +77,10 @@ async fn a_profile_token_is_served_and_follows_edits_of_the_file() {
     );
 
     let kiln_dir = home.path().join(".kiln");
-    let broker_token = || kiln::token_cmd::fetch(&kiln_dir).unwrap()["access_token"].clone();
-    assert_eq!(broker_token(), first.as_str());
+    let broker_token = || async {
+        kiln::credentials::cli::fetch(&kiln_dir).await.unwrap()["access_token"].clone()
+    };
+    assert_eq!(broker_token().await, first.as_str());
     let text = std::fs::read_to_string(&cfg_path).unwrap();
     assert!(text.starts_with(other), "other profiles untouched: {text}");
     assert!(text.contains("[kiln]"));
@@ -86,7 +88,7 @@ async fn a_profile_token_is_served_and_follows_edits_of_the_file() {
     // Edit the profile's token in place (kiln's own section stays): the next request uses it.
     std::fs::write(&cfg_path, text.replace(&first, &second)).unwrap();
     assert_eq!(
-        broker_token(),
+        broker_token().await,
         second.as_str(),
         "the edit is picked up at once"
     );

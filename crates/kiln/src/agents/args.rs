@@ -1,14 +1,13 @@
-//! The `kiln agents` command line: `setup` (install + configure), `install`, `configure`
-//! (`--dry-run` prints the diff), `status` and `check`, with `--agents` / `KILN_AGENTS`,
-//! `--home` (a scratch HOME), `--prefix`, `--gateway URL` and `--mode direct`.
+//! The `kiln agents` arguments (`setup`, `install`, `configure`, `status`, `check`, with
+//! `--agents` / `KILN_AGENTS`, `--home`, `--prefix`, `--gateway URL`, `--mode direct`) and what
+//! they resolve to (HOME, prefix, manifest, the writers' [`Context`]). A leaf under [`super::cli`]
+//! and [`super::commands`], so neither imports the other's caller.
 
 use super::check;
-use super::commands;
 use super::context::{Context, DIRECT_TOKEN_ENV, DatabricksCliAccess, Target};
 use super::manifest::Manifest;
 use super::{gateway_info, resolve};
 use std::path::{Path, PathBuf};
-use std::process::ExitCode;
 
 /// Arguments of `kiln agents`.
 #[derive(Debug, clap::Args)]
@@ -248,40 +247,4 @@ pub async fn context(home: &Path, t: &TargetArgs) -> Result<(Context, Vec<String
         },
         notes,
     ))
-}
-
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .map_err(|e| format!("cannot start the runtime: {e}"))
-}
-
-/// Entry point of `kiln agents`.
-pub fn main(args: AgentsArgs) -> ExitCode {
-    let rt = match runtime() {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kiln agents: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    let result = rt.block_on(async {
-        match args.command {
-            AgentsCommand::Setup(a) => commands::setup(a).await,
-            AgentsCommand::Install(a) => commands::install_cmd(a).await,
-            AgentsCommand::Configure(a) => commands::configure_cmd(a).await,
-            AgentsCommand::Status(a) => commands::status_cmd(a).await,
-            AgentsCommand::Check(a) => commands::check_cmd(a).await,
-        }
-    });
-    match result {
-        Ok(true) => ExitCode::SUCCESS,
-        Ok(false) => ExitCode::FAILURE,
-        Err(e) => {
-            eprintln!("kiln agents: {e}");
-            ExitCode::from(2)
-        }
-    }
 }

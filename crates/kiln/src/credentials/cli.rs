@@ -3,12 +3,11 @@
 //! tools that take a helper command. Exit codes: 0 printed, 1 kiln has no token (or refused),
 //! 2 no kiln is running for this home directory.
 //!
-//! The request is plain HTTP/1.1 over a loopback socket: the key never goes anywhere else (a
-//! discovery file naming another host is refused).
+//! The request goes to a loopback address, never through a proxy: the key never goes anywhere
+//! else (a discovery file naming another host is refused).
 
 use serde_json::Value;
-use std::io::{Read, Write};
-use std::net::{SocketAddr, TcpStream};
+use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::time::Duration;
@@ -34,7 +33,7 @@ pub enum TokenError {
 }
 
 /// Largest answer read (64 KiB).
-const MAX_ANSWER_BYTES: u64 = 64 << 10;
+const MAX_ANSWER_BYTES: usize = 64 << 10;
 const TIMEOUT: Duration = Duration::from_secs(10);
 
 fn broker_addr(kiln_dir: &Path) -> Result<SocketAddr, TokenError> {
@@ -64,35 +63,42 @@ fn broker_addr(kiln_dir: &Path) -> Result<SocketAddr, TokenError> {
 }
 
 /// Asks the broker of the kiln whose files are in `kiln_dir`; returns its JSON answer.
-pub fn fetch(kiln_dir: &Path) -> Result<Value, TokenError> {
+pub async fn fetch(kiln_dir: &Path) -> Result<Value, TokenError> {
     let addr = broker_addr(kiln_dir)?;
     let key_path = kiln_dir.join(crate::credentials::broker::KEY_FILE);
     let key = std::fs::read_to_string(&key_path)
         .map_err(|e| TokenError::NoBroker(format!("cannot read {}: {e}", key_path.display())))?;
-    let key = key.trim();
-    let unreachable = |e: std::io::Error| {
+    let unreachable = |e: reqwest::Error| {
         TokenError::NoBroker(format!(
-            "kiln's broker at {addr} is not answering ({e}); is kiln serve still running?"
+            "kiln's broker at {addr} is not answering ({}); is kiln serve still running?",
+            crate::gateway::http::error_chain(&e)
         ))
     };
-    let mut stream = TcpStream::connect_timeout(&addr, TIMEOUT).map_err(unreachable)?;
-    stream
-        .set_read_timeout(Some(TIMEOUT))
+    // Loopback only and never through a proxy: the key goes to the broker and nowhere else.
+    crate::gateway::http::install_crypto_provider();
+    let client = reqwest::Client::builder()
+        .no_proxy()
+        .redirect(reqwest::redirect::Policy::none())
+        .timeout(TIMEOUT)
+        .build()
         .map_err(unreachable)?;
-    stream
-        .set_write_timeout(Some(TIMEOUT))
+    let mut response = client
+        .get(format!("http://{addr}/token"))
+        .bearer_auth(key.trim())
+        .header(reqwest::header::ACCEPT, "application/json")
+        .send()
+        .await
         .map_err(unreachable)?;
-    let request = format!(
-        "GET /token HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {key}\r\nAccept: application/json\r\nConnection: close\r\n\r\n"
-    );
-    stream.write_all(request.as_bytes()).map_err(unreachable)?;
-    let mut raw = Vec::new();
-    stream
-        .take(MAX_ANSWER_BYTES)
-        .read_to_end(&mut raw)
-        .map_err(unreachable)?;
-    let (status, body) = parse_response(&raw)
-        .ok_or_else(|| TokenError::NoBroker("the broker's answer is not HTTP".into()))?;
+    let status = response.status().as_u16();
+    let mut body = Vec::new();
+    while let Some(chunk) = response.chunk().await.map_err(unreachable)? {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(TokenError::NoToken(format!(
+                "the broker's answer is over {MAX_ANSWER_BYTES} bytes"
+            )));
+        }
+        body.extend_from_slice(&chunk);
+    }
     let json: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
     if status == 200 && json["access_token"].is_string() {
         Ok(json)
@@ -105,37 +111,6 @@ pub fn fetch(kiln_dir: &Path) -> Result<Value, TokenError> {
     }
 }
 
-/// Status code and (de-chunked) body of an HTTP/1.1 response.
-fn parse_response(raw: &[u8]) -> Option<(u16, Vec<u8>)> {
-    let split = raw.windows(4).position(|w| w == b"\r\n\r\n")?;
-    let head = std::str::from_utf8(&raw[..split]).ok()?;
-    let body = &raw[split + 4..];
-    let mut lines = head.split("\r\n");
-    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
-    let chunked = lines.any(|l| {
-        l.split_once(':').is_some_and(|(k, v)| {
-            k.trim().eq_ignore_ascii_case("transfer-encoding")
-                && v.to_ascii_lowercase().contains("chunked")
-        })
-    });
-    if !chunked {
-        return Some((status, body.to_vec()));
-    }
-    let mut out = Vec::new();
-    let mut rest = body;
-    loop {
-        let eol = rest.windows(2).position(|w| w == b"\r\n")?;
-        let size_text = std::str::from_utf8(&rest[..eol]).ok()?;
-        let size = usize::from_str_radix(size_text.split(';').next()?.trim(), 16).ok()?;
-        rest = &rest[eol + 2..];
-        if size == 0 {
-            return Some((status, out));
-        }
-        out.extend_from_slice(rest.get(..size)?);
-        rest = rest.get(size + 2..)?;
-    }
-}
-
 fn home() -> Option<PathBuf> {
     std::env::var_os("HOME")
         .filter(|h| !h.is_empty())
@@ -143,12 +118,12 @@ fn home() -> Option<PathBuf> {
 }
 
 /// Runs `kiln token`.
-pub fn main(args: TokenArgs) -> ExitCode {
+pub async fn run(args: TokenArgs) -> ExitCode {
     let Some(home) = home() else {
         eprintln!("kiln token: HOME is not set");
         return ExitCode::from(2);
     };
-    match fetch(&home.join(crate::state::DIR_NAME)) {
+    match fetch(&home.join(crate::state::DIR_NAME)).await {
         Ok(json) => {
             if args.json {
                 println!("{json}");
@@ -171,28 +146,19 @@ pub fn main(args: TokenArgs) -> ExitCode {
 mod tests {
     use super::*;
 
-    #[test]
-    fn responses_are_parsed() {
-        let (s, b) = parse_response(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}").unwrap();
-        assert_eq!((s, b.as_slice()), (200, b"{}".as_slice()));
-        let (s, b) = parse_response(
-            b"HTTP/1.1 503 Service Unavailable\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n2\r\nde\r\n0\r\n\r\n",
-        )
-        .unwrap();
-        assert_eq!((s, b.as_slice()), (503, b"abcde".as_slice()));
-        assert!(parse_response(b"garbage").is_none());
-    }
-
-    #[test]
-    fn missing_or_foreign_brokers_are_refused() {
+    #[tokio::test]
+    async fn missing_or_foreign_brokers_are_refused() {
         let dir = tempfile::tempdir().unwrap();
-        assert!(matches!(fetch(dir.path()), Err(TokenError::NoBroker(_))));
+        assert!(matches!(
+            fetch(dir.path()).await,
+            Err(TokenError::NoBroker(_))
+        ));
         std::fs::write(
             dir.path().join("broker.json"),
             r#"{"url":"http://10.0.0.1:80"}"#,
         )
         .unwrap();
-        let e = fetch(dir.path()).unwrap_err().to_string();
+        let e = fetch(dir.path()).await.unwrap_err().to_string();
         assert!(e.contains("non-loopback"), "{e}");
     }
 }

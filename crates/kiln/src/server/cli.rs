@@ -162,7 +162,7 @@ fn credential_options(
     Ok(opts)
 }
 
-async fn run(args: ServeArgs, apps: Option<AppsSettings>) -> Result<(), ServeError> {
+async fn serve(args: ServeArgs, apps: Option<AppsSettings>) -> Result<(), ServeError> {
     let bind = match &apps {
         Some(a) => SocketAddr::from(([0, 0, 0, 0], a.env.port)),
         None => args.bind,
@@ -224,10 +224,11 @@ async fn watch_signals(shutdown: CancellationToken) {
     std::process::exit(130);
 }
 
-/// Runs `kiln serve` to completion. On Databricks Apps the service principal secret is taken
-/// first (this may re-execute kiln without it in the environment; see
-/// [`credentials::sp_secret`]), then the process is made non-dumpable, then the runtime starts.
-pub fn main(args: ServeArgs) -> ExitCode {
+/// What `kiln serve` does before the runtime (and so any other thread) exists: on Databricks
+/// Apps the service principal secret is taken (this may re-execute kiln without it in the
+/// environment; see [`credentials::sp_secret`]), then the process is made non-dumpable. `Err`
+/// carries the exit status when kiln cannot go on.
+pub fn prepare() -> Result<Option<AppsSettings>, ExitCode> {
     let apps = match AppsEnv::from_process() {
         Ok(Some(env)) => Some(AppsSettings {
             env,
@@ -236,23 +237,18 @@ pub fn main(args: ServeArgs) -> ExitCode {
         Ok(None) => None,
         Err(e) => {
             eprintln!("kiln: {e}");
-            return ExitCode::FAILURE;
+            return Err(ExitCode::FAILURE);
         }
     };
     if let Err(e) = credentials::make_non_dumpable() {
         tracing::warn!(error = %e, "cannot make the process non-dumpable");
     }
-    let rt = match tokio::runtime::Builder::new_multi_thread()
-        .enable_all()
-        .build()
-    {
-        Ok(rt) => rt,
-        Err(e) => {
-            eprintln!("kiln: cannot start the runtime: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match rt.block_on(run(args, apps)) {
+    Ok(apps)
+}
+
+/// Runs `kiln serve` to completion, with what [`prepare`] returned.
+pub async fn run(args: ServeArgs, apps: Option<AppsSettings>) -> ExitCode {
+    match serve(args, apps).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("kiln: {e}");
