@@ -23,8 +23,9 @@ pub fn clear(kiln_dir: &Path, home: &Path) -> bool {
         return false;
     }
     let url = info["url"].as_str().unwrap_or_default().to_owned();
-    remove_quietly(&info_path);
+    // The key first: once broker.json is gone, so is everything it named.
     remove_quietly(&kiln_dir.join(KEY_FILE));
+    remove_quietly(&info_path);
     let cfg = crate::profile::config_path(home);
     let points_there = !url.is_empty()
         && std::fs::read_to_string(&cfg)
