@@ -26,6 +26,9 @@ pub enum Command {
     Gen(GenArgs),
     /// Measures the model gateway against direct calls to an emulated workspace.
     Gateway(crate::gateway::GatewayArgs),
+    /// The reference relay kiln is compared with (started by the bench itself).
+    #[command(hide = true)]
+    Relay(crate::relay::RelayArgs),
 }
 
 /// Flags of `kiln-bench gen`.
@@ -50,6 +53,9 @@ pub enum Part {
     Echo,
     Throughput,
     Concurrent,
+    /// kiln against the reference PTY -> WebSocket relay (CPU per MB, throughput with an
+    /// efficient and a slow client, echo beside floods, memory), repeated `--repeat` times.
+    Relay,
 }
 
 /// Flags of a benchmark run.
@@ -94,6 +100,9 @@ pub struct BenchArgs {
     /// Output ring per session of the kiln server under test, in bytes (kiln's default: 4 MiB).
     #[arg(long, default_value_t = 4 << 20)]
     pub ring_bytes: usize,
+    /// Repetitions of the comparison with the reference relay (the report shows medians).
+    #[arg(long, default_value_t = 3)]
+    pub repeat: usize,
     /// Run only these parts (comma separated); default: all.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<Part>,

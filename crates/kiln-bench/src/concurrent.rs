@@ -20,6 +20,8 @@ pub struct ConcurrentResult {
     pub streams: usize,
     /// Output of all streams together while the echo was measured, MB (10^6 bytes) per second.
     pub aggregate_mb_per_s: f64,
+    /// How long the echo series (and so the aggregate's window) took, seconds.
+    pub seconds: f64,
     /// Times a streaming viewer fell behind the ring and got a snapshot (kiln only).
     pub gaps: u64,
     /// Echo of the one further, interactive session.
@@ -105,6 +107,7 @@ where
     Ok(ConcurrentResult {
         streams,
         aggregate_mb_per_s: bytes as f64 / 1e6 / seconds.max(1e-9),
+        seconds,
         gaps,
         echo: echo?,
     })

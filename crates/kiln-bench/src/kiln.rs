@@ -160,6 +160,11 @@ pub fn rss(pid: u32) -> anyhow::Result<Rss> {
 }
 
 impl Api {
+    /// A server at `addr` that takes `key` as its bearer token.
+    pub fn new(addr: SocketAddr, key: String) -> Self {
+        Api { addr, key }
+    }
+
     /// One request on a fresh connection; returns the status and the body.
     pub async fn request(
         &self,

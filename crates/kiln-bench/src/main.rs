@@ -5,7 +5,9 @@
 //! measurement does the work, and `report` prints the result.
 
 mod cli;
+mod client;
 mod concurrent;
+mod cpu;
 mod echo;
 mod gateway;
 mod gateway_report;
@@ -13,6 +15,7 @@ mod kiln;
 mod memory;
 mod pattern;
 mod raw;
+mod relay;
 mod report;
 mod results;
 mod run;
@@ -20,6 +23,8 @@ mod startup;
 mod stats;
 mod term;
 mod throughput;
+mod versus;
+mod versus_report;
 mod vtparse;
 mod ws;
 
@@ -37,6 +42,7 @@ fn main() -> ExitCode {
             }
         },
         Some(cli::Command::Gateway(args)) => gateway::main(args),
+        Some(cli::Command::Relay(args)) => relay::main(args),
         None => run::main(cli.bench),
     }
 }

@@ -327,6 +327,9 @@ pub fn print(r: &Results, json: bool) {
         r.samples, r.keystroke_interval_ms
     );
     print!("{}", table(r));
+    if let Some(v) = &r.versus {
+        print!("{}", crate::versus_report::table(v, r.memory.as_ref()));
+    }
     for e in &r.errors {
         println!("error: {e}");
     }

@@ -36,6 +36,8 @@ pub struct Results {
     pub concurrent_kiln: Option<ConcurrentResult>,
     /// The `vt100` parser alone on the same stream, MB/s.
     pub vt_parser_mb_per_s: Option<f64>,
+    /// kiln against the reference relay (`versus.rs`).
+    pub versus: Option<crate::versus::VersusResult>,
     /// `/proc/loadavg` when the run started and ended (other work on the machine skews results).
     pub load_before: String,
     pub load_after: String,
@@ -97,6 +99,7 @@ impl Results {
             concurrent_raw: None,
             concurrent_kiln: None,
             vt_parser_mb_per_s: None,
+            versus: None,
             load_before: loadavg(),
             load_after: String::new(),
             peak_rss: None,

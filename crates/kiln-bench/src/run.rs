@@ -215,6 +215,23 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
         .await;
         results.concurrent_kiln = record(&mut results, "concurrent (kiln)", r);
     }
+    if ctx.args.wants(Part::Relay) {
+        progress("kiln against the reference relay");
+        let bytes = ctx.args.bytes;
+        let expected = tokio::task::spawn_blocking(move || pattern::sha256(bytes)).await?;
+        let r = crate::versus::measure(crate::versus::Plan {
+            cfg: &ctx.cfg,
+            exe: &ctx.exe,
+            raw_home: &ctx.raw_home.0,
+            bytes,
+            expected,
+            streams: ctx.args.streams,
+            repeats: ctx.args.repeat,
+            echo: ctx.loaded_plan(),
+        })
+        .await;
+        results.versus = record(&mut results, "versus relay", r);
+    }
     let peak = kiln::rss(server.pid);
     results.peak_rss = record(&mut results, "peak RSS", peak).map(|r| r.peak);
     server.stop().await;

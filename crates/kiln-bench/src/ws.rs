@@ -2,19 +2,19 @@
 //! access key as a bearer token, read the `hello`, skip snapshot bytes, and turn binary frames
 //! into output and control frames into [`Chunk::Gap`] / [`Chunk::End`].
 
+use crate::client::{Conn, Reader};
 use crate::kiln::Api;
 use crate::term::{Chunk, Term};
 use anyhow::{Context, anyhow, bail};
 use bytes::Bytes;
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
-use tokio::net::TcpStream;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::http::HeaderValue;
-use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-type Ws = WebSocketStream<MaybeTlsStream<TcpStream>>;
+type Ws = WebSocketStream<Conn>;
 
 /// One viewer of a kiln session.
 pub struct KilnTerm {
@@ -30,12 +30,23 @@ pub struct KilnTerm {
 impl KilnTerm {
     /// Connects to session `id` from `offset` (`None`: ask for a snapshot) and reads the hello.
     pub async fn connect(api: &Api, id: &str, offset: Option<u64>) -> anyhow::Result<Self> {
+        Self::connect_with(api, id, offset, Reader::Efficient).await
+    }
+
+    /// [`KilnTerm::connect`] with a chosen kind of reader (see `client.rs`).
+    pub async fn connect_with(
+        api: &Api,
+        id: &str,
+        offset: Option<u64>,
+        reader: Reader,
+    ) -> anyhow::Result<Self> {
         let query = offset.map(|o| format!("?offset={o}")).unwrap_or_default();
         let mut req =
             format!("ws://{}/api/sessions/{id}/ws{query}", api.addr).into_client_request()?;
         req.headers_mut()
             .insert("authorization", HeaderValue::from_str(&api.bearer())?);
-        let (mut ws, _) = tokio_tungstenite::connect_async_with_config(req, None, true)
+        let conn = Conn::connect(api.addr, reader).await?;
+        let (mut ws, _) = tokio_tungstenite::client_async_with_config(req, conn, None)
             .await
             .with_context(|| format!("WebSocket to session {id}"))?;
         let hello = loop {
