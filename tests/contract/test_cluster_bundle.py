@@ -20,11 +20,14 @@ import hashlib
 import os
 import pathlib
 import re
+import io
 import subprocess
 
 import jsonschema
 import pytest
 import yaml
+from databricks.sdk.service import compute
+from databricks.sdk.service.workspace import ImportFormat
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 SCHEMA_SHA256 = "c3e8df8f2e1372d7dfbdb614242c8fbd4c20fe7c81f5ae2d935833b6953546ca"
@@ -94,7 +97,7 @@ def merge(a, b):
 REF = re.compile(r"\$\{([a-zA-Z0-9_.]+)\}")
 
 
-def resolve(doc, target):
+def resolve(doc, target, user=USER, host=HOST):
     doc = copy.deepcopy(doc)
     t = doc.get("targets", {}).get(target, {})
     for key in ("workspace", "resources", "presets", "sync", "permissions", "run_as"):
@@ -102,15 +105,15 @@ def resolve(doc, target):
             doc[key] = merge(doc.get(key, {}), t[key])
     for name, value in t.get("variables", {}).items():
         doc["variables"][name]["default"] = value  # overwritten, never merged
-    short = re.sub(r"[^a-zA-Z0-9_-]", "_", USER.split("@")[0])
+    short = re.sub(r"[^a-zA-Z0-9_-]", "_", user.split("@")[0])
     ws = doc.setdefault("workspace", {})
     root = ws.get("root_path", "~/.bundle/${bundle.name}/${bundle.target}")
-    root = root.replace("~", f"/Workspace/Users/{USER}", 1)
+    root = root.replace("~", f"/Workspace/Users/{user}", 1)
     values = {
         "bundle.name": doc["bundle"]["name"],
         "bundle.target": target,
-        "workspace.host": HOST,
-        "workspace.current_user.userName": USER,
+        "workspace.host": host,
+        "workspace.current_user.userName": user,
         "workspace.current_user.short_name": short,
     }
     values["workspace.root_path"] = sub(root, values)
@@ -184,6 +187,45 @@ def test_each_target_resolved_is_valid(schema, bundle, target):
     doc = resolve(load(bundle), target)
     assert unresolved(doc["resources"]) == []
     jsonschema.validate(doc, schema)
+
+
+# What follows needs no schema: the bundle's structure, its resolved targets, and the resolved
+# cluster checked against the official SDK's types and deployed to kiln-emulator as
+# `databricks bundle deploy` would (the Clusters API validates the spec there).
+
+BUNDLE_KEYS = {"bundle", "include", "variables", "targets", "workspace", "resources", "sync", "presets", "permissions", "run_as", "artifacts", "experimental"}
+TARGET_KEYS = {"default", "mode", "workspace", "variables", "resources", "presets", "run_as", "permissions", "sync", "git", "cluster_id"}
+# Keys a bundle's cluster resource may have beyond the Clusters API's spec.
+BUNDLE_ONLY_CLUSTER_KEYS = {"permissions", "lifecycle"}
+
+
+def test_the_bundle_structure(bundle):
+    doc = load(bundle)
+    assert set(doc) <= BUNDLE_KEYS, set(doc) - BUNDLE_KEYS
+    assert doc["bundle"]["name"] == "kiln"
+    assert set(doc["targets"]) == {"dev", "prod"}
+    assert [t for t, v in doc["targets"].items() if v.get("default")] == ["dev"]
+    assert doc["targets"]["dev"]["mode"] == "development"
+    assert doc["targets"]["prod"]["mode"] == "production"
+    for name, t in doc["targets"].items():
+        assert set(t) <= TARGET_KEYS, (name, set(t) - TARGET_KEYS)
+        # A target may only set variables the bundle declares.
+        assert set(t.get("variables", {})) <= set(doc["variables"]), name
+    for name, v in doc["variables"].items():
+        assert set(v) <= {"description", "default", "type", "lookup"}, name
+        assert isinstance(v.get("description"), str) and v["description"], f"variable {name} is described"
+    for var in ("node_type_id", "data_security_mode", "catalog", "schema", "volume", "secret_scope", "secret_key"):
+        assert var in doc["variables"], var
+    # Every ${var.x} anywhere refers to a declared variable.
+    refs = {m.group(1)[4:] for s in walk(doc) if isinstance(s, str) for m in REF.finditer(s) if m.group(1).startswith("var.")}
+    assert refs <= set(doc["variables"]), refs - set(doc["variables"])
+    assert set(doc["resources"]) == {"clusters"} and set(doc["resources"]["clusters"]) == {"kiln"}
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_each_target_resolved(bundle, target):
+    doc = resolve(load(bundle), target)
+    assert unresolved(doc["resources"]) == []
     c = doc["resources"]["clusters"]["kiln"]
     env = c["spark_env_vars"]
     assert env["KILN_DATABRICKS_TOKEN"] == "{{secrets/kiln/databricks-token}}"
@@ -203,6 +245,47 @@ def test_each_target_resolved_is_valid(schema, bundle, target):
         assert c["init_scripts"] == [{"volumes": {"destination": f"{src}/kiln-init.sh"}}]
         assert doc["workspace"]["root_path"] == "/Workspace/Shared/.bundle/kiln/prod"
     assert env["KILN_CLUSTER_SOURCE"] == src
+    # Every field is one of the Clusters API's (the SDK's ClusterSpec, generated from the
+    # published API spec), with values of its types: a typed round trip loses nothing.
+    api = {k: v for k, v in c.items() if k not in BUNDLE_ONLY_CLUSTER_KEYS}
+    assert compute.ClusterSpec.from_dict(api).as_dict() == api
+
+
+def _deploy_like_the_cli(emulator, bundle, target):
+    """Uploads src/ where the resolved target says, creates the secret and the cluster."""
+    w = emulator.client()
+    doc = resolve(load(bundle), target, emulator.user, emulator.host)
+    c = doc["resources"]["clusters"]["kiln"]
+    assert c["spark_env_vars"]["KILN_DATABRICKS_HOST"] == emulator.host
+    src = c["spark_env_vars"]["KILN_CLUSTER_SOURCE"]
+    for name in ("kiln-init.sh", "kiln"):
+        body = (bundle / "src" / name).read_bytes()
+        if src.startswith("/Volumes/"):
+            w.files.upload(f"{src}/{name}", io.BytesIO(body), overwrite=True)
+        else:
+            w.workspace.mkdirs(src)
+            w.workspace.upload(f"{src}/{name}", io.BytesIO(body), format=ImportFormat.AUTO, overwrite=True)
+    w.secrets.create_scope("kiln")
+    w.secrets.put_secret("kiln", "databricks-token", string_value="dapi-bundle-secret")
+    spec = compute.ClusterSpec.from_dict({k: v for k, v in c.items() if k not in BUNDLE_ONLY_CLUSTER_KEYS})
+    fields = {f: getattr(spec, f) for f in spec.__dataclass_fields__ if getattr(spec, f) is not None}
+    cid = w.clusters.create(**fields).response.cluster_id
+    return w, cid, c
+
+
+@pytest.mark.parametrize("target", ["dev", "prod"])
+def test_each_target_deploys_and_starts_on_the_emulator(emulator, bundle, target):
+    w, cid, c = _deploy_like_the_cli(emulator, bundle, target)
+    emulator.advance(600)
+    got = w.clusters.get(cid)
+    assert got.state.value == "RUNNING", got.state_message
+    assert got.cluster_name == c["cluster_name"]
+    assert got.data_security_mode.value == c["data_security_mode"]
+    recorded = emulator.admin("GET", f"/clusters/{cid}/init-scripts")["init_scripts"]
+    assert recorded[0]["content"] == (bundle / "src" / "kiln-init.sh").read_text()
+    # The token reaches the init script's environment resolved from the secret scope.
+    assert recorded[0]["env"]["KILN_DATABRICKS_TOKEN"] == "dapi-bundle-secret"
+    assert recorded[0]["env"]["KILN_CLUSTER_SOURCE"] == c["spark_env_vars"]["KILN_CLUSTER_SOURCE"]
 
 
 def test_a_broken_cluster_is_caught(schema, bundle):
