@@ -140,10 +140,12 @@ export async function startKiln({ port = 0, home, env: extraEnv = {}, args = [] 
 
 /**
  * Starts the kiln-emulator on a free port. `host` is its DATABRICKS_HOST, `user` and `token` a
- * user and a token it knows, `admin(method, path, body)` calls its admin API, `stop()` ends it.
+ * user and a token it knows, `vars` every KEY=VALUE line it printed (KILN_EMULATOR_USER_2, ...),
+ * `admin(method, path, body)` calls its admin API, `stop()` ends it. `args` adds flags (e.g.
+ * `--user EMAIL`, repeatable: the first one is the workspace's first user).
  */
-export async function startEmulator() {
-  const { proc, value } = await spawnUntil(EMULATOR_BIN, ['--port', '0'], { PATH: process.env.PATH, RUST_LOG: 'warn' }, (out) =>
+export async function startEmulator({ args = [] } = {}) {
+  const { proc, value } = await spawnUntil(EMULATOR_BIN, ['--port', '0', ...args], { PATH: process.env.PATH, RUST_LOG: 'warn' }, (out) =>
     out.includes('KILN_EMULATOR_READY=1') ? out : null,
   );
   const vars = Object.fromEntries(
@@ -158,6 +160,7 @@ export async function startEmulator() {
     host: vars.DATABRICKS_HOST,
     user: vars.KILN_EMULATOR_USER,
     token: vars.DATABRICKS_TOKEN,
+    vars,
     async admin(method, path, body) {
       const res = await fetch(adminUrl + path, {
         method,

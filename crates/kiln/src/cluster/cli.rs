@@ -57,15 +57,38 @@ pub enum ClusterCommand {
     ConfigureUser(user::ConfigureUserArgs),
 }
 
+/// Which kiln binary goes onto the cluster, and its check.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BinaryArgs {
+    /// The kiln binary for the cluster: a Linux x86_64 build that needs glibc 2.31 at most
+    /// (`./scripts/build-release` makes one; Databricks Runtime 13.3 LTS has 2.35). Default: the
+    /// running kiln.
+    #[arg(long, env = "KILN_CLUSTER_BINARY")]
+    pub binary: Option<PathBuf>,
+    /// Accept a binary that needs a newer glibc than 2.31 (only for a runtime known to have
+    /// it; the init script fails at cluster start otherwise).
+    #[arg(long)]
+    pub skip_glibc_check: bool,
+}
+
+impl BinaryArgs {
+    /// The binary's path and bytes, once it passed the checks.
+    pub fn load(&self) -> anyhow::Result<(PathBuf, Vec<u8>)> {
+        let b = crate::app::binary::load_checked(self.binary.as_deref(), !self.skip_glibc_check)
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok((b.path, b.bytes))
+    }
+}
+
 /// Options of `kiln cluster init-script`.
 #[derive(Debug, clap::Args)]
 pub struct InitScriptArgs {
     /// Write the script here (mode 0755) instead of standard output.
     #[arg(long)]
     pub out: Option<PathBuf>,
-    /// The kiln binary the script will verify (default: this running binary).
-    #[arg(long, env = "KILN_CLUSTER_BINARY")]
-    pub binary: Option<PathBuf>,
+    /// The kiln binary the script will verify.
+    #[command(flatten)]
+    pub binary: BinaryArgs,
 }
 
 /// Options of `kiln cluster bundle`.
@@ -75,9 +98,9 @@ pub struct BundleArgs {
     /// anything else is left alone and reported).
     #[arg(long, default_value = "kiln-bundle")]
     pub out: PathBuf,
-    /// The kiln binary to put in src/ (default: this running binary).
-    #[arg(long, env = "KILN_CLUSTER_BINARY")]
-    pub binary: Option<PathBuf>,
+    /// The kiln binary to put in src/.
+    #[command(flatten)]
+    pub binary: BinaryArgs,
     /// Bundle name.
     #[arg(long, default_value = "kiln")]
     pub name: String,
@@ -106,9 +129,8 @@ fn write_generated(path: &std::path::Path, text: &str, mode_exec: bool) -> anyho
 
 fn bundle_cmd(a: &BundleArgs) -> anyhow::Result<()> {
     let s = a.settings.settings(&a.name, Target::Dev);
-    let binary = binary_path(a.binary.as_ref())?;
-    let sha = script::sha256_file(&binary)
-        .with_context(|| format!("reading the kiln binary {}", binary.display()))?;
+    let (binary, bytes) = a.binary.load()?;
+    let sha = script::sha256_bytes(&bytes);
     let out = &a.out;
     std::fs::create_dir_all(out.join("resources"))?;
     std::fs::create_dir_all(out.join("src"))?;
@@ -135,7 +157,8 @@ fn bundle_cmd(a: &BundleArgs) -> anyhow::Result<()> {
     )?;
     let dest = out.join("src").join(BINARY_NAME);
     let tmp = out.join("src").join(".kiln.tmp");
-    std::fs::copy(&binary, &tmp).with_context(|| format!("copying {}", binary.display()))?;
+    std::fs::write(&tmp, &bytes).with_context(|| format!("copying {}", binary.display()))?;
+    std::fs::set_permissions(&tmp, std::os::unix::fs::PermissionsExt::from_mode(0o755))?;
     std::fs::rename(&tmp, &dest)?;
     println!(
         "wrote the bundle to {} (kiln binary SHA-256 {sha}). Next: cd {} && databricks bundle deploy (dev) \
@@ -146,18 +169,9 @@ fn bundle_cmd(a: &BundleArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// The binary to ship: `--binary`, else the running executable.
-pub fn binary_path(flag: Option<&PathBuf>) -> anyhow::Result<PathBuf> {
-    match flag {
-        Some(p) => Ok(p.clone()),
-        None => std::env::current_exe().context("cannot find the running kiln binary"),
-    }
-}
-
 fn init_script(args: &InitScriptArgs) -> anyhow::Result<()> {
-    let binary = binary_path(args.binary.as_ref())?;
-    let sha = script::sha256_file(&binary)
-        .with_context(|| format!("reading the kiln binary {}", binary.display()))?;
+    let (binary, bytes) = args.binary.load()?;
+    let sha = script::sha256_bytes(&bytes);
     let text = script::render(&sha);
     match &args.out {
         None => print!("{text}"),

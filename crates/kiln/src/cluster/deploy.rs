@@ -13,7 +13,6 @@ use crate::agents::resolve;
 use bytes::Bytes;
 use kiln_databricks::api::clusters::{ClusterDetails, ClusterState};
 use kiln_databricks::{Client, Error as ApiError};
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 /// Options shared by `deploy` and `status`.
@@ -89,10 +88,9 @@ pub struct DeployArgs {
     /// Start the cluster (if it is not running) and wait for RUNNING, showing progress.
     #[arg(long)]
     pub start: bool,
-    /// The kiln binary to upload (default: this running binary; it must run on the cluster:
-    /// Linux, same architecture).
-    #[arg(long, env = "KILN_CLUSTER_BINARY")]
-    pub binary: Option<PathBuf>,
+    /// The kiln binary to upload.
+    #[command(flatten)]
+    pub binary: super::cli::BinaryArgs,
     /// Longest wait for the cluster, seconds.
     #[arg(long, default_value_t = 1800)]
     pub timeout_secs: u64,
@@ -431,9 +429,7 @@ pub async fn deploy(a: DeployArgs) -> Result<(), DeployError> {
     );
     check_secret(&client, &s).await?;
 
-    let binary = super::cli::binary_path(a.binary.as_ref())?;
-    let bin = std::fs::read(&binary)
-        .map_err(|e| anyhow::anyhow!("reading the kiln binary {}: {e}", binary.display()))?;
+    let (_, bin) = a.binary.load()?;
     let sha = script::sha256_bytes(&bin);
     let text = script::render(&sha);
     upload(

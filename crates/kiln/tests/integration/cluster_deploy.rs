@@ -29,9 +29,10 @@ impl Env {
         });
         let token = emu.user_token().to_owned();
         let tmp = tempfile::tempdir().unwrap();
-        // A stand-in for the kiln binary: deploy uploads it and pins its checksum in the script.
+        // A stand-in for the kiln binary (a real static x86_64 executable, so it passes the
+        // checks): deploy uploads it and pins its checksum in the script.
         let binary = tmp.path().join("kiln-linux");
-        std::fs::write(&binary, b"\x7fELF stand-in kiln binary").unwrap();
+        std::fs::write(&binary, crate::app::fixture::elf(0)).unwrap();
         Self {
             emu,
             token,
@@ -312,7 +313,7 @@ async fn a_failing_init_script_points_to_its_logs() {
 fn bundle_writes_its_files_and_leaves_foreign_ones_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let binary = tmp.path().join("kiln-linux");
-    std::fs::write(&binary, b"stand-in").unwrap();
+    std::fs::write(&binary, crate::app::fixture::elf(3)).unwrap();
     let out = tmp.path().join("b");
     let run = || {
         std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
@@ -332,7 +333,10 @@ fn bundle_writes_its_files_and_leaves_foreign_ones_alone() {
     ] {
         assert!(out.join(f).is_file(), "{f}");
     }
-    assert_eq!(std::fs::read(out.join("src/kiln")).unwrap(), b"stand-in");
+    assert_eq!(
+        std::fs::read(out.join("src/kiln")).unwrap(),
+        crate::app::fixture::elf(3)
+    );
     assert_eq!(
         std::fs::read_to_string(out.join("src/kiln-init.sh")).unwrap(),
         script_for(&binary)
@@ -347,4 +351,60 @@ fn bundle_writes_its_files_and_leaves_foreign_ones_alone() {
         std::fs::read_to_string(out.join("databricks.yml")).unwrap(),
         "bundle:\n  name: mine\n"
     );
+}
+
+/// The binary for the cluster passes the same checks as the app's: a Linux x86_64 executable
+/// needing glibc 2.31 at most, unless `--skip-glibc-check` says the runtime has a newer one.
+#[test]
+fn cluster_commands_refuse_a_binary_the_runtime_cannot_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_kiln"))
+            .args(args)
+            .env_remove("KILN_CLUSTER_BINARY")
+            .output()
+            .unwrap()
+    };
+    let out = tmp.path().join("b");
+    let out = out.to_str().unwrap();
+    let script = tmp.path().join("kiln-init.sh");
+    let script = script.to_str().unwrap();
+    let t = failed(&run(&[
+        "cluster",
+        "bundle",
+        "--out",
+        out,
+        "--binary",
+        "/etc/passwd",
+    ]));
+    assert!(t.contains("not a Linux executable"), "{t}");
+    assert!(t.contains("./scripts/build-release"), "{t}");
+    assert!(!tmp.path().join("b/src/kiln").exists(), "nothing written");
+
+    // This test binary is linked against the build machine's glibc.
+    let host = std::env::current_exe().unwrap();
+    let needs = kiln::app::elf::needs(&std::fs::read(&host).unwrap()).unwrap();
+    if needs
+        .max_glibc()
+        .is_some_and(|v| v > kiln::app::elf::GLIBC_FLOOR)
+    {
+        let host = host.to_str().unwrap();
+        for args in [
+            vec!["cluster", "init-script", "--out", script, "--binary", host],
+            vec!["cluster", "bundle", "--out", out, "--binary", host],
+        ] {
+            let t = failed(&run(&args));
+            assert!(t.contains("newer than 2.31"), "{t}");
+            assert!(t.contains("GLIBC_2."), "{t}");
+        }
+        ok(&run(&[
+            "cluster",
+            "init-script",
+            "--out",
+            script,
+            "--binary",
+            host,
+            "--skip-glibc-check",
+        ]));
+    }
 }

@@ -1,5 +1,5 @@
 //! `kiln app`: packaging (`package`), deploying and status against kiln-emulator (`deploy`).
 
 mod deploy;
-mod fixture;
+pub mod fixture;
 mod package;
