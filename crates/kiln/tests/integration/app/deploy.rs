@@ -233,6 +233,38 @@ async fn deploy_creates_the_app_then_redeploys_only_what_changed() {
     );
 }
 
+/// The release binary (`KILN_RELEASE_BIN`) through the CLI's own path: its glibc check, the
+/// packaging, the upload and the deployment, which succeeds once `kiln serve` listens.
+#[tokio::test]
+async fn the_release_binary_deploys_and_serves() {
+    let Some(release) = super::release_bin() else {
+        return;
+    };
+    let emu = emulator(1).await;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut a = args("kiln-release", &release);
+    a.env = vec![("KILN_AGENTS_SETUP".into(), "0".into())];
+    let (r, lines) = deploy(&a, env(&emu, emu.user_token(), tmp.path())).await;
+    let done = r.unwrap_or_else(|e| panic!("{e}\n{lines:#?}"));
+    let text = lines.join("\n");
+    assert!(text.contains("SUCCEEDED"), "{text}");
+    assert!(
+        text.contains(&format!("(kiln {})", env!("CARGO_PKG_VERSION"))),
+        "{text}"
+    );
+    let logs = emu.app_logs("kiln-release").unwrap();
+    assert!(logs.contains("Databricks Apps mode"), "{logs}");
+    // Through the platform's proxy as the creator: kiln answers its health check.
+    let cookie = emu.app_cookie("alice@example.com").unwrap();
+    let health = reqwest::Client::new()
+        .get(format!("{}/health", done.url))
+        .header(reqwest::header::COOKIE, cookie)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+}
+
 #[tokio::test]
 async fn an_app_that_exits_at_start_fails_the_deploy_with_its_message() {
     let emu = emulator(1).await;

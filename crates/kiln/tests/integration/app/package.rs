@@ -287,12 +287,7 @@ fn version_needs_match_readelf() {
 /// `KILN_RELEASE_BIN`) needs no glibc newer than the floor, and packages within the limits.
 #[test]
 fn release_binary_meets_the_glibc_floor() {
-    let Some(path) = std::env::var_os("KILN_RELEASE_BIN") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "KILN_RELEASE_BIN must be set in CI (scripts/test builds it)"
-        );
-        eprintln!("KILN_RELEASE_BIN is not set; run ./scripts/build-release to check the floor");
+    let Some(path) = super::release_bin() else {
         return;
     };
     let bytes = fs::read(&path).unwrap();
