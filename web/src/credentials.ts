@@ -14,7 +14,8 @@ import {
   pasteToken,
   tokenRelevant,
 } from './credentials-api';
-import { byId, h } from './dom';
+import { h } from './dom';
+import { type Level, type StatusSlot, statusArea, statusSlot } from './status-area';
 
 /** How often the state is read (ms); the countdowns tick every second in between. */
 const POLL_MS = 3000;
@@ -33,6 +34,29 @@ function safeUrl(raw: string | null): string | null {
   } catch {
     return null;
   }
+}
+
+function tokenLevel(state: CredentialsStatus['token']['state']): Level {
+  if (state === 'active' || state === 'delegated') return 'ok';
+  if (state === 'needs_token') return 'bad';
+  return 'warn';
+}
+
+/** The overview's details: time left, the last rotation, failures. */
+function tokenDetail(st: CredentialsStatus, elapsed: number): string {
+  const t = st.token;
+  const left = (v: number | null | undefined) => (v == null ? null : clock(Math.max(0, v - elapsed)));
+  const lines: string[] = [];
+  if (st.workspace) lines.push(`Workspace: ${st.workspace}${st.owner.email ? ` (owner ${st.owner.email})` : ''}.`);
+  const expires = left(t.expires_in_seconds);
+  if (expires) lines.push(`Valid for ${expires}${left(t.rotates_in_seconds) ? `; renewed in ${left(t.rotates_in_seconds)}` : ''}.`);
+  const ago = t.last_rotation_seconds_ago;
+  lines.push(
+    `Renewed ${t.rotations ?? 0} time${t.rotations === 1 ? '' : 's'}${ago == null ? '' : `, last ${clock(Math.max(0, ago + elapsed))} ago`}.`,
+  );
+  if (t.failures) lines.push(`Failed renewals in a row: ${t.failures}${t.error ? ` (${t.error})` : ''}.`);
+  if (t.state === 'needs_token') lines.push('kiln needs a personal access token: paste one.');
+  return lines.join('\n');
 }
 
 class CredentialsUi {
@@ -55,6 +79,7 @@ class CredentialsUi {
   private readonly bannerMessage: HTMLElement;
   private readonly bannerPaste: HTMLButtonElement;
   private readonly indicator: HTMLButtonElement;
+  private readonly slot: StatusSlot;
 
   constructor(private readonly hooks: CredentialsHooks) {
     this.intro = h('p', { class: 'cred-intro' });
@@ -107,12 +132,18 @@ class CredentialsUi {
     this.banner = h('div', { id: 'credentials-banner', class: 'cred-banner', role: 'status', hidden: true }, this.bannerMessage, this.bannerPaste);
     document.body.append(this.banner);
 
-    this.indicator = h('button', { id: 'credentials-indicator', class: 'cred-indicator', type: 'button', hidden: true });
-    this.indicator.addEventListener('click', () => {
-      if (this.status?.token.state === 'needs_token') this.open();
+    this.slot = statusSlot({
+      id: 'credentials-indicator',
+      name: 'Databricks token',
+      order: 10,
+      className: 'cred-indicator',
+      open: () => {
+        if (this.status?.token.state === 'needs_token') this.open();
+        else statusArea().openOverview();
+      },
+      openLabel: 'Paste a token',
     });
-    const size = byId('size');
-    size.parentElement?.insertBefore(this.indicator, size);
+    this.indicator = this.slot.button;
   }
 
   start(): void {
@@ -143,7 +174,7 @@ class CredentialsUi {
     const st = this.status;
     if (!st || !tokenRelevant(st)) {
       this.banner.hidden = true;
-      this.indicator.hidden = true;
+      this.slot.hide();
       return;
     }
     const t = st.token;
@@ -172,8 +203,7 @@ class CredentialsUi {
       default:
         label = 'no Databricks token';
     }
-    this.indicator.hidden = false;
-    this.indicator.textContent = label;
+    this.slot.update({ text: label, level: tokenLevel(t.state), detail: tokenDetail(st, elapsed) });
     this.indicator.dataset.state = t.state;
     this.indicator.dataset.generation = String(t.generation ?? 0);
     this.indicator.dataset.rotations = String(t.rotations ?? 0);

@@ -12,6 +12,7 @@ import { byId } from './dom';
 import { SearchBar } from './search';
 import { startSetup } from './setup';
 import { startSync } from './sync';
+import { startVoice } from './voice';
 import { StatusBar } from './status';
 import { type Tab, tabSummary } from './tab';
 import { SessionsPanel } from './sessions-panel';
@@ -57,6 +58,9 @@ function boot(): void {
         if (a.kind === 'help') openHelp();
         else if (a.kind === 'sessions') void sessionsPanel.open();
       },
+      layoutChanged: (layout) => {
+        if (JSON.stringify(layout) !== JSON.stringify(store.values.layout)) store.update({ layout });
+      },
     },
     switches,
   );
@@ -72,6 +76,8 @@ function boot(): void {
   statusRef.bar = bar;
 
   const newTab = () => void tabs.create();
+  byId('split-row').addEventListener('click', () => void tabs.split('row'));
+  byId('split-column').addEventListener('click', () => void tabs.split('column'));
   byId('new-tab').addEventListener('click', newTab);
   byId('empty-new').addEventListener('click', newTab);
   byId('search-toggle').addEventListener('click', () => {
@@ -135,12 +141,18 @@ function boot(): void {
     cursor: tab.term.term.options.cursorStyle,
     cols: tab.term.term.cols,
     rows: tab.term.term.rows,
+    /** A large paste on its way: bytes sent and total. */
+    paste: tab.pasteProgress,
   });
   const find = (id?: string) => (id ? tabs.list.find((t) => t.sessionId === id) : (tabs.active ?? undefined));
   Object.defineProperty(window, '__kiln', {
     value: Object.freeze({
       version: 1,
       tabs: () => tabs.list.map(view),
+      /** The strip's entries: each one's panes (session ids, in order) and the focused one. */
+      groups: () => tabs.groups.map((g) => ({ panes: g.tabs().map((t) => t.sessionId), focused: g.focused.sessionId })),
+      /** The layout as kiln keeps it. */
+      layout: () => tabs.layout(),
       active: () => (tabs.active ? view(tabs.active) : null),
       text: (id?: string) => find(id)?.term.text() ?? '',
       /** Drops the tab's connection as a network failure would; it then reconnects and resumes. */
@@ -148,11 +160,22 @@ function boot(): void {
       /** Shows a notice as the page's own code would (layout tests use long ones). */
       notify: (message: string, kind?: 'info' | 'error') => bar.notify(message, kind),
       /** The settings as stored and as applied, and how many saves succeeded. */
-      settings: () => ({ stored: store.values, theme: store.effective().theme.id, fontSize: store.effective().fontSize, saved: store.saved }),
+      settings: () => ({ stored: store.values, theme: store.effective().theme.id, fontSize: store.effective().fontSize, saved: store.saved, pending: store.pending }),
     }),
   });
 
-  void store.load().then(() => tabs.restore());
+  void store.load().then(() => tabs.restore(store.values.layout));
+  startVoice({
+    type: (text) => {
+      const tab = tabs.active;
+      if (!tab) return false;
+      tab.type(text);
+      tab.term.focus();
+      return true;
+    },
+    notify: (m, k) => bar.notify(m, k),
+    focus: () => tabs.active?.term.focus(),
+  });
   startCredentials({ notify: (m, k) => bar.notify(m, k) });
   startSetup({ notify: (m, k) => bar.notify(m, k) });
   startSync({ notify: (m, k) => bar.notify(m, k) });

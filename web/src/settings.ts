@@ -4,6 +4,7 @@
 // Changes apply at once and are saved shortly after (one PUT for a burst of changes).
 
 import { authFetch } from './auth';
+import type { Layout } from './panes';
 import { ApiError, apiUrl } from './api';
 import { FONT_FAMILIES, FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, type Theme, chromeColors, themeById } from './theme';
 
@@ -21,6 +22,8 @@ export interface Settings {
   copy_on_select?: boolean;
   paste_confirm?: boolean;
   first_run_seen?: boolean;
+  /** The tabs and their panes (panes.ts). */
+  layout?: Layout;
 }
 
 /** The settings with every default filled in: what the terminals use. */
@@ -108,6 +111,7 @@ export class SettingsStore {
   /** Writes the settings now (normally called by `update` after a short delay). */
   async save(): Promise<void> {
     this.timer = undefined;
+    this.saving += 1;
     try {
       const res = await authFetch(apiUrl('api/settings'), {
         method: 'PUT',
@@ -121,7 +125,17 @@ export class SettingsStore {
       this.saved += 1;
     } catch (e) {
       this.notify(`Could not save the settings: ${(e as Error).message}`, 'error');
+    } finally {
+      this.saving -= 1;
     }
+  }
+
+  /** Saves in flight. */
+  private saving = 0;
+
+  /** Whether a change is not saved yet (a save is scheduled or in flight). */
+  get pending(): boolean {
+    return this.timer !== undefined || this.saving > 0;
   }
 
   /** Whether the stored settings were read (or could not be: then the defaults stand). */

@@ -5,7 +5,8 @@
 // `window.__kilnSetup` is a read-only view for the browser tests.
 
 import { ApiError } from './api';
-import { byId, h } from './dom';
+import { h } from './dom';
+import { type StatusSlot, statusSlot } from './status-area';
 import { type SetupItem, type SetupSnapshot, fetchSetup, retrySetup, stepLine, summaryText } from './setup-api';
 
 /** Polling while a run is in progress, and when idle (ms). */
@@ -23,6 +24,7 @@ class SetupUi {
   private timer: ReturnType<typeof setTimeout> | undefined;
   private reportedFailures = new Set<string>();
   private readonly indicator: HTMLButtonElement;
+  private readonly slot: StatusSlot;
   private readonly dialog: HTMLDialogElement;
   private readonly list: HTMLElement;
   private readonly header: HTMLElement;
@@ -30,16 +32,16 @@ class SetupUi {
   private readonly openLogs = new Set<string>();
 
   constructor(private readonly hooks: SetupHooks) {
-    this.indicator = h('button', {
+    this.slot = statusSlot({
       id: 'setup-indicator',
-      class: 'setup-indicator',
-      type: 'button',
-      hidden: true,
+      name: 'Coding agents',
+      order: 20,
+      className: 'setup-indicator',
       title: 'Coding agents: install and configuration progress',
+      open: () => this.open(),
+      openLabel: 'Open the agents panel',
     });
-    this.indicator.addEventListener('click', () => this.open());
-    const size = byId('size');
-    size.parentElement?.insertBefore(this.indicator, size);
+    this.indicator = this.slot.button;
 
     this.header = h('p', { id: 'setup-summary', class: 'setup-summary' });
     this.list = h('ul', { id: 'setup-items', class: 'setup-items' });
@@ -75,7 +77,7 @@ class SetupUi {
       const snap = await fetchSetup();
       if (snap === null) {
         this.off = true;
-        this.indicator.hidden = true;
+        this.slot.hide();
         return;
       }
       this.snap = snap;
@@ -101,9 +103,15 @@ class SetupUi {
   private render(): void {
     const snap = this.snap;
     if (!snap) return;
-    this.indicator.hidden = false;
-    this.indicator.textContent = summaryText(snap);
-    this.indicator.dataset.state = snap.items.some((i) => i.status === 'failed') ? 'failed' : snap.running ? 'running' : 'ok';
+    const state = snap.items.some((i) => i.status === 'failed') ? 'failed' : snap.running ? 'running' : 'ok';
+    const failed = snap.items.filter((i) => i.status === 'failed').map((i) => i.display);
+    const done = snap.items.filter((i) => i.status === 'ok').length;
+    this.slot.update({
+      text: summaryText(snap),
+      level: state === 'failed' ? 'bad' : state === 'running' ? 'busy' : 'ok',
+      detail: `${done} of ${snap.items.length} agents set up${snap.running ? ', setup running' : ''}.${failed.length ? ` Failed: ${failed.join(', ')}.` : ''}`,
+    });
+    this.indicator.dataset.state = state;
     const models = snap.models_source ? `Models: ${snap.models_source}.` : '';
     this.header.textContent = `${snap.running ? 'Setting up…' : 'Set up.'} ${models}`.trim();
     this.list.replaceChildren(...snap.items.map((item) => this.renderItem(item)));

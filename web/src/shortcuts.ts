@@ -11,7 +11,9 @@ export type Action =
   | { kind: 'nextTab' }
   | { kind: 'gotoTab'; index: number }
   | { kind: 'help' }
-  | { kind: 'sessions' };
+  | { kind: 'sessions' }
+  | { kind: 'split'; dir: 'row' | 'column' }
+  | { kind: 'focusPane'; direction: 'left' | 'right' | 'up' | 'down' };
 
 /** The app action of key event `e`, if it is one (Ctrl+Shift+… or Ctrl+/). */
 export function actionOf(e: KeyboardEvent): Action | undefined {
@@ -30,6 +32,18 @@ export function actionOf(e: KeyboardEvent): Action | undefined {
       return { kind: 'prevTab' };
     case 'BracketRight':
       return { kind: 'nextTab' };
+    case 'KeyE':
+      return { kind: 'split', dir: 'row' };
+    case 'KeyO':
+      return { kind: 'split', dir: 'column' };
+    case 'ArrowLeft':
+      return { kind: 'focusPane', direction: 'left' };
+    case 'ArrowRight':
+      return { kind: 'focusPane', direction: 'right' };
+    case 'ArrowUp':
+      return { kind: 'focusPane', direction: 'up' };
+    case 'ArrowDown':
+      return { kind: 'focusPane', direction: 'down' };
     default: {
       const digit = /^Digit([1-9])$/.exec(e.code);
       if (digit) return { kind: 'gotoTab', index: Number(digit[1]) - 1 };
@@ -42,9 +56,12 @@ export function actionOf(e: KeyboardEvent): Action | undefined {
 export const SHORTCUTS: [string, string][] = [
   ['Ctrl+/', 'show these shortcuts'],
   ['Ctrl+Shift+T', 'new tab'],
-  ['Ctrl+Shift+W', 'close the tab (asks while its shell runs)'],
+  ['Ctrl+Shift+W', 'close the pane, or the tab with its last pane (asks while its shell runs)'],
   ['Ctrl+Shift+[ / Ctrl+Shift+]', 'previous / next tab'],
   ['Ctrl+Shift+1 … 9', 'go to tab 1 … 9'],
+  ['Ctrl+Shift+E / Ctrl+Shift+O', 'split the pane: side by side / one above the other'],
+  ['Ctrl+Shift+Arrows', 'focus the pane to the left, right, above or below'],
+  ['Arrows on a divider', 'move it (or drag it)'],
   ['Ctrl+Shift+S', 'sessions: every shell on the server (attach, rename, end)'],
   ['Ctrl+Esc', 'leave the terminal for the tab strip (plain Esc stays with the program)'],
   ['Enter or Space on a tab', 'back into its terminal'],

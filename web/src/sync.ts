@@ -4,7 +4,8 @@
 // off. `window.__kilnSync` is a read-only view for the browser tests.
 
 import { ApiError } from './api';
-import { byId, h } from './dom';
+import { h } from './dom';
+import { type StatusSlot, statusSlot } from './status-area';
 import { type SyncProject, type SyncSnapshot, fetchSync, projectLine, retrySync, syncSummary } from './sync-api';
 
 /** Polling interval (ms). */
@@ -19,22 +20,23 @@ class SyncUi {
   private snap: SyncSnapshot | null = null;
   private off = false;
   private readonly indicator: HTMLButtonElement;
+  private readonly slot: StatusSlot;
   private readonly dialog: HTMLDialogElement;
   private readonly list: HTMLElement;
   private readonly header: HTMLElement;
   private reported = new Set<string>();
 
   constructor(private readonly hooks: SyncHooks) {
-    this.indicator = h('button', {
+    this.slot = statusSlot({
       id: 'sync-indicator',
-      class: 'setup-indicator sync-indicator',
-      type: 'button',
-      hidden: true,
+      name: 'Workspace sync',
+      order: 40,
+      className: 'setup-indicator sync-indicator',
       title: 'Workspace sync of ~/projects',
+      open: () => this.open(),
+      openLabel: 'Open the sync panel',
     });
-    this.indicator.addEventListener('click', () => this.open());
-    const size = byId('size');
-    size.parentElement?.insertBefore(this.indicator, size);
+    this.indicator = this.slot.button;
     this.header = h('p', { id: 'sync-summary', class: 'setup-summary' });
     this.list = h('ul', { id: 'sync-items', class: 'setup-items' });
     const close = h('button', { class: 'button', type: 'submit', value: 'close' }, 'Close');
@@ -51,7 +53,7 @@ class SyncUi {
       const snap = await fetchSync();
       if (snap === null) {
         this.off = true;
-        this.indicator.hidden = true;
+        this.slot.hide();
         return;
       }
       this.snap = snap;
@@ -76,10 +78,13 @@ class SyncUi {
   private render(): void {
     const snap = this.snap;
     if (!snap) return;
-    this.indicator.hidden = false;
-    this.indicator.textContent = syncSummary(snap);
     const bad = snap.projects.some((p) => p.state === 'failed' || p.state === 'conflict');
     const busy = snap.projects.some((p) => ['pending', 'syncing', 'restoring'].includes(p.state));
+    this.slot.update({
+      text: syncSummary(snap),
+      level: bad ? 'bad' : busy ? 'busy' : 'ok',
+      detail: snap.projects.length ? snap.projects.map((p) => `${p.name}: ${projectLine(p)}`).join('\n') : (snap.note ?? 'No projects under ~/projects yet.'),
+    });
     this.indicator.dataset.state = bad ? 'failed' : busy ? 'running' : 'ok';
     this.header.textContent = snap.note ?? (snap.workspace ? `Projects under ~/projects are copied to ${snap.workspace} on every commit.` : '');
     this.list.replaceChildren(...snap.projects.map((p) => this.renderProject(p)));

@@ -7,6 +7,7 @@ import { installKeys } from './keys';
 import { KilnTerminal, type RendererChoice } from './terminal';
 import { type ConnState, Transport } from './transport';
 import { acceptFiles, uploadFiles } from './upload';
+import { PasteStream, STREAM_PASTE_BYTES, megabytes, pasteBytes } from './paste';
 import type { Modifiers } from './modifiers';
 import type { Effective } from './settings';
 import type { Action } from './shortcuts';
@@ -42,6 +43,8 @@ export interface TabHost {
 }
 
 const encoder = new TextEncoder();
+/** Sessions with at most this much output are replayed whole on attach (their full scrollback). */
+const REPLAY_MAX_BYTES = 2 << 20;
 let nextTabNumber = 1;
 
 /** "exited with code 3" / "was killed by signal 9". */
@@ -73,8 +76,14 @@ export class Tab {
   private readonly stateEl: HTMLElement;
   private readonly resizeObserver: ResizeObserver;
   private transport: Transport | undefined;
+  /** The large paste being streamed, if any. */
+  private paste: PasteStream | undefined;
+  /** Its progress (tests read it). */
+  pasteProgress: { sent: number; total: number } | null = null;
   private inSnapshot = false;
   private active = false;
+  /** Nothing was written to the terminal yet (a first attach may replay the whole output). */
+  private fresh = true;
   /** The user was told that input waits for the connection (once per disconnection). */
   private warnedOffline = false;
 
@@ -138,15 +147,33 @@ export class Tab {
       'paste',
       (e) => {
         const text = e.clipboardData?.getData('text/plain') ?? '';
-        if (!this.host.settings().pasteConfirm || !/[\r\n]/.test(text)) return;
-        const lines = text.replace(/\r?\n$/, '').split(/\r?\n|\r/).length;
-        const what = lines === 1 ? 'a line that ends with Enter' : `${lines} lines`;
-        if (window.confirm(`Paste ${what} into the shell? Each line may run as a command.`)) return;
+        if (!text) return;
+        if (this.host.settings().pasteConfirm && /[\r\n]/.test(text)) {
+          const lines = text.replace(/\r?\n$/, '').split(/\r?\n|\r/).length;
+          const what = lines === 1 ? 'a line that ends with Enter' : `${lines} lines`;
+          if (!window.confirm(`Paste ${what} into the shell? Each line may run as a command.`)) {
+            e.preventDefault();
+            e.stopImmediatePropagation();
+            return;
+          }
+        }
+        // Large text is streamed with progress (paste.ts) instead of handed to xterm.js at once.
+        if (text.length * 3 < STREAM_PASTE_BYTES) return;
+        const bytes = pasteBytes(text, this.term.term.modes.bracketedPasteMode);
+        if (bytes.length < STREAM_PASTE_BYTES) return;
         e.preventDefault();
         e.stopImmediatePropagation();
+        this.streamPaste(bytes);
       },
       { capture: true },
     );
+    // A pane of a split tab takes the focus when clicked or focused (keyboard, a program).
+    this.panel.addEventListener('pointerdown', () => {
+      if (!this.active) host.activate(this);
+    });
+    this.panel.addEventListener('focusin', () => {
+      if (!this.active) host.activate(this);
+    });
     const refit = debounce(() => this.fitAndSync(), 60);
     this.resizeObserver = new ResizeObserver(refit);
     this.resizeObserver.observe(termHost);
@@ -190,11 +217,28 @@ export class Tab {
     this.exit = null;
     this.inSnapshot = false;
     this.hideBanner();
+    // A fresh terminal replays the session's whole output when it is small enough: all of its
+    // scrollback comes back (a snapshot carries only the last lines). It is written at the
+    // session's size, then fitted, as a snapshot is.
+    const replayUntil = this.fresh && session.offset > 0 && session.offset <= REPLAY_MAX_BYTES ? session.offset : null;
+    this.fresh = false;
+    if (replayUntil !== null) {
+      this.inSnapshot = true;
+      if (session.cols >= 2 && session.rows >= 1) this.term.term.resize(session.cols, session.rows);
+    }
+    let replaying = replayUntil !== null;
     const transport = new Transport(
       session.id,
       {
         output: (data) => {
           this.term.term.write(data);
+          if (replaying && (transport.offset ?? 0) >= replayUntil!) {
+            replaying = false;
+            this.term.afterWrites(() => {
+              this.inSnapshot = false;
+              this.fitAndSync();
+            });
+          }
           if (!this.active && !this.activity && !this.inSnapshot) {
             this.activity = true;
             this.render();
@@ -222,7 +266,7 @@ export class Tab {
         state: (state) => this.stateChanged(state),
         notice: (message) => this.host.notify(message, 'error'),
       },
-      { forcePoll: this.host.forcePoll },
+      { forcePoll: this.host.forcePoll, offset: replayUntil === null ? undefined : 0 },
     );
     this.transport = transport;
     transport.start();
@@ -373,6 +417,52 @@ export class Tab {
   detach(): void {
     this.transport?.stop();
     this.transport = undefined;
+  }
+
+  /** Streams a large paste with a progress bar and a Cancel button above the terminal. */
+  private streamPaste(bytes: Uint8Array): void {
+    if (this.paste) {
+      this.host.notify('A paste is still being sent to this shell: wait for it or cancel it.', 'error');
+      return;
+    }
+    if (!this.transport || this.exit || this.isGone) {
+      this.host.notify('Not sent: this tab has no running shell (start a new one from its banner).', 'error');
+      return;
+    }
+    const bar = h('progress', { class: 'paste-bar', max: '100', value: '0', 'aria-label': 'Paste progress' });
+    const text = h('span', { class: 'paste-text' });
+    const cancel = h('button', { type: 'button', class: 'button' }, 'Cancel paste');
+    const box = h('div', { class: 'paste-progress', role: 'status' }, text, bar, cancel);
+    this.panel.append(box);
+    this.term.term.scrollToBottom();
+    const stream = new PasteStream(
+      bytes,
+      {
+        send: (b) => this.transport?.send(b),
+        backlog: () => this.transport?.backlog() ?? null,
+        alive: () => !!this.transport && !this.exit && !this.isGone,
+        progress: (sent, total) => {
+          const pct = Math.floor((sent / total) * 100);
+          bar.value = pct;
+          const waiting = this.state.kind !== 'connected' ? ' (waiting for the connection)' : '';
+          text.textContent = `Pasting ${megabytes(sent)} of ${megabytes(total)}${waiting}`;
+          this.pasteProgress = { sent, total };
+        },
+      },
+      this.term.term.modes.bracketedPasteMode,
+    );
+    this.paste = stream;
+    cancel.addEventListener('click', () => {
+      stream.cancel();
+      this.term.focus();
+    });
+    void stream.done.then((how) => {
+      this.paste = undefined;
+      box.remove();
+      if (how === 'cancelled') this.host.notify(`Paste cancelled after ${megabytes(stream.sent)} of ${megabytes(stream.total)}.`, 'info');
+      else if (how === 'ended') this.host.notify(`Paste stopped: the shell is gone (${megabytes(stream.sent)} of ${megabytes(stream.total)} sent).`, 'error');
+      else this.host.notify(`Pasted ${megabytes(stream.total)}.`, 'info');
+    });
   }
 
   private upload(files: File[]): void {

@@ -1,8 +1,11 @@
-// The tab strip and the set of tabs: restore every running session on load, new / close /
-// rename / switch, keyboard navigation of the strip, and noticing sessions started elsewhere.
+// The tab strip and the set of tabs: restore every running session on load (in the saved layout
+// of tabs and panes), new / split / close / rename / switch, keyboard navigation of the strip, and
+// noticing sessions started elsewhere. `list` holds every pane (one session each); `groups` the
+// strip's entries, each a tree of panes (panes.ts) that shows its focused pane in the strip.
 
 import * as api from './api';
 import { byId, h } from './dom';
+import { type Dir, Group, type Layout, isLayoutNode, layoutSessions } from './panes';
 import { Tab, type TabHost } from './tab';
 import type { RendererChoice } from './terminal';
 import type { Modifiers } from './modifiers';
@@ -24,11 +27,18 @@ export interface TabsEvents {
   fontStep(step: -1 | 0 | 1): void;
   /** An app shortcut that is not about tabs (help). */
   action(action: Action): void;
+  /** The tabs, their panes or the panes' sizes changed: the layout to keep. */
+  layoutChanged(layout: Layout): void;
 }
 
 export class Tabs {
+  /** Every pane (one session each), strip order then pane order. */
   readonly list: Tab[] = [];
+  /** The strip's entries. */
+  readonly groups: Group[] = [];
   active: Tab | null = null;
+  /** Layout changes are not saved until the saved one was applied. */
+  private restored = false;
   private readonly strip = byId('tabs');
   private readonly empty = byId('empty');
   private readonly confirmDialog = byId<HTMLDialogElement>('confirm');
@@ -62,14 +72,18 @@ export class Tabs {
     };
     this.strip.addEventListener('keydown', (e) => this.onStripKey(e));
     this.strip.addEventListener('dblclick', (e) => {
+      if ((e.target as Element).closest?.('.tab-rename')) return;
       const tab = this.list.find((t) => t.item.contains(e.target as Node));
       if (tab) this.beginRename(tab);
     });
     this.renderEmpty();
   }
 
-  /** Reattaches to every session the server has; starts one when there is none. */
-  async restore(): Promise<void> {
+  /**
+   * Reattaches to every session the server has, in the saved `layout` (tabs, panes and their
+   * sizes; sessions it does not know get a tab each); starts one when there is none.
+   */
+  async restore(layout?: unknown): Promise<void> {
     let sessions: api.Session[];
     try {
       sessions = await api.listSessions();
@@ -78,11 +92,116 @@ export class Tabs {
       sessions = [];
       if (e instanceof api.ApiError && e.status !== 0) return;
     }
-    for (const s of sessions) this.adopt(s);
+    const saved = parseLayout(layout);
+    const byId = new Map(sessions.map((s) => [s.id, s]));
+    const placed = new Set<string>();
+    let front: Tab | undefined;
+    saved.tabs.forEach((node, i) => {
+      const ids = layoutSessions(node).filter((id) => byId.has(id) && !placed.has(id));
+      if (!ids.length) return;
+      const tabs = new Map<string, Tab>();
+      for (const id of ids) {
+        placed.add(id);
+        const tab = this.newPane(byId.get(id)!.label);
+        tab.attach(byId.get(id)!);
+        tabs.set(id, tab);
+      }
+      const group = Group.restore(node, (id) => tabs.get(id), () => this.layoutChanged());
+      if (!group) return;
+      this.addGroup(group);
+      if (i === saved.active) front = group.focused;
+    });
+    for (const s of sessions) if (!placed.has(s.id)) this.adopt(s);
+    this.restored = true;
     const remembered = sessionStorage.getItem(ACTIVE_KEY);
-    const first = this.list.find((t) => t.sessionId === remembered) ?? this.list[0];
+    const first = this.list.find((t) => t.sessionId === remembered) ?? front ?? this.list[0];
     if (first) this.activate(first);
     else await this.create();
+    this.layoutChanged();
+  }
+
+  /** The layout to keep: every strip entry's pane tree, and which one is in front. */
+  layout(): Layout {
+    const tabs = [];
+    let active: number | undefined;
+    for (const g of this.groups) {
+      const node = g.serialize();
+      if (!node) continue;
+      if (this.active && g.has(this.active)) active = tabs.length;
+      tabs.push(node);
+    }
+    return active === undefined ? { tabs } : { tabs, active };
+  }
+
+  private layoutChanged(): void {
+    if (this.restored) this.events.layoutChanged(this.layout());
+  }
+
+  /** The strip entry that holds `tab`. */
+  groupOf(tab: Tab): Group | undefined {
+    return this.groups.find((g) => g.has(tab));
+  }
+
+  private newPane(label: string): Tab {
+    const tab = new Tab(this.host, label);
+    this.renderEmpty();
+    return tab;
+  }
+
+  /** Adds a strip entry (at the end) with its panes. */
+  private addGroup(group: Group): void {
+    this.groups.push(group);
+    this.list.push(...group.tabs());
+    byId('panels').append(group.el);
+    this.strip.append(group.focused.item);
+    this.renderCount(group);
+    this.renderEmpty();
+  }
+
+  /** The strip entry says how many panes it has. */
+  private renderCount(group: Group): void {
+    const n = group.size;
+    for (const t of group.tabs()) {
+      if (n > 1) t.item.dataset.panes = String(n);
+      else delete t.item.dataset.panes;
+    }
+  }
+
+  /**
+   * Splits the active pane in two (`row`: side by side, `column`: one above the other); the new
+   * pane gets a new shell and the focus. A refused shell takes its pane away again and says why.
+   */
+  async split(dir: Dir): Promise<Tab | null> {
+    const target = this.active;
+    const group = target && this.groupOf(target);
+    if (!target || !group) return this.create();
+    if (this.creating) return null;
+    this.creating += 1;
+    try {
+      const tab = this.newPane(this.nextLabel());
+      group.split(target, tab, dir);
+      this.list.splice(this.list.indexOf(target) + 1, 0, tab);
+      this.renderCount(group);
+      this.activate(tab);
+      const error = await tab.start(tab.label);
+      if (!error) {
+        this.layoutChanged();
+        return tab;
+      }
+      this.remove(tab);
+      if (this.list.includes(target)) this.activate(target);
+      this.events.notify(`Could not start a shell: ${error}`, 'error');
+      return null;
+    } finally {
+      this.creating -= 1;
+    }
+  }
+
+  /** Moves the focus to the pane beside the active one. */
+  focusPane(direction: 'left' | 'right' | 'up' | 'down'): void {
+    const tab = this.active;
+    const next = tab && this.groupOf(tab)?.neighbour(tab, direction);
+    if (next) this.activate(next);
   }
 
   /** Adds tabs for sessions started elsewhere (another window) since the last look. */
@@ -107,10 +226,8 @@ export class Tabs {
   }
 
   private add(label: string): Tab {
-    const tab = new Tab(this.host, label);
-    this.list.push(tab);
-    this.strip.append(tab.item);
-    this.renderEmpty();
+    const tab = this.newPane(label);
+    this.addGroup(new Group(tab, () => this.layoutChanged()));
     return tab;
   }
 
@@ -126,7 +243,10 @@ export class Tabs {
       const tab = this.add(this.nextLabel());
       this.activate(tab);
       const error = await tab.start(tab.label);
-      if (!error) return tab;
+      if (!error) {
+        this.layoutChanged();
+        return tab;
+      }
       this.remove(tab);
       if (previous && this.list.includes(previous)) this.activate(previous);
       else if (this.list[0]) this.activate(this.list[0]);
@@ -162,24 +282,34 @@ export class Tabs {
   ended(id: string): void {
     const tab = this.bySession(id);
     if (!tab) return;
-    const i = this.list.indexOf(tab);
-    const wasActive = this.active === tab;
     tab.detach();
+    this.drop(tab);
+  }
+
+  /** Takes `tab` away and activates what takes its place: a pane beside it, else the next tab. */
+  private drop(tab: Tab): void {
+    const group = this.groupOf(tab);
+    const gi = group ? this.groups.indexOf(group) : -1;
+    const wasActive = this.active === tab;
     this.remove(tab);
     if (wasActive) {
-      const next = this.list[Math.min(i, this.list.length - 1)];
+      const sameGroup = group && this.groups.includes(group) ? group.focused : undefined;
+      const nextGroup = this.groups[Math.min(gi, this.groups.length - 1)];
+      const next = sameGroup ?? nextGroup?.focused;
       if (next) this.activate(next);
       else this.events.changed(null);
     }
     this.renderEmpty();
+    this.layoutChanged();
   }
 
   /** Carries out an app shortcut: the tab ones here, the rest by the app. */
   act(action: Action): void {
-    const i = this.active ? this.list.indexOf(this.active) : -1;
-    const n = this.list.length;
-    const go = (tab: Tab | undefined) => {
-      if (tab) this.activate(tab);
+    const current = this.active ? this.groupOf(this.active) : undefined;
+    const i = current ? this.groups.indexOf(current) : -1;
+    const n = this.groups.length;
+    const go = (group: Group | undefined) => {
+      if (group) this.activate(group.focused);
     };
     switch (action.kind) {
       case 'newTab':
@@ -189,13 +319,19 @@ export class Tabs {
         if (this.active) void this.close(this.active);
         return;
       case 'prevTab':
-        if (n) go(this.list[(i - 1 + n) % n]);
+        if (n) go(this.groups[(i - 1 + n) % n]);
         return;
       case 'nextTab':
-        if (n) go(this.list[(i + 1) % n]);
+        if (n) go(this.groups[(i + 1) % n]);
         return;
       case 'gotoTab':
-        go(this.list[action.index]);
+        go(this.groups[action.index]);
+        return;
+      case 'split':
+        void this.split(action.dir);
+        return;
+      case 'focusPane':
+        this.focusPane(action.direction);
         return;
       default:
         this.events.action(action);
@@ -212,11 +348,22 @@ export class Tabs {
     for (const t of this.list) if (t.isGone) void t.start(t.label);
   }
 
-  /** Takes `tab` out of the list and the page (its session is left alone). */
+  /** Takes `tab` out of the list, its strip entry and the page (its session is left alone). */
   private remove(tab: Tab): void {
     const i = this.list.indexOf(tab);
     if (i >= 0) this.list.splice(i, 1);
     if (this.active === tab) this.active = null;
+    const group = this.groupOf(tab);
+    if (group) {
+      if (group.remove(tab)) {
+        // The entry stays: it shows its remaining focused pane.
+        if (tab.item.isConnected) tab.item.replaceWith(group.focused.item);
+        this.renderCount(group);
+      } else {
+        this.groups.splice(this.groups.indexOf(group), 1);
+        group.el.remove();
+      }
+    }
     tab.dispose();
   }
 
@@ -227,8 +374,18 @@ export class Tabs {
 
   activate(tab: Tab): void {
     if (this.active && this.active !== tab) this.active.setActive(false);
+    const group = this.groupOf(tab);
+    if (group) {
+      for (const g of this.groups) g.setVisible(g === group);
+      if (group.focused !== tab) {
+        if (group.focused.item.isConnected) group.focused.item.replaceWith(tab.item);
+        group.focused = tab;
+      }
+    }
+    const switched = this.active !== tab;
     this.active = tab;
     tab.setActive(true);
+    if (switched) this.layoutChanged();
     tab.item.scrollIntoView?.({ block: 'nearest', inline: 'nearest' });
     this.rememberActive();
     this.events.changed(tab);
@@ -253,16 +410,9 @@ export class Tabs {
         this.events.notify(`Could not end the shell: ${(e as Error).message}`, 'error');
       }
     }
-    const i = this.list.indexOf(tab);
     const wasActive = this.active === tab;
     const hadFocus = tab.item.contains(document.activeElement) || tab.panel.contains(document.activeElement);
-    this.remove(tab);
-    if (wasActive) {
-      const next = this.list[Math.min(i, this.list.length - 1)];
-      if (next) this.activate(next);
-      else this.events.changed(null);
-    }
-    this.renderEmpty();
+    this.drop(tab);
     // Keyboard users keep a place to be: the next tab's terminal, or the empty page's button.
     if (!this.list.length) byId('empty-new').focus();
     else if (hadFocus && !wasActive) this.active?.button.focus();
@@ -332,14 +482,15 @@ export class Tabs {
   }
 
   private onStripKey(e: KeyboardEvent): void {
-    const i = this.list.findIndex((t) => t.button === e.target);
+    const i = this.groups.findIndex((g) => g.focused.button === e.target);
     if (i < 0) return;
-    const tab = this.list[i]!;
+    const tab = this.groups[i]!.focused;
+    const n = this.groups.length;
     let target: Tab | undefined;
-    if (e.key === 'ArrowRight') target = this.list[(i + 1) % this.list.length];
-    else if (e.key === 'ArrowLeft') target = this.list[(i - 1 + this.list.length) % this.list.length];
-    else if (e.key === 'Home') target = this.list[0];
-    else if (e.key === 'End') target = this.list[this.list.length - 1];
+    if (e.key === 'ArrowRight') target = this.groups[(i + 1) % n]?.focused;
+    else if (e.key === 'ArrowLeft') target = this.groups[(i - 1 + n) % n]?.focused;
+    else if (e.key === 'Home') target = this.groups[0]?.focused;
+    else if (e.key === 'End') target = this.groups[n - 1]?.focused;
     else if (e.key === 'F2') {
       e.preventDefault();
       this.beginRename(tab);
@@ -359,4 +510,12 @@ export class Tabs {
   private renderEmpty(): void {
     this.empty.hidden = this.list.length > 0;
   }
+}
+
+/** The saved layout, or none when `v` is not one (a hand-edited or older file). */
+function parseLayout(v: unknown): Layout {
+  if (typeof v !== 'object' || v === null) return { tabs: [] };
+  const o = v as Record<string, unknown>;
+  const tabs = Array.isArray(o.tabs) ? o.tabs.filter((n) => isLayoutNode(n)) : [];
+  return { tabs, active: typeof o.active === 'number' ? o.active : undefined };
 }

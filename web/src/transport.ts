@@ -137,9 +137,11 @@ export class Transport {
   constructor(
     readonly id: string,
     private readonly h: TransportHandlers,
-    options: { forcePoll?: boolean } = {},
+    options: { forcePoll?: boolean; offset?: number } = {},
   ) {
     this.via = options.forcePoll ? 'http' : 'websocket';
+    // From a given offset (0: the session's whole output, while the server still holds it).
+    if (options.offset !== undefined) this.offset = options.offset;
   }
 
   /** Connects; call once. */
@@ -196,6 +198,18 @@ export class Transport {
       this.httpQueue.push(data);
       if (!this.httpSending) void this.drainHttpInput();
     }
+  }
+
+  /**
+   * Input bytes handed to the connection and not yet on the wire (the WebSocket's buffer, or the
+   * HTTP input queue), or null while not connected: a large paste waits on it (paste.ts).
+   */
+  backlog(): number | null {
+    if (this.finished || this.exited || !this.connected) return null;
+    if (this.via === 'websocket') return this.ws && this.ws.readyState === WebSocket.OPEN ? this.ws.bufferedAmount : null;
+    let n = 0;
+    for (const c of this.httpQueue) n += c.length;
+    return this.httpSending ? n + 1 : n;
   }
 
   /** Asks the server to resize the session to this viewer's size. */

@@ -20,7 +20,7 @@ describe('help and shortcuts', () => {
       assert.match(await notice.innerText(), /read and change your files/);
       await notice.getByRole('button', { name: 'Got it' }).click();
       await notice.waitFor({ state: 'hidden' });
-      await waitFor(page, 'the dismissal kept', () => window.__kiln.settings().stored.first_run_seen === true && window.__kiln.settings().saved > 0);
+      await waitFor(page, 'the dismissal kept', () => window.__kiln.settings().stored.first_run_seen === true && !window.__kiln.settings().pending);
       assert.equal((await kiln.api('/api/settings')).body.settings.first_run_seen, true);
 
       await waitForPrompt(page);

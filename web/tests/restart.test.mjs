@@ -107,7 +107,9 @@ test('after a restart one action gives every tab a new shell, names kept', async
     ui = await openPage(browser(), first.url);
     const { page } = ui;
     await waitForState(page, 'connected');
+    // One at a time: a click while a shell is still starting adds nothing (no piles of tabs).
     await page.getByRole('button', { name: 'New terminal' }).click();
+    await waitFor(page, 'two tabs connected', () => window.__kiln.tabs().filter((t) => t.state === 'connected').length === 2);
     await page.getByRole('button', { name: 'New terminal' }).click();
     await waitFor(page, 'three tabs connected', () => window.__kiln.tabs().filter((t) => t.state === 'connected').length === 3);
     const before = await page.evaluate(() => window.__kiln.tabs());

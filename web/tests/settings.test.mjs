@@ -65,7 +65,7 @@ describe('settings', () => {
         await dialog.getByLabel('Cursor', { exact: true }).selectOption('bar');
         await dialog.getByLabel('Copy on select').check();
         await dialog.getByRole('button', { name: 'Done' }).click();
-        await waitFor(page, 'the settings saved', () => window.__kiln.settings().saved > 0 && window.__kiln.settings().stored.copy_on_select === true);
+        await waitFor(page, 'the settings saved', () => !window.__kiln.settings().pending && window.__kiln.settings().stored.copy_on_select === true);
         const active = await page.evaluate(() => window.__kiln.active());
         assert.equal(active.fontSize, 16);
         assert.equal(active.cursor, 'bar');
@@ -111,7 +111,7 @@ describe('settings', () => {
         await waitFor(page, 'font 15', () => window.__kiln.active().fontSize === 15);
         for (let i = 0; i < 30; i++) await page.keyboard.press('Control+Minus');
         await waitFor(page, 'font 8 (the minimum)', () => window.__kiln.active().fontSize === 8);
-        await waitFor(page, 'the size saved', () => window.__kiln.settings().stored.font_size === 8 && window.__kiln.settings().saved > 0);
+        await waitFor(page, 'the size saved', () => window.__kiln.settings().stored.font_size === 8 && !window.__kiln.settings().pending);
         assert.equal((await kiln.api('/api/settings')).body.settings.font_size, 8);
         await page.keyboard.press('Control+Digit0');
         await waitFor(page, 'font 14 (the default)', () => window.__kiln.active().fontSize === 14);

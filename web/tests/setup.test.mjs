@@ -11,7 +11,11 @@ import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
 import { loadSource } from './support/source.mjs';
 
-const FAKE_NPM = `#!/bin/sh
+/** The stand-in npm. Its log and "registry refuses" file are written into the script: kiln gives
+ *  the installers an allow-listed environment, so variables of the test's own never reach it. */
+const fakeNpm = (logFile, failFile) => `#!/bin/sh
+FAKE_LOG='${logFile}'
+FAKE_NPM_FAIL_FILE='${failFile}'
 echo "npm $*" >> "$FAKE_LOG"
 prefix=""; spec=""
 while [ $# -gt 0 ]; do
@@ -54,7 +58,7 @@ describe('agents setup', () => {
     const tools = join(dir, 'tools');
     const failFile = join(dir, 'fail');
     await Promise.all([mkdir(home), mkdir(tools)]);
-    await writeFile(join(tools, 'npm'), FAKE_NPM);
+    await writeFile(join(tools, 'npm'), fakeNpm(join(dir, 'calls.log'), failFile));
     await chmod(join(tools, 'npm'), 0o755);
     await writeFile(failFile, '@fake/codex');
     const manifest = join(dir, 'manifest.json');
@@ -71,8 +75,6 @@ describe('agents setup', () => {
         KILN_AGENTS_SETUP: '1',
         KILN_AGENTS: 'claude,codex,git',
         KILN_AGENTS_MANIFEST: manifest,
-        FAKE_LOG: join(dir, 'calls.log'),
-        FAKE_NPM_FAIL_FILE: failFile,
       },
     });
     let ui;

@@ -12,17 +12,19 @@ import {
   waitForLine,
   waitForPrompt,
   waitForState,
+  withQuery,
 } from './support/kiln.mjs';
 
 const browser = useBrowser();
 
-/** Runs `body` with a fresh kiln and page; stops both however the test ends. */
-async function withKiln(urlSuffix, body) {
+/** Runs `body` with a fresh kiln and a page on its printed URL, with `query` (e.g.
+ *  "renderer=dom") added; stops both however the test ends. */
+async function withKiln(query, body) {
   const kiln = await startKiln();
   let ui;
   try {
     // Switches go in the query, before the fragment with the one-time sign-in code.
-    ui = await openPage(browser(), urlSuffix ? await kiln.signInUrl(`?${urlSuffix.slice(1)}`) : kiln.url);
+    ui = await openPage(browser(), query ? withQuery(kiln.url, query) : kiln.url);
     await body(kiln, ui);
   } finally {
     await ui?.close();
@@ -61,7 +63,7 @@ describe('terminal', () => {
   });
 
   test('the DOM renderer works under the CSP too', async () => {
-    await withKiln('&renderer=dom', async (_kiln, { page, cspViolations, pageErrors }) => {
+    await withKiln('renderer=dom', async (_kiln, { page, cspViolations, pageErrors }) => {
       await waitForState(page, 'connected');
       assert.equal((await page.evaluate(() => window.__kiln.active())).renderer, 'dom');
       await waitForPrompt(page);
@@ -233,7 +235,7 @@ describe('terminal', () => {
   });
 
   test('the HTTP long-poll transport carries the same terminal', async () => {
-    await withKiln('&transport=poll', async (_kiln, { page, cspViolations }) => {
+    await withKiln('transport=poll', async (_kiln, { page, cspViolations }) => {
       await waitForState(page, 'connected');
       assert.match((await page.evaluate(() => window.__kiln.active())).summary, /long-poll/);
       await waitForPrompt(page);
