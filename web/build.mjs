@@ -1,12 +1,15 @@
 // Bundles the kiln web UI: src/main.ts -> app.js, src/styles/app.css (with xterm's CSS) -> app.css,
-// and copies index.html and favicon.svg. Used by crates/kiln/build.rs (which embeds the result)
+// and copies index.html and favicon.svg. Except with --dev, the assets are also precompressed
+// (app.js.gz, app.js.br, …: gzip level 9 and brotli quality 11, by Node's zlib) for kiln to serve
+// to browsers that accept them. Used by crates/kiln/build.rs (which embeds the result)
 // and by hand while developing:
 //
 //   node build.mjs [--outdir DIR] [--dev] [--watch]
 //
 // DIR defaults to web/dist; serve it with `KILN_UI_DIR=web/dist kiln serve`.
 import * as esbuild from 'esbuild';
-import { copyFile, mkdir } from 'node:fs/promises';
+import { copyFile, mkdir, readFile, writeFile } from 'node:fs/promises';
+import { brotliCompressSync, constants, gzipSync } from 'node:zlib';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -21,6 +24,20 @@ const value = (name, fallback) => {
 const outdir = resolve(value('--outdir', join(here, 'dist')));
 const dev = flag('--dev') || flag('--watch');
 const STATIC_FILES = ['index.html', 'favicon.svg'];
+/** The assets served compressed (index.html is filled per response, so it is not). */
+const COMPRESSED = ['app.js', 'app.css', 'favicon.svg'];
+
+/** Writes NAME.gz and NAME.br beside each compressed asset. */
+async function precompress() {
+  for (const name of COMPRESSED) {
+    const raw = await readFile(join(outdir, name));
+    await writeFile(join(outdir, `${name}.gz`), gzipSync(raw, { level: 9 }));
+    const br = brotliCompressSync(raw, {
+      params: { [constants.BROTLI_PARAM_QUALITY]: 11, [constants.BROTLI_PARAM_SIZE_HINT]: raw.length },
+    });
+    await writeFile(join(outdir, `${name}.br`), br);
+  }
+}
 
 /** @type {import('esbuild').BuildOptions} */
 const options = {
@@ -54,4 +71,5 @@ if (flag('--watch')) {
 } else {
   await copyStatic();
   await Promise.all([esbuild.build(options), esbuild.build(cssOptions)]);
+  if (!dev) await precompress();
 }

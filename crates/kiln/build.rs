@@ -20,7 +20,18 @@ const INPUTS: &[&str] = &[
     "favicon.svg",
 ];
 /// What the bundle must contain (and `assets.rs` embeds).
-const OUTPUTS: &[&str] = &["index.html", "app.js", "app.css", "favicon.svg"];
+const OUTPUTS: &[&str] = &[
+    "index.html",
+    "app.js",
+    "app.css",
+    "favicon.svg",
+    "app.js.gz",
+    "app.js.br",
+    "app.css.gz",
+    "app.css.br",
+    "favicon.svg.gz",
+    "favicon.svg.br",
+];
 
 const INSTALL_HINT: &str = "Install Node.js (20 or newer) and npm: on Debian/Ubuntu `apt-get install nodejs npm`, \
 elsewhere see https://nodejs.org. To build kiln without its web UI, set KILN_SKIP_UI_BUILD=1 \
@@ -155,6 +166,12 @@ fn write_placeholder(out: &Path, why: &str) -> std::io::Result<()> {
     std::fs::write(out.join("index.html"), page)?;
     std::fs::write(out.join("app.js"), "")?;
     std::fs::write(out.join("app.css"), "")?;
+    // Empty compressed copies: assets.rs then serves the plain files.
+    for name in ["app.js", "app.css", "favicon.svg"] {
+        for ext in ["gz", "br"] {
+            std::fs::write(out.join(format!("{name}.{ext}")), "")?;
+        }
+    }
     std::fs::write(
         out.join("favicon.svg"),
         "<svg xmlns=\"http://www.w3.org/2000/svg\" viewBox=\"0 0 32 32\"><rect width=\"32\" height=\"32\" rx=\"6\" fill=\"#15181e\"/></svg>\n",

@@ -4,13 +4,19 @@
 //! Contract with the router: [`fallback`] answers every GET the API routes do not claim, after the
 //! access check. Unknown paths get the API's JSON 404.
 //!
+//! Fewer bytes: the build precompresses the assets (`NAME.gz`, `NAME.br`); a browser that accepts
+//! brotli or gzip (`Accept-Encoding`) gets those bytes with `Content-Encoding` and
+//! `Vary: Accept-Encoding`. Every asset has an ETag (the bundle's content hash plus the
+//! encoding), and a request whose `If-None-Match` holds it gets `304 Not Modified` with no body.
+//! `HEAD` answers as `GET` without the body.
+//!
 //! `index.html` is a template, filled per response: a fresh style nonce (also added to that
 //! response's CSP, so the `<style>` elements xterm.js creates are allowed without
 //! `'unsafe-inline'`), and the assets' content hash in their URLs (`app.js?v=<hash>`), so the
 //! assets can be cached for good while index.html is never cached.
 
 use super::error::AppError;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use std::path::{Path, PathBuf};
 use std::sync::LazyLock;
@@ -29,23 +35,107 @@ macro_rules! ui_file {
     };
 }
 
-/// The embedded bundle: (URL path, file name, bytes).
-static EMBEDDED: &[(&str, &str, &[u8])] = &[
-    ("/app.js", "app.js", ui_file!("app.js")),
-    ("/app.css", "app.css", ui_file!("app.css")),
-    ("/favicon.svg", "favicon.svg", ui_file!("favicon.svg")),
-];
+/// One embedded asset: its URL path, file name, and its bytes plain, gzipped and brotli'd (the
+/// compressed ones are empty when the build made none).
+struct Asset {
+    path: &'static str,
+    name: &'static str,
+    plain: &'static [u8],
+    gzip: &'static [u8],
+    brotli: &'static [u8],
+}
+
+macro_rules! asset {
+    ($name:literal) => {
+        Asset {
+            path: concat!("/", $name),
+            name: $name,
+            plain: ui_file!($name),
+            gzip: include_bytes!(concat!(env!("OUT_DIR"), "/ui/", $name, ".gz")),
+            brotli: include_bytes!(concat!(env!("OUT_DIR"), "/ui/", $name, ".br")),
+        }
+    };
+}
+
+/// The embedded bundle.
+static EMBEDDED: &[Asset] = &[asset!("app.js"), asset!("app.css"), asset!("favicon.svg")];
 static INDEX_HTML: &[u8] = ui_file!("index.html");
 
 /// Content hash of the embedded assets: their URLs' version and their ETag.
 static VERSION: LazyLock<String> = LazyLock::new(|| {
     let mut h = Fnv1a::new();
-    for (_, name, bytes) in EMBEDDED {
-        h.write(name.as_bytes());
-        h.write(bytes);
+    for a in EMBEDDED {
+        h.write(a.name.as_bytes());
+        h.write(a.plain);
     }
     format!("{:016x}", h.finish())
 });
+
+/// A content coding the assets come in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Coding {
+    Brotli,
+    Gzip,
+    Identity,
+}
+
+impl Coding {
+    fn token(self) -> &'static str {
+        match self {
+            Coding::Brotli => "br",
+            Coding::Gzip => "gzip",
+            Coding::Identity => "identity",
+        }
+    }
+}
+
+/// Whether `Accept-Encoding` in `headers` accepts `coding` (listed, or `*`, with a q above 0).
+fn accepts(headers: &HeaderMap, coding: &str) -> bool {
+    let mut star = false;
+    for value in headers.get_all(header::ACCEPT_ENCODING) {
+        let Ok(value) = value.to_str() else { continue };
+        for item in value.split(',') {
+            let mut parts = item.split(';');
+            let token = parts.next().unwrap_or("").trim();
+            let q_zero = parts.any(|p| {
+                p.trim()
+                    .strip_prefix("q=")
+                    .and_then(|q| q.trim().parse::<f32>().ok())
+                    .is_some_and(|q| q <= 0.0)
+            });
+            if token.eq_ignore_ascii_case(coding) {
+                return !q_zero;
+            }
+            if token == "*" {
+                star = !q_zero;
+            }
+        }
+    }
+    star
+}
+
+/// The best coding of `asset` the request accepts: brotli, then gzip, then the plain bytes.
+fn choose(asset: &Asset, headers: &HeaderMap) -> (Coding, &'static [u8]) {
+    if !asset.brotli.is_empty() && accepts(headers, "br") {
+        (Coding::Brotli, asset.brotli)
+    } else if !asset.gzip.is_empty() && accepts(headers, "gzip") {
+        (Coding::Gzip, asset.gzip)
+    } else {
+        (Coding::Identity, asset.plain)
+    }
+}
+
+/// Whether `If-None-Match` in `headers` names `etag` (or is `*`).
+fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
+    headers.get_all(header::IF_NONE_MATCH).iter().any(|v| {
+        v.to_str().is_ok_and(|v| {
+            v.split(',').any(|t| {
+                let t = t.trim();
+                t == "*" || t.strip_prefix("W/").unwrap_or(t) == etag
+            })
+        })
+    })
+}
 
 /// `KILN_UI_DIR`, read once: serve the UI from this directory instead of the embedded bundle.
 static UI_DIR: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
@@ -72,11 +162,13 @@ impl Fnv1a {
     }
 }
 
-/// Serves the UI file for `uri` (`/` is `index.html`), or a JSON 404.
-pub async fn fallback(uri: Uri) -> Response {
+/// Serves the UI file for `uri` (`/` is `index.html`), or a JSON 404. `headers` are the
+/// request's (`Accept-Encoding`, `If-None-Match`); HEAD gets the same answer without a body
+/// (the server drops it).
+pub async fn fallback(uri: Uri, headers: HeaderMap) -> Response {
     let result = match UI_DIR.as_deref() {
         Some(dir) => from_dir(dir, uri.path()).await,
-        None => Ok(embedded(&uri)),
+        None => Ok(embedded(&uri, &headers)),
     };
     result.unwrap_or_else(IntoResponse::into_response)
 }
@@ -89,12 +181,12 @@ fn not_found() -> Response {
     AppError::not_found("page").into_response()
 }
 
-fn embedded(uri: &Uri) -> Response {
+fn embedded(uri: &Uri, headers: &HeaderMap) -> Response {
     let path = uri.path();
     if is_index(path) {
         return index(INDEX_HTML, &VERSION);
     }
-    let Some((_, name, bytes)) = EMBEDDED.iter().find(|(p, _, _)| *p == path) else {
+    let Some(asset) = EMBEDDED.iter().find(|a| a.path == path) else {
         return not_found();
     };
     let versioned = uri
@@ -105,9 +197,25 @@ fn embedded(uri: &Uri) -> Response {
     } else {
         CACHE_REVALIDATE
     };
-    let mut resp = file_response(name, bytes.to_vec(), cache);
-    if let Ok(etag) = HeaderValue::from_str(&format!("\"{}\"", *VERSION)) {
-        resp.headers_mut().insert(header::ETAG, etag);
+    let (coding, bytes) = choose(asset, headers);
+    // One ETag per representation: a cache must not answer a gzip request with brotli bytes.
+    let etag = format!("\"{}-{}\"", *VERSION, coding.token());
+    let mut resp = if not_modified(headers, &etag) {
+        (StatusCode::NOT_MODIFIED, [(header::CACHE_CONTROL, cache)]).into_response()
+    } else {
+        let mut resp = file_response(asset.name, bytes.to_vec(), cache);
+        if coding != Coding::Identity {
+            resp.headers_mut().insert(
+                header::CONTENT_ENCODING,
+                HeaderValue::from_static(coding.token()),
+            );
+        }
+        resp
+    };
+    let h = resp.headers_mut();
+    h.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    if let Ok(etag) = HeaderValue::from_str(&etag) {
+        h.insert(header::ETAG, etag);
     }
     resp
 }
@@ -301,27 +409,105 @@ mod tests {
 
     #[tokio::test]
     async fn embedded_assets_are_served_with_types_and_caching() {
-        let index = fallback(Uri::from_static("/")).await;
+        let index = fallback(Uri::from_static("/"), HeaderMap::new()).await;
         assert_eq!(index.status(), StatusCode::OK);
         assert_eq!(
             index.headers()[header::CONTENT_TYPE],
             "text/html; charset=utf-8"
         );
-        let js = embedded(&Uri::from_static("/app.js"));
+        let none = HeaderMap::new();
+        let js = embedded(&Uri::from_static("/app.js"), &none);
         assert_eq!(js.status(), StatusCode::OK);
         assert_eq!(js.headers()[header::CACHE_CONTROL], CACHE_REVALIDATE);
         assert!(js.headers().contains_key(header::ETAG));
         let uri: Uri = format!("/app.js?v={}", *VERSION).parse().unwrap();
-        let versioned = embedded(&uri);
+        let versioned = embedded(&uri, &none);
         assert_eq!(versioned.headers()[header::CACHE_CONTROL], CACHE_VERSIONED);
-        let css = embedded(&Uri::from_static("/app.css"));
+        let css = embedded(&Uri::from_static("/app.css"), &none);
         assert_eq!(
             css.headers()[header::CONTENT_TYPE],
             "text/css; charset=utf-8"
         );
-        let missing = embedded(&Uri::from_static("/nope.js"));
+        let missing = embedded(&Uri::from_static("/nope.js"), &none);
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
         assert!(body(missing).await.contains("\"not_found\""));
+    }
+
+    fn with(pairs: &[(header::HeaderName, &'static str)]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        for (k, v) in pairs {
+            h.append(k.clone(), HeaderValue::from_static(v));
+        }
+        h
+    }
+
+    #[test]
+    fn accept_encoding_is_parsed_with_q_values() {
+        let ae = |v: &'static str| with(&[(header::ACCEPT_ENCODING, v)]);
+        assert!(accepts(&ae("gzip, deflate, br, zstd"), "br"));
+        assert!(accepts(&ae("GZIP"), "gzip"));
+        assert!(!accepts(&ae("gzip;q=0, br"), "gzip"));
+        assert!(accepts(&ae("gzip;q=0.5"), "gzip"));
+        assert!(accepts(&ae("*"), "br"));
+        assert!(!accepts(&ae("*;q=0"), "br"));
+        assert!(!accepts(&ae("br;q=0, *"), "br"));
+        assert!(!accepts(&ae("identity"), "gzip"));
+        assert!(!accepts(&HeaderMap::new(), "gzip"));
+        assert!(!accepts(&ae("bro, xgzip"), "br"));
+    }
+
+    #[tokio::test]
+    async fn assets_are_precompressed_and_revalidated() {
+        let uri = Uri::from_static("/app.js");
+        let plain = embedded(&uri, &HeaderMap::new());
+        assert!(!plain.headers().contains_key(header::CONTENT_ENCODING));
+        assert_eq!(plain.headers()[header::VARY], "accept-encoding");
+        let plain_etag = plain.headers()[header::ETAG].clone();
+        let plain_body = body(plain).await;
+        for (accept, coding) in [("gzip, deflate, br", "br"), ("gzip", "gzip")] {
+            let resp = embedded(&uri, &with(&[(header::ACCEPT_ENCODING, accept)]));
+            assert_eq!(resp.status(), StatusCode::OK);
+            let etag = resp.headers()[header::ETAG].clone();
+            assert_ne!(etag, plain_etag, "one ETag per representation");
+            if EMBEDDED[0].brotli.is_empty() {
+                continue; // a build without the UI (KILN_SKIP_UI_BUILD)
+            }
+            assert_eq!(resp.headers()[header::CONTENT_ENCODING], coding);
+            let bytes = axum::body::to_bytes(resp.into_body(), 1 << 24)
+                .await
+                .unwrap();
+            let decoded = match coding {
+                "gzip" => {
+                    let mut out = String::new();
+                    std::io::Read::read_to_string(
+                        &mut flate2::read::GzDecoder::new(&bytes[..]),
+                        &mut out,
+                    )
+                    .unwrap();
+                    out
+                }
+                _ => {
+                    assert!(bytes.len() < plain_body.len() / 2, "brotli is smaller");
+                    continue;
+                }
+            };
+            assert_eq!(decoded, plain_body);
+            // The same ETag back: 304 with no body.
+            let again = embedded(
+                &uri,
+                &with(&[
+                    (header::ACCEPT_ENCODING, accept),
+                    (header::IF_NONE_MATCH, "\"other\", W/\"x\""),
+                ]),
+            );
+            assert_eq!(again.status(), StatusCode::OK);
+            let mut h = with(&[(header::ACCEPT_ENCODING, accept)]);
+            h.insert(header::IF_NONE_MATCH, etag.clone());
+            let cached = embedded(&uri, &h);
+            assert_eq!(cached.status(), StatusCode::NOT_MODIFIED);
+            assert_eq!(cached.headers()[header::ETAG], etag);
+            assert!(body(cached).await.is_empty());
+        }
     }
 
     #[tokio::test]

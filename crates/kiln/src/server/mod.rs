@@ -34,7 +34,7 @@ pub use login::LoginCodes;
 
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
@@ -187,9 +187,9 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn fallback(method: Method, uri: Uri) -> Response {
-    if method == Method::GET && !uri.path().starts_with("/api/") {
-        return assets::fallback(uri).await;
+async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+    if (method == Method::GET || method == Method::HEAD) && !uri.path().starts_with("/api/") {
+        return assets::fallback(uri, headers).await;
     }
     AppError::not_found("route").into_response()
 }
