@@ -55,11 +55,30 @@ const options = {
   charset: 'utf8',
 };
 // The stylesheet is its own entry (app.css), so the page can link it without inline styles.
-const cssOptions = { ...options, entryPoints: { app: 'src/styles/app.css' } };
+// The shipped fonts are copied (below), not bundled: their url()s stay as written.
+const cssOptions = { ...options, entryPoints: { app: 'src/styles/app.css' }, external: ['fonts/*'] };
+
+/** The fonts kiln ships (src/styles/fonts.css): package, Latin files, and their licence. */
+const FONTS = ['jetbrains-mono', 'fira-code'];
+const FONT_WEIGHTS = [400, 700];
+
+/** Copies the fonts' Latin files and licences from the pinned @fontsource packages to fonts/. */
+async function copyFonts() {
+  await mkdir(join(outdir, 'fonts'), { recursive: true });
+  for (const font of FONTS) {
+    const pkg = join(here, 'node_modules', '@fontsource', font);
+    for (const w of FONT_WEIGHTS) {
+      const file = `${font}-latin-${w}-normal.woff2`;
+      await copyFile(join(pkg, 'files', file), join(outdir, 'fonts', file));
+    }
+    await copyFile(join(pkg, 'LICENSE'), join(outdir, 'fonts', `${font}-LICENSE.txt`));
+  }
+}
 
 async function copyStatic() {
   await mkdir(outdir, { recursive: true });
   for (const f of STATIC_FILES) await copyFile(join(here, f), join(outdir, f));
+  await copyFonts();
 }
 
 if (flag('--watch')) {

@@ -31,6 +31,12 @@ const OUTPUTS: &[&str] = &[
     "app.css.br",
     "favicon.svg.gz",
     "favicon.svg.br",
+    "fonts/jetbrains-mono-latin-400-normal.woff2",
+    "fonts/jetbrains-mono-latin-700-normal.woff2",
+    "fonts/jetbrains-mono-LICENSE.txt",
+    "fonts/fira-code-latin-400-normal.woff2",
+    "fonts/fira-code-latin-700-normal.woff2",
+    "fonts/fira-code-LICENSE.txt",
 ];
 
 const INSTALL_HINT: &str = "Install Node.js (20 or newer) and npm: on Debian/Ubuntu `apt-get install nodejs npm`, \
@@ -166,6 +172,11 @@ fn write_placeholder(out: &Path, why: &str) -> std::io::Result<()> {
     std::fs::write(out.join("index.html"), page)?;
     std::fs::write(out.join("app.js"), "")?;
     std::fs::write(out.join("app.css"), "")?;
+    // No fonts (the page falls back to installed ones).
+    std::fs::create_dir_all(out.join("fonts"))?;
+    for f in OUTPUTS.iter().filter(|f| f.starts_with("fonts/")) {
+        std::fs::write(out.join(f), "")?;
+    }
     // Empty compressed copies: assets.rs then serves the plain files.
     for name in ["app.js", "app.css", "favicon.svg"] {
         for ext in ["gz", "br"] {

@@ -203,7 +203,7 @@ class CredentialsUi {
       default:
         label = 'no Databricks token';
     }
-    this.slot.update({ text: label, level: tokenLevel(t.state), detail: tokenDetail(st, elapsed) });
+    this.slot.update({ text: label, level: tokenLevel(t.state), detail: tokenDetail(st, elapsed), action: t.state === 'needs_token' ? 'Paste a token' : null });
     this.indicator.dataset.state = t.state;
     this.indicator.dataset.generation = String(t.generation ?? 0);
     this.indicator.dataset.rotations = String(t.rotations ?? 0);

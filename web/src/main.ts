@@ -75,6 +75,26 @@ function boot(): void {
   followVisualViewport(byId('app'), () => tabs.active?.term.term.scrollToBottom());
   statusRef.bar = bar;
 
+  // The tools drawer of narrow screens: ⋯ opens it; a tool, Escape or a click elsewhere closes it.
+  const topbar = document.querySelector<HTMLElement>('.topbar')!;
+  const toolsToggle = byId('tools-toggle');
+  const setDrawer = (open: boolean) => {
+    topbar.classList.toggle('tools-open', open);
+    toolsToggle.setAttribute('aria-expanded', String(open));
+  };
+  toolsToggle.addEventListener('click', () => setDrawer(!topbar.classList.contains('tools-open')));
+  byId('tools').addEventListener('click', (e) => {
+    if ((e.target as Element).closest('button')) setDrawer(false);
+  });
+  document.addEventListener('pointerdown', (e) => {
+    if (!topbar.contains(e.target as Node)) setDrawer(false);
+  });
+  topbar.addEventListener('keydown', (e) => {
+    if (e.key === 'Escape' && topbar.classList.contains('tools-open')) {
+      setDrawer(false);
+      toolsToggle.focus();
+    }
+  });
   const newTab = () => void tabs.create();
   byId('split-row').addEventListener('click', () => void tabs.split('row'));
   byId('split-column').addEventListener('click', () => void tabs.split('column'));
@@ -138,6 +158,7 @@ function boot(): void {
     active: tab === tabs.active,
     renderer: tab.term.renderer,
     fontSize: tab.term.term.options.fontSize,
+    fontFamily: tab.term.term.options.fontFamily,
     cursor: tab.term.term.options.cursorStyle,
     cols: tab.term.term.cols,
     rows: tab.term.term.rows,

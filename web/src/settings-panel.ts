@@ -65,7 +65,7 @@ export class SettingsPanel {
         h('h2', { id: 'settings-title', class: 'dialog-title' }, 'Settings'),
         h('p', { class: 'setting-hint' }, 'kiln keeps these for you: they follow you to any browser.'),
         field('Theme', this.theme),
-        field('Font', this.family, 'Fonts installed on this computer; kiln loads none from elsewhere.'),
+        field('Font', this.family, 'JetBrains Mono and Fira Code come with kiln; the others are the ones installed on this computer. kiln loads none from elsewhere.'),
         sizeRow,
         field('Cursor', this.cursor),
         field('Blinking cursor', this.blink),

@@ -68,9 +68,11 @@ export class SettingsStore {
   effective(): Effective {
     const v = this.values;
     const family = FONT_FAMILIES.find((f) => f.id === v.font_family) ?? FONT_FAMILIES[0]!;
+    // A font kiln ships is used once loaded (xterm.js measures the cells when the family is set).
+    const fontFamily = family.shipped && !this.fontReady(family.shipped) ? FONT_FAMILIES[0]!.css : family.css;
     return {
       theme: themeById(v.theme, !!this.scheme?.matches),
-      fontFamily: family.css,
+      fontFamily,
       fontSize: clampFontSize(v.font_size ?? FONT_SIZE),
       cursor: v.cursor ?? 'block',
       cursorBlink: v.cursor_blink ?? true,
@@ -78,6 +80,22 @@ export class SettingsStore {
       copyOnSelect: v.copy_on_select ?? false,
       pasteConfirm: v.paste_confirm ?? true,
     };
+  }
+
+  private readonly fonts = new Map<string, boolean>();
+
+  /** Whether shipped font `name` is loaded; starts loading it (then applies again) when not. */
+  private fontReady(name: string): boolean {
+    const state = this.fonts.get(name);
+    if (state !== undefined) return state;
+    if (!document.fonts?.load) return true;
+    this.fonts.set(name, false);
+    const done = () => {
+      this.fonts.set(name, true);
+      this.emit();
+    };
+    Promise.all([document.fonts.load(`400 16px "${name}"`), document.fonts.load(`700 16px "${name}"`)]).then(done, done);
+    return false;
   }
 
   /** Loads what kiln keeps (defaults when it cannot be read). */

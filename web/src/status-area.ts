@@ -20,6 +20,8 @@ export interface SlotState {
   level: Level;
   /** The details in the overview (sentences; newlines separate lines). */
   detail?: string;
+  /** The overview's button into the part's panel: its label, or null for none now. */
+  action?: string | null;
 }
 
 /** How a part is shown. */
@@ -171,8 +173,9 @@ export class StatusArea {
         ];
         if (st.detail) children.push(h('p', { class: 'state-detail' }, st.detail));
         const open = s.options.open;
-        if (open) {
-          const b = h('button', { class: 'button', type: 'button' }, s.options.openLabel ?? `Open ${s.options.name}`);
+        const label = st.action === undefined ? (s.options.openLabel ?? `Open ${s.options.name}`) : st.action;
+        if (open && label) {
+          const b = h('button', { class: 'button', type: 'button' }, label);
           b.addEventListener('click', () => {
             this.dialog.close();
             open();

@@ -165,8 +165,11 @@ export function chromeColors(t: Theme): Record<string, string> {
   };
 }
 
-export const FONT_FAMILIES: { id: string; name: string; css: string }[] = [
+/** The font choices; `shipped` names a font kiln serves itself (src/styles/fonts.css). */
+export const FONT_FAMILIES: { id: string; name: string; css: string; shipped?: string }[] = [
   { id: 'system', name: 'System monospace', css: 'ui-monospace, "Cascadia Mono", "DejaVu Sans Mono", Menlo, Consolas, "Liberation Mono", monospace' },
+  { id: 'jetbrains-mono', name: 'JetBrains Mono (shipped with kiln)', css: '"JetBrains Mono", ui-monospace, "DejaVu Sans Mono", monospace', shipped: 'JetBrains Mono' },
+  { id: 'fira-code', name: 'Fira Code (shipped with kiln)', css: '"Fira Code", ui-monospace, "DejaVu Sans Mono", monospace', shipped: 'Fira Code' },
   { id: 'dejavu', name: 'DejaVu Sans Mono', css: '"DejaVu Sans Mono", monospace' },
   { id: 'liberation', name: 'Liberation Mono', css: '"Liberation Mono", "Cousine", monospace' },
   { id: 'menlo', name: 'Menlo / Monaco', css: 'Menlo, Monaco, monospace' },

@@ -57,6 +57,13 @@ test('assets: precompressed, HEAD, ETag and 304', async () => {
     assert.equal(other.status, 200);
     await other.arrayBuffer();
 
+    // The fonts kiln ships are embedded too (woff2 is compressed already: sent as it is).
+    const font = await fetch(`${kiln.origin}/fonts/jetbrains-mono-latin-400-normal.woff2`, { headers: { 'accept-encoding': 'br, gzip' } });
+    assert.equal(font.status, 200);
+    assert.equal(font.headers.get('content-type'), 'font/woff2');
+    assert.equal(font.headers.get('content-encoding'), null);
+    assert.ok((await font.arrayBuffer()).byteLength > 10_000);
+
     const headIndex = await fetch(`${kiln.origin}/`, { method: 'HEAD' });
     assert.equal(headIndex.status, 200);
     assert.equal(headIndex.headers.get('cache-control'), 'no-store');

@@ -5,7 +5,7 @@
 // without widening the page.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { WAIT_MS, openPage, saveScreenshot, startKiln, useBrowser, waitFor, waitForPrompt, waitForState } from './support/kiln.mjs';
+import { WAIT_MS, openPage, saveScreenshot, startKiln, toolButton, useBrowser, waitFor, waitForPrompt, waitForState } from './support/kiln.mjs';
 
 const browser = useBrowser();
 
@@ -158,7 +158,7 @@ test('split panes on a phone: stacked, nothing widens the page', { timeout: 120_
     const { page } = ui;
     await waitForState(page, 'connected');
     assert.ok(await page.locator('#split-row').isHidden(), 'side by side makes no sense this narrow');
-    const split = page.getByRole('button', { name: 'Split one above the other' });
+    const split = await toolButton(page, 'Split one above the other');
     const box = await split.boundingBox();
     assert.ok(box.width >= 44 && box.height >= 44, `44 px target: ${JSON.stringify(box)}`);
     await split.tap();

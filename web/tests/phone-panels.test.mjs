@@ -1,9 +1,9 @@
 // Browser tests of the overlays and panels on a phone (390x844, touch, DPR 1 and 2): the
-// shortcuts overlay, Settings, Sessions and the state overview each fit the screen, can be
+// tools drawer, the shortcuts overlay, Settings and Sessions each fit the screen, can be
 // scrolled to their last control, have 44 px targets, close again, and never widen the page.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openPage, saveScreenshot, startKiln, useBrowser, waitForState } from './support/kiln.mjs';
+import { openPage, saveScreenshot, startKiln, toolButton, useBrowser, waitForState } from './support/kiln.mjs';
 
 const browser = useBrowser();
 const PHONE = { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true };
@@ -34,13 +34,21 @@ describe('phone panels', () => {
         ui = await openPage(browser(), kiln.url, { ...PHONE, deviceScaleFactor: dpr });
         const { page } = ui;
         await waitForState(page, 'connected');
+        // The tools sit in a drawer: the tab strip keeps its room.
+        assert.ok(await page.locator('#tools').isHidden());
+        const clipped = await page.locator('.tab-label').first().evaluate((el) => el.scrollWidth > el.clientWidth || el.getBoundingClientRect().width < 30);
+        assert.ok(!clipped, 'the tab name shows whole');
+        await page.getByRole('button', { name: 'More tools' }).tap();
+        await fits(page, page.locator('#tools'), 'the tools drawer');
+        await page.keyboard.press('Escape');
+        await page.locator('#tools').waitFor({ state: 'hidden' });
         const panels = [
           ['Keyboard shortcuts', 'Keyboard shortcuts', 'Close'],
           ['Settings', 'Settings', 'Done'],
           ['Sessions', 'Sessions', 'Close'],
         ];
         for (const [button, name, close] of panels) {
-          await page.getByRole('button', { name: button, exact: true }).tap();
+          await (await toolButton(page, button)).tap();
           const dialog = page.getByRole('dialog', { name });
           await dialog.waitFor();
           if (name === 'Sessions') await dialog.getByText('1 session on this server.').waitFor();

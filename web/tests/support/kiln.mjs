@@ -317,3 +317,10 @@ export function withQuery(url, query) {
   u.search = u.search ? `${u.search}&${query}` : `?${query}`;
   return u.toString();
 }
+
+/** The toolbar button `name`; on narrow screens it sits in the tools drawer, which is opened. */
+export async function toolButton(page, name) {
+  const button = page.getByRole('button', { name, exact: true });
+  if (await button.isHidden()) await page.getByRole('button', { name: 'More tools' }).click();
+  return button;
+}

@@ -1,5 +1,5 @@
 //! The web UI's files: embedded in the binary by `build.rs` (index.html, app.js, app.css,
-//! favicon.svg), or read from `KILN_UI_DIR` at run time while developing (path traversal refused).
+//! favicon.svg, and the fonts kiln ships under fonts/), or read from `KILN_UI_DIR` at run time while developing (path traversal refused).
 //!
 //! Contract with the router: [`fallback`] answers every GET the API routes do not claim, after the
 //! access check. Unknown paths get the API's JSON 404.
@@ -57,8 +57,31 @@ macro_rules! asset {
     };
 }
 
-/// The embedded bundle.
-static EMBEDDED: &[Asset] = &[asset!("app.js"), asset!("app.css"), asset!("favicon.svg")];
+/// An embedded file that is not worth compressing (fonts are compressed already).
+macro_rules! plain_asset {
+    ($name:literal) => {
+        Asset {
+            path: concat!("/", $name),
+            name: $name,
+            plain: ui_file!($name),
+            gzip: &[],
+            brotli: &[],
+        }
+    };
+}
+
+/// The embedded bundle: the app, and the fonts kiln ships with their licences.
+static EMBEDDED: &[Asset] = &[
+    asset!("app.js"),
+    asset!("app.css"),
+    asset!("favicon.svg"),
+    plain_asset!("fonts/jetbrains-mono-latin-400-normal.woff2"),
+    plain_asset!("fonts/jetbrains-mono-latin-700-normal.woff2"),
+    plain_asset!("fonts/jetbrains-mono-LICENSE.txt"),
+    plain_asset!("fonts/fira-code-latin-400-normal.woff2"),
+    plain_asset!("fonts/fira-code-latin-700-normal.woff2"),
+    plain_asset!("fonts/fira-code-LICENSE.txt"),
+];
 static INDEX_HTML: &[u8] = ui_file!("index.html");
 
 /// Content hash of the embedded assets: their URLs' version and their ETag.
