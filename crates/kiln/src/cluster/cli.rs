@@ -61,8 +61,7 @@ pub enum ClusterCommand {
 #[derive(Debug, Clone, clap::Args)]
 pub struct BinaryArgs {
     /// The kiln binary for the cluster: a Linux x86_64 build that needs glibc 2.31 at most
-    /// (`./scripts/build-release` makes one; Databricks Runtime 13.3 LTS has 2.35). Default: the
-    /// running kiln.
+    /// (`./scripts/build-release` makes one). Default: the running kiln.
     #[arg(long, env = "KILN_CLUSTER_BINARY")]
     pub binary: Option<PathBuf>,
     /// Accept a binary that needs a newer glibc than 2.31 (only for a runtime known to have
