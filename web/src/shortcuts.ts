@@ -13,6 +13,7 @@ export type Action =
   | { kind: 'help' }
   | { kind: 'sessions' }
   | { kind: 'split'; dir: 'row' | 'column' }
+  | { kind: 'mirror' }
   | { kind: 'focusPane'; direction: 'left' | 'right' | 'up' | 'down' };
 
 /** The app action of key event `e`, if it is one (Ctrl+Shift+… or Ctrl+/). */
@@ -36,6 +37,8 @@ export function actionOf(e: KeyboardEvent): Action | undefined {
       return { kind: 'split', dir: 'row' };
     case 'KeyO':
       return { kind: 'split', dir: 'column' };
+    case 'KeyD':
+      return { kind: 'mirror' };
     case 'ArrowLeft':
       return { kind: 'focusPane', direction: 'left' };
     case 'ArrowRight':
@@ -60,6 +63,7 @@ export const SHORTCUTS: [string, string][] = [
   ['Ctrl+Shift+[ / Ctrl+Shift+]', 'previous / next tab'],
   ['Ctrl+Shift+1 … 9', 'go to tab 1 … 9'],
   ['Ctrl+Shift+E / Ctrl+Shift+O', 'split the pane: side by side / one above the other'],
+  ['Ctrl+Shift+D', 'split the pane with the same shell shown twice (closing one leaves the shell running)'],
   ['Ctrl+Shift+Arrows', 'focus the pane to the left, right, above or below'],
   ['Arrows on a divider', 'move it (or drag it)'],
   ['Ctrl+Shift+S', 'sessions: every shell on the server (attach, rename, end)'],

@@ -5,7 +5,7 @@
 
 import * as api from './api';
 import { byId, h } from './dom';
-import { type Dir, Group, type Layout, isLayoutNode, layoutSessions } from './panes';
+import { type Dir, Group, type Layout, isLayoutNode } from './panes';
 import { Tab, type TabHost } from './tab';
 import type { RendererChoice } from './terminal';
 import type { Modifiers } from './modifiers';
@@ -97,16 +97,19 @@ export class Tabs {
     const placed = new Set<string>();
     let front: Tab | undefined;
     saved.tabs.forEach((node, i) => {
-      const ids = layoutSessions(node).filter((id) => byId.has(id) && !placed.has(id));
-      if (!ids.length) return;
-      const tabs = new Map<string, Tab>();
-      for (const id of ids) {
-        placed.add(id);
-        const tab = this.newPane(byId.get(id)!.label);
-        tab.attach(byId.get(id)!);
-        tabs.set(id, tab);
-      }
-      const group = Group.restore(node, (id) => tabs.get(id), () => this.layoutChanged());
+      // One pane per leaf: a session saved in two panes shows in two panes again.
+      const group = Group.restore(
+        node,
+        (id) => {
+          const s = byId.get(id);
+          if (!s) return undefined;
+          placed.add(id);
+          const tab = this.newPane(s.label);
+          tab.attach(s);
+          return tab;
+        },
+        () => this.layoutChanged(),
+      );
       if (!group) return;
       this.addGroup(group);
       if (i === saved.active) front = group.focused;
@@ -270,20 +273,52 @@ export class Tabs {
     this.activate(tab);
   }
 
-  /** Session `id` was renamed elsewhere (the sessions panel): the tab follows. */
-  renamed(id: string, label: string): void {
-    const tab = this.bySession(id);
-    if (!tab) return;
-    tab.label = label;
-    tab.render();
+  /** Every pane that shows session `id` (a session may show in two panes). */
+  private panesOf(id: string): Tab[] {
+    return this.list.filter((t) => t.sessionId === id);
   }
 
-  /** Session `id` was ended elsewhere (the sessions panel): its tab goes away. */
+  /** Session `id` was renamed elsewhere (the sessions panel): its panes follow. */
+  renamed(id: string, label: string): void {
+    for (const tab of this.panesOf(id)) {
+      tab.label = label;
+      tab.render();
+    }
+  }
+
+  /** Session `id` was ended elsewhere (the sessions panel): its panes go away. */
   ended(id: string): void {
-    const tab = this.bySession(id);
-    if (!tab) return;
-    tab.detach();
-    this.drop(tab);
+    for (const tab of this.panesOf(id)) {
+      tab.detach();
+      this.drop(tab);
+    }
+  }
+
+  /**
+   * Splits the active pane with a second view of the same session (both show the same shell;
+   * the pane with the focus sets its size).
+   */
+  async mirror(dir: Dir): Promise<Tab | null> {
+    const target = this.active;
+    const group = target && this.groupOf(target);
+    const id = target?.sessionId;
+    if (!target || !group || !id) return null;
+    let session: api.Session;
+    try {
+      session = await api.getSession(id);
+    } catch (e) {
+      this.events.notify(`Could not show the shell twice: ${(e as Error).message}`, 'error');
+      return null;
+    }
+    if (!this.list.includes(target)) return null;
+    const tab = this.newPane(session.label);
+    group.split(target, tab, dir);
+    this.list.splice(this.list.indexOf(target) + 1, 0, tab);
+    this.renderCount(group);
+    tab.attach(session);
+    this.activate(tab);
+    this.layoutChanged();
+    return tab;
   }
 
   /** Takes `tab` away and activates what takes its place: a pane beside it, else the next tab. */
@@ -329,6 +364,9 @@ export class Tabs {
         return;
       case 'split':
         void this.split(action.dir);
+        return;
+      case 'mirror':
+        void this.mirror('row');
         return;
       case 'focusPane':
         this.focusPane(action.direction);
@@ -399,6 +437,14 @@ export class Tabs {
 
   /** Closes `tab`, ending its shell (after a confirmation while it runs). */
   async close(tab: Tab): Promise<void> {
+    // A second view of a session closes alone: the shell goes on in the other pane.
+    if (tab.sessionId && this.panesOf(tab.sessionId).length > 1) {
+      const hadFocus = tab.panel.contains(document.activeElement);
+      tab.detach();
+      this.drop(tab);
+      if (hadFocus) this.active?.term.focus();
+      return;
+    }
     const running = tab.sessionId && !tab.exit && (tab.state.kind === 'connected' || tab.state.kind === 'connecting');
     if (running && !(await this.confirm(`End the shell in “${tab.label}” and close its tab?`))) return;
     const id = tab.sessionId;

@@ -181,3 +181,47 @@ test('split panes on a phone: stacked, nothing widens the page', { timeout: 120_
     await kiln.stop();
   }
 });
+
+test('the same shell in two panes: both show it, the layout keeps it, closing one leaves it running', { timeout: 120_000 }, async () => {
+  const kiln = await startKiln();
+  let ui;
+  let again;
+  try {
+    ui = await openPage(browser(), kiln.url, { viewport: { width: 1440, height: 900 } });
+    const { page } = ui;
+    await waitForState(page, 'connected');
+    await waitForPrompt(page);
+    const id = await page.evaluate(() => window.__kiln.active().id);
+    await page.locator('.panel:not(.inactive) .xterm').click();
+    await page.keyboard.press('Control+Shift+KeyD');
+    await waitFor(page, 'two views of one session', (id) => {
+      const g = window.__kiln.groups();
+      return g.length === 1 && g[0].panes.length === 2 && g[0].panes.every((p) => p === id) && window.__kiln.tabs().every((t) => t.state === 'connected');
+    }, id);
+    // Typed in the new pane, shown in both.
+    await typeHere(page, 'echo twice-$((3*3))');
+    await waitFor(page, 'the output in both panes', () => document.querySelectorAll('.pane').length === 2 && [...document.querySelectorAll('.pane .xterm-rows')].every((r) => r.textContent.includes('twice-9')));
+    await serverLayout(kiln, await page.evaluate(() => window.__kiln.layout()));
+
+    again = await openPage(browser(), kiln.origin, { viewport: { width: 1440, height: 900 }, signedIn: true });
+    await waitFor(again.page, 'the two views back', (id) => {
+      const g = window.__kiln.groups();
+      return g.length === 1 && g[0].panes.length === 2 && g[0].panes.every((p) => p === id);
+    }, id);
+    await again.close();
+    again = undefined;
+
+    // Closing one view asks nothing and ends nothing.
+    await page.keyboard.press('Control+Shift+KeyW');
+    await waitFor(page, 'one pane left', () => window.__kiln.groups()[0]?.panes.length === 1);
+    assert.equal(await page.getByRole('button', { name: 'End shell' }).isVisible(), false);
+    assert.equal((await kiln.api(`/api/sessions/${id}`)).status, 200);
+    await typeHere(page, 'echo still-$((2*5))');
+    await waitFor(page, 'the shell still there', () => window.__kiln.text().includes('still-10'));
+    assert.deepEqual(ui.pageErrors, []);
+  } finally {
+    await again?.close();
+    await ui?.close();
+    await kiln.stop();
+  }
+});
