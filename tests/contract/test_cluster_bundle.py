@@ -11,6 +11,10 @@ root, the target's overrides merged (maps merged, sequences concatenated, scalar
 `variables` overwritten), variable defaults replaced by the target's values, and every
 `${var.*}`, `${bundle.*}` and `${workspace.*}` reference substituted (complex variables as
 whole values). The resolved documents, and the unresolved one, must validate.
+
+Without the schema the rest still runs: the bundle's keys, targets and variables; each target
+resolved; the resolved cluster round-tripped through the official SDK's `ClusterSpec`; and each
+target deployed to kiln-emulator as `databricks bundle deploy` would, then started.
 """
 
 import copy
