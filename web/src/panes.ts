@@ -50,11 +50,6 @@ export function isLayoutNode(v: unknown, depth = 0): v is LayoutNode {
   return (o.split === 'row' || o.split === 'column') && typeof o.ratio === 'number' && isLayoutNode(o.a, depth + 1) && isLayoutNode(o.b, depth + 1);
 }
 
-/** The sessions of a saved node, in order. */
-export function layoutSessions(n: LayoutNode): string[] {
-  return 'session' in n ? [n.session] : [...layoutSessions(n.a), ...layoutSessions(n.b)];
-}
-
 /** One entry of the tab strip: a tree of panes and the pane that has the focus. */
 export class Group {
   readonly el: HTMLElement;
