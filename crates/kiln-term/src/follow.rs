@@ -1,44 +1,70 @@
-//! The terminal-state follower: a task per session that feeds the ring's bytes to the VT
-//! parser behind the PTY reader, so parsing never sits on the reader's path.
+//! The terminal-state follower: the VT parser of a session, fed from the ring lazily, since the
+//! state is only needed for snapshots.
 //!
-//! The reader only copies bytes into the ring; this task reads them back at its own offset
-//! (`consumed`), applies resizes at the offset where they happened, and feeds the parser.
-//! The reader never lets the ring overwrite bytes not yet consumed (it waits on [`Follower::
-//! wait_room`]), so the state stays exact. When the parser is far behind a flood of plain text,
-//! it skips what cannot change the final state (see `skip.rs`).
+//! The reader only copies bytes into the ring. The state consumes them at its own offset
+//! (`consumed`) in two ways:
+//! - **on demand**: [`Follower::snapshot`] first brings the state up to the stream's end;
+//! - **in the background**, so the ring never has to overwrite unconsumed bytes: a task per
+//!   session sleeps until the backlog reaches [`Follower::lazy_bytes`] (256 KiB, or a quarter
+//!   of a smaller ring), then consumes it in steps down to a quarter of that, yielding between
+//!   steps. The reader wakes it, and waits for room if it ever gets a ring ahead ([`Follower::
+//!   wait_room`]), so the state stays exact.
+//!
+//! Consuming a backlog first tries to skip plain text that cannot change the final state (see
+//! `skip.rs`); a flood of plain text is then scanned once and never parsed. Otherwise the bytes
+//! are parsed, applying resizes at the offsets where they happened.
+//!
+//! Locking: the ring is read without holding the state's lock, and a step whose offset was
+//! consumed meanwhile by someone else does nothing (`Session::resize` takes the state's lock
+//! inside the session's, so this one must never be held while taking that).
 
 use crate::ReadResult;
 use crate::screen::Screen;
 use crate::session::Session;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
-use tokio::sync::watch;
+use tokio::sync::{Notify, watch};
 
-/// Bytes parsed per step before yielding (4 KiB: about a tenth of a millisecond).
+/// Bytes parsed per background step before yielding (4 KiB: about a tenth of a millisecond).
 const PARSE_CHUNK_BYTES: usize = 4 << 10;
-/// Backlog from which a skip is attempted (1 MiB).
-const SKIP_BACKLOG_BYTES: u64 = 1 << 20;
+/// Backlog at which the background task starts consuming (256 KiB, at most a quarter ring).
+const LAZY_BACKLOG_BYTES: u64 = 256 << 10;
+/// Smallest backlog worth trying to skip (a skip must leave a screen and scrollback of lines).
+const SKIP_MIN_BYTES: u64 = 16 << 10;
 
 struct Term {
     screen: Screen,
     /// Resizes not yet applied: (stream offset, cols, rows).
     resizes: VecDeque<(u64, u16, u16)>,
+    /// Offset up to which the stream was handed to the state (parsed, held or skipped).
+    consumed: u64,
+    /// After a backlog that could not be skipped, no skip is tried before this offset.
+    no_skip_before: u64,
 }
 
 /// The terminal state of one session and how far it has consumed the stream.
 pub(crate) struct Follower {
     term: Mutex<Term>,
+    /// `Term::consumed`, published for the reader's [`Follower::wait_room`].
     consumed: watch::Sender<u64>,
+    /// Wakes the background task (the backlog reached [`Follower::lazy_bytes`], or the reader
+    /// finished).
+    wake: Notify,
+    lazy_bytes: u64,
 }
 
 impl Follower {
-    pub fn new(screen: Screen) -> Self {
+    pub fn new(screen: Screen, ring_bytes: usize) -> Self {
         Follower {
             term: Mutex::new(Term {
                 screen,
                 resizes: VecDeque::new(),
+                consumed: 0,
+                no_skip_before: 0,
             }),
             consumed: watch::channel(0).0,
+            wake: Notify::new(),
+            lazy_bytes: LAZY_BACKLOG_BYTES.min((ring_bytes as u64 / 4).max(1)),
         }
     }
 
@@ -53,8 +79,12 @@ impl Follower {
         self.lock().resizes.push_back((at, cols, rows));
     }
 
-    /// The snapshot bytes, the offset they are exact at, and the size they were taken at.
-    pub fn snapshot(&self) -> (Vec<u8>, u64, u16, u16) {
+    /// Brings the state up to the end of `session`'s stream, then returns the snapshot bytes,
+    /// the offset they are exact at, and the size they were taken at.
+    pub fn snapshot(&self, session: &Session) -> (Vec<u8>, u64, u16, u16) {
+        // Up to the end as it is now: a flood that outruns the parser cannot keep this going.
+        let target = session.end_offset();
+        while *self.consumed.borrow() < target && self.step(session, usize::MAX) {}
         let t = self.lock();
         let (cols, rows) = t.screen.size();
         (t.screen.snapshot(), t.screen.fed(), cols, rows)
@@ -68,9 +98,69 @@ impl Follower {
             .await;
     }
 
-    /// Feeds `bytes` (which start at the consumed offset), applying resizes on the way.
+    /// Called by the reader after the stream grew to `end`: wakes the background task when the
+    /// backlog is due.
+    pub fn grew(&self, end: u64) {
+        if end.saturating_sub(*self.consumed.borrow()) >= self.lazy_bytes {
+            self.wake.notify_one();
+        }
+    }
+
+    /// Called by the reader when it has finished.
+    pub fn reader_done(&self) {
+        self.wake.notify_one();
+    }
+
+    fn backlog(&self, session: &Session) -> u64 {
+        session.end_offset().saturating_sub(*self.consumed.borrow())
+    }
+
+    /// Consumes part of the backlog: a skip when one is possible, else up to `max_parse` bytes
+    /// parsed. Returns whether the state moved on (by this call or another consumer).
+    fn step(&self, session: &Session, max_parse: usize) -> bool {
+        let (at, may_skip) = {
+            let t = self.lock();
+            (t.consumed, t.consumed >= t.no_skip_before)
+        };
+        let end = session.end_offset();
+        if end <= at {
+            return false;
+        }
+        let backlog = end - at;
+        if may_skip
+            && backlog >= SKIP_MIN_BYTES
+            && let ReadResult::Data { bytes, .. } = session.read(at, backlog as usize)
+            && self.try_skip(at, &bytes)
+        {
+            return true;
+        }
+        match session.read(at, max_parse) {
+            ReadResult::Data { bytes, .. } => {
+                self.feed(at, &bytes);
+                true
+            }
+            ReadResult::Evicted { oldest } => {
+                // Cannot happen while the reader waits for room; stay usable if it does.
+                tracing::error!(session = %session.id(), at, oldest, "terminal state lost bytes");
+                let mut t = self.lock();
+                if t.consumed == at {
+                    t.consumed = oldest;
+                    drop(t);
+                    self.consumed.send_replace(oldest);
+                }
+                true
+            }
+            ReadResult::Pending | ReadResult::Invalid { .. } => false,
+        }
+    }
+
+    /// Feeds `bytes` (which start at `at`), applying resizes on the way; nothing when `at` is
+    /// no longer the consumed offset.
     fn feed(&self, mut at: u64, mut bytes: &[u8]) {
         let mut t = self.lock();
+        if t.consumed != at {
+            return;
+        }
         while !bytes.is_empty() {
             while let Some(&(off, cols, rows)) = t.resizes.front() {
                 if off > at {
@@ -89,68 +179,57 @@ impl Follower {
             at += until as u64;
             bytes = &bytes[until..];
         }
+        t.consumed = at;
         drop(t);
         self.consumed.send_replace(at);
     }
 
-    /// Skips a prefix of the backlog `bytes` (starting at the consumed offset) when that cannot
-    /// change the final state; returns how many bytes were skipped.
-    fn try_skip(&self, at: u64, bytes: &[u8]) -> usize {
+    /// Skips a prefix of the backlog `bytes` (starting at `at`) when that cannot change the
+    /// final state. Returns whether it did; after a failure no skip is tried until half of
+    /// this backlog has been parsed.
+    fn try_skip(&self, at: u64, bytes: &[u8]) -> bool {
         let mut t = self.lock();
+        if t.consumed != at {
+            return false;
+        }
         let Some(lines) = t.screen.skip_lines() else {
-            return 0;
+            t.no_skip_before = at + bytes.len() as u64 / 2;
+            return false;
         };
         let next_resize = t.resizes.front().map(|&(off, ..)| off);
         match crate::skip::skip_point(bytes, lines) {
             Some(n) if next_resize.is_none_or(|off| off >= at + n as u64) => {
                 t.screen.skip(n);
+                t.consumed = at + n as u64;
                 drop(t);
                 self.consumed.send_replace(at + n as u64);
-                n
+                tracing::trace!(skipped = n, "terminal state skipped plain text");
+                true
             }
-            _ => 0,
+            _ => {
+                t.no_skip_before = at + bytes.len() as u64 / 2;
+                false
+            }
         }
     }
 }
 
-/// Follows `session`'s stream until its reader has finished and everything is consumed.
+/// The background task of `session`'s state: sleeps until the backlog is due, consumes it, and
+/// ends with the reader (a snapshot consumes whatever is left).
 pub(crate) async fn run(session: Arc<Session>) {
-    let mut progress = session.subscribe();
-    // After a backlog that could not be skipped, the next attempt waits until half of it is parsed.
-    let mut no_skip_before = 0u64;
+    let f = session.follower();
     loop {
-        let at = *session.follower().consumed.borrow();
-        let end = session.end_offset();
-        if at >= no_skip_before
-            && end.saturating_sub(at) >= SKIP_BACKLOG_BYTES
-            && let ReadResult::Data { bytes, .. } = session.read(at, (end - at) as usize)
-        {
-            let skipped = session.follower().try_skip(at, &bytes);
-            if skipped > 0 {
-                tracing::debug!(session = %session.id(), skipped, "terminal state skipped plain text");
-                continue;
+        while f.backlog(&session) < f.lazy_bytes {
+            if session.reader_finished() {
+                return;
             }
-            no_skip_before = at + (end - at) / 2;
+            f.wake.notified().await;
         }
-        match session.read(at, PARSE_CHUNK_BYTES) {
-            ReadResult::Data { bytes, .. } => {
-                session.follower().feed(at, &bytes);
-                tokio::task::yield_now().await;
+        while f.backlog(&session) > f.lazy_bytes / 4 {
+            if !f.step(&session, PARSE_CHUNK_BYTES) {
+                break;
             }
-            ReadResult::Pending => {
-                if session.reader_finished() {
-                    return;
-                }
-                if progress.changed().await.is_err() {
-                    return;
-                }
-            }
-            ReadResult::Evicted { oldest } => {
-                // Cannot happen while the reader waits for room; stay usable if it does.
-                tracing::error!(session = %session.id(), at, oldest, "terminal state lost bytes");
-                session.follower().consumed.send_replace(oldest);
-            }
-            ReadResult::Invalid { .. } => return,
+            tokio::task::yield_now().await;
         }
     }
 }

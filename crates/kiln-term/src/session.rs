@@ -3,7 +3,8 @@
 //! viewers use at their own offsets.
 //!
 //! Locking: one short `std::sync::Mutex` per session guards the ring and metadata, another the
-//! terminal state (fed by `follow.rs`, off the reader's path); neither is held across an `.await`. Progress (end offset, exit, removal, resizes) is published on a
+//! terminal state (fed lazily by `follow.rs`, off the reader's path; taken inside the first, never
+//! the other way round); neither is held across an `.await`. Progress (end offset, exit, removal, resizes) is published on a
 //! `watch` channel so any number of viewers wait without a queue of their own.
 
 use crate::follow::Follower;
@@ -113,7 +114,10 @@ impl Session {
                 last_activity: Instant::now(),
                 exited_at: None,
             }),
-            follower: Follower::new(Screen::new(s.cols, s.rows, s.scrollback_lines, max_held)),
+            follower: Follower::new(
+                Screen::new(s.cols, s.rows, s.scrollback_lines, max_held),
+                s.ring_bytes,
+            ),
             ring_bytes: s.ring_bytes.max(1),
             reader_done: AtomicBool::new(false),
             progress,
@@ -147,10 +151,6 @@ impl Session {
 
     pub(crate) fn follower(&self) -> &Follower {
         &self.follower
-    }
-
-    pub(crate) fn subscribe(&self) -> watch::Receiver<Progress> {
-        self.progress.subscribe()
     }
 
     pub(crate) fn reader_finished(&self) -> bool {
@@ -233,7 +233,7 @@ impl Session {
     }
 
     pub fn snapshot(&self) -> Snapshot {
-        let (bytes, offset, cols, rows) = self.follower.snapshot();
+        let (bytes, offset, cols, rows) = self.follower.snapshot(self);
         Snapshot {
             bytes: Bytes::from(bytes),
             offset,
@@ -451,6 +451,7 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
                     st.ring.end()
                 };
                 session.progress.send_modify(|p| p.end = end);
+                session.follower.grew(end);
                 // A busy PTY is always readable: let viewers and other sessions run.
                 since_yield += n;
                 if since_yield >= YIELD_EVERY_BYTES {
@@ -469,6 +470,7 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
         }
     }
     session.reader_done.store(true, Ordering::Release);
+    session.follower.reader_done();
     session.progress.send_modify(|_| {});
     let _ = done.send(());
 }
