@@ -123,7 +123,9 @@ describe('kiln as a Databricks App', () => {
       const env = { PATH: process.env.PATH, HOME: join(dir, 'laptop'), DATABRICKS_HOST: emu.host, DATABRICKS_TOKEN: emu.token, LANG: 'C.UTF-8' };
       await mkdir(env.HOME);
       // The agents come from the cache in a terminal below, not from the registries at start.
-      const deployArgs = (binary) => ['app', 'deploy', APP, '--binary', binary, '--timeout-seconds', '300', '--env', 'KILN_AGENTS_SETUP=0'];
+      // KILN_UI_DIR (a UI built from the working tree, as in support/kiln.mjs) reaches the app.
+      const ui = process.env.KILN_UI_DIR ? ['--env', `KILN_UI_DIR=${process.env.KILN_UI_DIR}`] : [];
+      const deployArgs = (binary) => ['app', 'deploy', APP, '--binary', binary, '--timeout-seconds', '300', '--env', 'KILN_AGENTS_SETUP=0', ...ui];
 
       // --- deploy the release build ------------------------------------------------------------
       const first = await kiln(deployArgs(RELEASE_BIN), env);
