@@ -32,6 +32,7 @@ mod files;
 mod ids;
 mod net;
 mod oidc;
+mod otel;
 mod reqlog;
 mod scim;
 mod secrets;

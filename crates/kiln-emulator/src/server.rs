@@ -14,7 +14,7 @@ use crate::error::ApiError;
 use crate::net::{ConnInfo, KillableListener};
 use crate::world::Shared;
 use crate::{
-    admin, apps, auth, clusters, faults, files, oidc, reqlog, scim, secrets, serving,
+    admin, apps, auth, clusters, faults, files, oidc, otel, reqlog, scim, secrets, serving,
     serving_control, tokens, workspace,
 };
 
@@ -32,6 +32,7 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(workspace::routes::router())
         .merge(files::router())
         .merge(secrets::router())
+        .merge(otel::router())
         .merge(clusters::routes::router())
         .merge(serving_control::router())
         .fallback(unknown_endpoint)
