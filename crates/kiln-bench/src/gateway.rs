@@ -46,6 +46,11 @@ pub struct GatewayArgs {
     /// Print the results as JSON instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Trace the gateway's calls to this OTLP/HTTP URL (its OTEL_EXPORTER_OTLP_TRACES_ENDPOINT),
+    /// e.g. a port nobody listens on or a collector answering 500, to measure that exporting
+    /// adds no latency (docs/observability.md).
+    #[arg(long, value_name = "URL")]
+    pub otlp_endpoint: Option<String>,
 }
 
 /// Runs the gateway benchmark.
@@ -134,16 +139,25 @@ fn kiln_binary(args: &GatewayArgs) -> anyhow::Result<PathBuf> {
     Ok(kiln)
 }
 
-fn start_gateway(kiln: &PathBuf, emu: &RunningEmulator) -> anyhow::Result<GatewayChild> {
+fn start_gateway(
+    kiln: &PathBuf,
+    emu: &RunningEmulator,
+    otlp_endpoint: Option<&str>,
+) -> anyhow::Result<GatewayChild> {
     let home = TempDir::new()?;
     let log = std::fs::File::create(home.0.join("gateway.log"))?;
-    let mut child = Command::new(kiln)
+    let mut command = Command::new(kiln);
+    command
         .args(["gateway", "--listen", "127.0.0.1:0", "--no-probe"])
         .env_clear()
         .env("HOME", &home.0)
         .env("PATH", std::env::var_os("PATH").unwrap_or_default())
         .env("DATABRICKS_HOST", emu.url())
-        .env("DATABRICKS_TOKEN", emu.user_token())
+        .env("DATABRICKS_TOKEN", emu.user_token());
+    if let Some(url) = otlp_endpoint {
+        command.env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", url);
+    }
+    let mut child = command
         .stdout(Stdio::piped())
         .stderr(log)
         .spawn()
@@ -265,7 +279,7 @@ async fn run(args: &GatewayArgs) -> anyhow::Result<GatewayResults> {
     let kiln = kiln_binary(args)?;
     let emu = Emulator::start(EmulatorOptions::default()).await?;
     emu.serving().set_stream_interval(Duration::ZERO);
-    let gw = start_gateway(&kiln, &emu)?;
+    let gw = start_gateway(&kiln, &emu, args.otlp_endpoint.as_deref())?;
     let client = reqwest::Client::builder()
         .tcp_nodelay(true)
         .pool_max_idle_per_host(4)

@@ -33,6 +33,9 @@ pub struct GatewayArgs {
     /// Loopback port (0: a free one, for tests).
     #[arg(long, env = "KILN_CLUSTER_GATEWAY_PORT", default_value_t = super::DEFAULT_GATEWAY_PORT)]
     pub port: u16,
+    /// Tracing of model calls (see docs/observability.md).
+    #[command(flatten)]
+    pub trace: crate::gateway::TraceArgs,
 }
 
 /// A Databricks client for `host` with a fixed token.
@@ -101,6 +104,7 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         fallback_to_free_port: false,
         state_dir: Some(layout.gateway_state()),
         write_discovery: true,
+        trace: args.trace.settings()?,
         ..GatewayOptions::default()
     }
     .with_process_env();

@@ -47,6 +47,9 @@ pub struct RunArgs {
     /// Do not probe the AI Gateway: use /serving-endpoints unless an override applies.
     #[arg(long)]
     pub no_probe: bool,
+    /// Tracing of model calls as MLflow traces (see docs/observability.md).
+    #[command(flatten)]
+    pub trace: super::TraceArgs,
 }
 
 /// Arguments of `kiln gateway status`.
@@ -120,6 +123,10 @@ async fn run_gateway(args: RunArgs) -> anyhow::Result<()> {
     }
     opts.agent_base_urls = parse_base_urls(&args.base_urls)?;
     opts.probe = !args.no_probe;
+    opts.trace = args
+        .trace
+        .settings()
+        .map_err(|e| anyhow!(ConfigProblem(e.to_string())))?;
     let host = source.host();
     let auth = source.auth_type().to_owned();
     let source = Arc::new(source);

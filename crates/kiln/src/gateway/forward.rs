@@ -9,6 +9,8 @@ use super::http::{error_chain, forward_headers};
 use super::paths::{Flavour, ModelCall, Route, UpstreamPath, classify};
 use super::relay::{Finish, relay_response};
 use super::retry::retryable_status;
+use super::trace::CallRecord;
+use super::trace::turns::TurnHint;
 use super::upstream::{Chosen, UpstreamKind};
 use super::usage::{Outcome, Tokens};
 use super::{Gateway, auth};
@@ -47,6 +49,7 @@ fn over_limit(e: &(dyn std::error::Error + 'static)) -> bool {
 /// The gateway's one handler (the router's fallback): every path goes through here.
 pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
     let started = Instant::now();
+    let started_wall = std::time::SystemTime::now();
     let (parts, body) = req.into_parts();
     let call = match classify(&parts.method, parts.uri.path()) {
         Route::Model(call) => call,
@@ -99,6 +102,12 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
             );
         }
     };
+    // Read before the filters, so the hint sees what the agent sent; only when tracing is on.
+    let hint = gw
+        .tracer
+        .enabled()
+        .then(|| TurnHint::read(&parts.headers, &raw, gw.tracer.content()));
+    let request_id = crate::state::random_hex(8).unwrap_or_default();
     let (body, model, applied) = prepare(&call, raw);
     if gw.settings.log_bodies {
         tracing::debug!(agent = %call.agent, body = %String::from_utf8_lossy(&body), "request body (KILN_GATEWAY_LOG_BODIES)");
@@ -126,6 +135,9 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
         started,
         upstream: chosen.kind,
         filters: applied.join(","),
+        request_id: request_id.clone(),
+        started_wall,
+        hint: hint.clone(),
     };
     let sent = send(&gw, &upstream.source, &parts.method, &url, &headers, &body).await;
     match sent {
@@ -144,7 +156,26 @@ pub async fn handle(State(gw): State<Arc<Gateway>>, req: Request) -> Response {
                 first_byte: None,
                 tokens: Tokens::default(),
             };
-            gw.usage.record(&outcome);
+            gw.record(&outcome);
+            if let Some(hint) = hint {
+                gw.tracer.record(CallRecord {
+                    agent: outcome.agent,
+                    flavour,
+                    model: outcome.model.clone(),
+                    upstream: chosen.kind.name(),
+                    status: outcome.status,
+                    error: outcome.error.clone(),
+                    start: started_wall,
+                    latency: outcome.latency,
+                    first_byte: None,
+                    tokens: outcome.tokens,
+                    request_id,
+                    upstream_request_id: None,
+                    filters: applied.join(","),
+                    hint,
+                    output: None,
+                });
+            }
             tracing::warn!(agent = %call.agent, flavour = flavour.name(), upstream = chosen.kind.name(), status = status.as_u16(), error = %message, "model call failed before the upstream answered");
             error_response(flavour, status, &message)
         }

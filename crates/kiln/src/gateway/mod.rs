@@ -8,8 +8,10 @@
 //! Rooms: `paths` (URL layout, flavours), `auth` (local key), `forward` (one call: limits,
 //! filters, retries before the first byte), `relay` (streaming the answer, usage, errors after
 //! the first byte), `errors` (each protocol's error shape), `filters` (compatibility fixes),
-//! `upstream` (resolution order), `probe`, `retry`, `sse`, `usage`, `discovery`
-//! (`~/.kiln/gateway.json`), `options`, `cli` (`kiln gateway`), `serve` (inside `kiln serve`).
+//! `upstream` (resolution order), `probe`, `retry`, `sse`, `usage` (per agent and model, this
+//! session), `today` (today's totals, kept across restarts), `trace` (calls as MLflow traces),
+//! `discovery` (`~/.kiln/gateway.json`), `options`, `cli` (`kiln gateway`), `serve` (inside
+//! `kiln serve`).
 //!
 //! ```no_run
 //! # async fn demo(source: std::sync::Arc<dyn kiln_databricks::TokenSource>) -> anyhow::Result<()> {
@@ -34,6 +36,8 @@ mod relay;
 pub mod retry;
 pub mod serve;
 pub mod sse;
+pub mod today;
+pub mod trace;
 pub mod upstream;
 pub mod usage;
 
@@ -42,6 +46,7 @@ pub use discovery::{Discovery, find_running};
 pub use options::{DEFAULT_BODY_LIMIT, DEFAULT_PORT, GatewayError, GatewayOptions};
 pub use paths::{Caller, Flavour};
 pub use retry::RetryBounds;
+pub use trace::{TraceArgs, TraceStatus};
 pub use usage::{AgentUsage, UsageSnapshot, format_snapshot};
 
 use axum::extract::State;
@@ -98,9 +103,11 @@ impl UpstreamRef {
 pub(crate) struct Gateway {
     pub settings: Settings,
     pub key: LocalKey,
-    upstream: RwLock<Arc<UpstreamRef>>,
+    upstream: Arc<RwLock<Arc<UpstreamRef>>>,
     pub resolver: Resolver,
     pub usage: usage::UsageStore,
+    pub today: today::TodayStore,
+    pub tracer: trace::Tracer,
     pub http: reqwest::Client,
     pub url: String,
     pub started_at: SystemTime,
@@ -119,13 +126,22 @@ impl Gateway {
         self.resolver.clear();
     }
 
+    /// Counts one finished call in this session's and today's usage.
+    pub fn record(&self, outcome: &usage::Outcome) {
+        self.usage.record(outcome);
+        self.today.record(outcome);
+    }
+
     fn snapshot(&self) -> UsageSnapshot {
+        let host = self.upstream().host();
         UsageSnapshot {
             url: self.url.clone(),
             started_at: crate::time::rfc3339(self.started_at),
-            host: self.upstream().host(),
+            tracing: self.tracer.status(&host),
+            host,
             upstreams: self.resolver.statuses(),
             agents: self.usage.entries(),
+            today: self.today.snapshot(),
         }
     }
 
@@ -352,6 +368,20 @@ fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHan
         http.clone(),
     );
     let started_at = SystemTime::now();
+    let cancel = CancellationToken::new();
+    let upstream = Arc::new(RwLock::new(Arc::new(upstream)));
+    let tracer = match opts.trace.clone() {
+        Some(settings) => {
+            let current = Arc::clone(&upstream);
+            let source: trace::export::SourceFn = Arc::new(move || {
+                let u = Arc::clone(&current.read().unwrap_or_else(PoisonError::into_inner));
+                (u.host(), Arc::clone(&u.source))
+            });
+            trace::Tracer::start(settings, source, cancel.clone())
+        }
+        None => trace::Tracer::off(),
+    };
+    let today = today::TodayStore::load(&state_dir);
     let gw = Arc::new(Gateway {
         settings: Settings {
             body_limit: opts.body_limit,
@@ -361,16 +391,18 @@ fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHan
             log_bodies: opts.log_bodies,
         },
         key,
-        upstream: RwLock::new(Arc::new(upstream)),
+        upstream,
         resolver,
         usage: usage::UsageStore::default(),
+        today,
+        tracer,
         http,
         url: url.clone(),
         started_at,
     });
-    let cancel = CancellationToken::new();
     let app = router(Arc::clone(&gw));
     let shutdown = cancel.clone();
+    today::spawn_saver(Arc::clone(&gw), cancel.clone());
     let task = tokio::spawn(async move {
         let limits = crate::server::conn::Limits::default();
         let served = crate::server::conn::serve(listener, app, limits, shutdown).await;

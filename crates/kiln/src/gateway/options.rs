@@ -47,6 +47,8 @@ pub struct GatewayOptions {
     pub legacy_gateway_host: Option<String>,
     /// Log request bodies at debug level (`KILN_GATEWAY_LOG_BODIES=1`); off by default.
     pub log_bodies: bool,
+    /// Send every model call as an OpenTelemetry span to MLflow (`None`: off).
+    pub trace: Option<super::trace::TraceSettings>,
 }
 
 impl Default for GatewayOptions {
@@ -68,6 +70,7 @@ impl Default for GatewayOptions {
             workspace_id: None,
             legacy_gateway_host: None,
             log_bodies: false,
+            trace: None,
         }
     }
 }

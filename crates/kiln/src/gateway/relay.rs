@@ -3,8 +3,8 @@
 //! to read the usage. Chat Completions answers also go through the answer filters (event by
 //! event for streams; whole for JSON, up to a cap). If the upstream breaks off or stalls after
 //! the first byte, an SSE client gets an error event in its protocol's shape; a JSON client
-//! sees the connection end early. The outcome is recorded in the usage store when the body
-//! ends, or when the agent goes away.
+//! sees the connection end early. The outcome is recorded in the usage stores (and queued as a
+//! trace span when tracing is on) when the body ends, or when the agent goes away.
 
 use super::Gateway;
 use super::errors::stream_error_event;
@@ -12,6 +12,9 @@ use super::filters::chat_response::{StreamFixer, fix_json};
 use super::http::{error_chain, response_headers};
 use super::paths::{Caller, Flavour};
 use super::sse::Splitter;
+use super::trace::CallRecord;
+use super::trace::content::AnswerText;
+use super::trace::turns::TurnHint;
 use super::upstream::UpstreamKind;
 use super::usage::{Outcome, Tokens};
 use axum::body::Body;
@@ -22,8 +25,14 @@ use futures_util::{Stream, StreamExt as _};
 use std::collections::VecDeque;
 use std::pin::Pin;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 use tokio::time::Instant;
+
+/// Response header carrying kiln's id of the call (also the span's `kiln.request_id`).
+pub const REQUEST_ID_HEADER: &str = "x-kiln-request-id";
+/// Upstream response headers that carry its request id, in order of preference.
+const UPSTREAM_REQUEST_ID_HEADERS: &[&str] =
+    &["x-request-id", "x-databricks-request-id", "request-id"];
 
 /// Most bytes of a JSON answer kept to read its usage (4 MiB); beyond it usage is not read.
 const JSON_COPY_MAX_BYTES: usize = 4 << 20;
@@ -47,6 +56,12 @@ pub struct Finish {
     pub upstream: UpstreamKind,
     /// Filters applied to the request (comma-separated).
     pub filters: String,
+    /// kiln's id of the call.
+    pub request_id: String,
+    /// Wall-clock time of the request's arrival (for the span).
+    pub started_wall: SystemTime,
+    /// Turn hint, when tracing is on (`None`: no span).
+    pub hint: Option<TurnHint>,
 }
 
 /// How the body is handled.
@@ -75,6 +90,10 @@ struct Relay {
     error: Option<String>,
     first_byte: Option<Duration>,
     finish: Option<Finish>,
+    /// The answer's text (tracing with content capture only).
+    text: Option<AnswerText>,
+    /// The upstream's request id header.
+    upstream_request_id: Option<String>,
     /// `Content-Length` relayed, if any: once that many bytes went out the server may stop
     /// polling before the upstream's end is seen.
     length: Option<u64>,
@@ -103,7 +122,18 @@ pub fn relay_response(response: reqwest::Response, finish: Finish) -> Response {
         },
     };
     let keep_length = matches!(mode, Mode::Json { .. } | Mode::Opaque);
-    let headers = response_headers(response.headers(), keep_length);
+    let mut headers = response_headers(response.headers(), keep_length);
+    let upstream_request_id = UPSTREAM_REQUEST_ID_HEADERS.iter().find_map(|h| {
+        response
+            .headers()
+            .get(*h)
+            .and_then(|v| v.to_str().ok())
+            .map(|v| v.chars().take(128).collect::<String>())
+    });
+    if let Ok(v) = axum::http::HeaderValue::from_str(&finish.request_id) {
+        headers.insert(REQUEST_ID_HEADER, v);
+    }
+    let text = (finish.hint.is_some() && finish.gw.tracer.content()).then(AnswerText::default);
     let length = headers
         .get(header::CONTENT_LENGTH)
         .and_then(|v| v.to_str().ok())
@@ -119,6 +149,8 @@ pub fn relay_response(response: reqwest::Response, finish: Finish) -> Response {
         error: None,
         first_byte: None,
         finish: Some(finish),
+        text,
+        upstream_request_id,
         length,
         sent: 0,
     };
@@ -176,6 +208,9 @@ impl Relay {
                 for ev in &events {
                     if ev.contains(b"\"usage") {
                         self.tokens.observe_text(&ev.data());
+                    }
+                    if let Some(t) = &mut self.text {
+                        t.observe_text(&ev.data());
                     }
                 }
                 match fixer {
@@ -244,6 +279,9 @@ impl Relay {
             Mode::Json { copy, overflow } => {
                 if !*overflow && let Ok(v) = serde_json::from_slice(copy) {
                     self.tokens.observe(&v);
+                    if let Some(t) = &mut self.text {
+                        t.observe(&v);
+                    }
                 }
             }
             Mode::HeldJson { held } => {
@@ -251,6 +289,9 @@ impl Relay {
                 match serde_json::from_slice::<serde_json::Value>(&all) {
                     Ok(mut v) => {
                         self.tokens.observe(&v);
+                        if let Some(t) = &mut self.text {
+                            t.observe(&v);
+                        }
                         let fixed = fix_json(&mut v)
                             .then(|| serde_json::to_vec(&v).ok())
                             .flatten();
@@ -319,10 +360,30 @@ impl Relay {
             input_tokens = outcome.tokens.input,
             output_tokens = outcome.tokens.output,
             filters = %f.filters,
+            request_id = %f.request_id,
             error = outcome.error.as_deref().unwrap_or(""),
             "model call"
         );
-        f.gw.usage.record(&outcome);
+        f.gw.record(&outcome);
+        if let Some(hint) = f.hint {
+            f.gw.tracer.record(CallRecord {
+                agent: outcome.agent,
+                flavour: f.flavour,
+                model: outcome.model,
+                upstream: f.upstream.name(),
+                status: outcome.status,
+                error: outcome.error,
+                start: f.started_wall,
+                latency,
+                first_byte: outcome.first_byte,
+                tokens: outcome.tokens,
+                request_id: f.request_id,
+                upstream_request_id: self.upstream_request_id.take(),
+                filters: f.filters,
+                hint,
+                output: self.text.take().and_then(AnswerText::finish),
+            });
+        }
     }
 }
 

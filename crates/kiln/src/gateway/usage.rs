@@ -3,6 +3,8 @@
 //! store is bounded (entries and model-name length), so a client cannot grow it without limit.
 
 use super::paths::Caller;
+use super::today::TodayUsage;
+use super::trace::TraceStatus;
 use super::upstream::UpstreamStatus;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -27,10 +29,18 @@ pub struct Tokens {
     pub input: u64,
     /// Answer tokens (reasoning included).
     pub output: u64,
+    /// Of the input, tokens read from the prompt cache.
+    pub cache_read: u64,
+    /// Of the input, tokens written to the prompt cache.
+    pub cache_write: u64,
 }
 
 fn num(v: &Value, key: &str) -> u64 {
     v.get(key).and_then(Value::as_u64).unwrap_or(0)
+}
+
+fn nested(v: &Value, holder: &str, key: &str) -> u64 {
+    v.get(holder).map_or(0, |h| num(h, key))
 }
 
 impl Tokens {
@@ -57,10 +67,17 @@ impl Tokens {
                     .output
                     .max(num(u, "output_tokens"))
                     .max(num(u, "completion_tokens"));
+                self.cache_read = self
+                    .cache_read
+                    .max(num(u, "cache_read_input_tokens"))
+                    .max(nested(u, "input_tokens_details", "cached_tokens"))
+                    .max(nested(u, "prompt_tokens_details", "cached_tokens"));
+                self.cache_write = self.cache_write.max(num(u, "cache_creation_input_tokens"));
             }
         }
         if let Some(m) = v.get("usageMetadata") {
             self.input = self.input.max(num(m, "promptTokenCount"));
+            self.cache_read = self.cache_read.max(num(m, "cachedContentTokenCount"));
             self.output = self
                 .output
                 .max(num(m, "candidatesTokenCount") + num(m, "thoughtsTokenCount"));
@@ -153,8 +170,14 @@ pub struct UsageSnapshot {
     pub host: String,
     /// Per flavour: the upstream chosen and why (empty until resolved).
     pub upstreams: Vec<UpstreamStatus>,
-    /// Per agent and model.
+    /// Per agent and model, since this gateway started (this session).
     pub agents: Vec<AgentUsage>,
+    /// Per agent and model, today (UTC), across restarts.
+    #[serde(default)]
+    pub today: TodayUsage,
+    /// Whether model calls are traced, and whether the traces are flowing.
+    #[serde(default = "TraceStatus::off")]
+    pub tracing: TraceStatus,
 }
 
 /// The bounded usage store.
@@ -219,7 +242,8 @@ impl UsageStore {
     }
 }
 
-/// A plain-text table of a snapshot (for `kiln gateway status` and `kiln agents status`).
+/// A plain-text report of a snapshot (for `kiln gateway status` and `kiln agents status`):
+/// upstreams, this session's usage, today's, and tracing.
 pub fn format_snapshot(s: &UsageSnapshot) -> String {
     use std::fmt::Write as _;
     let mut out = String::new();
@@ -238,15 +262,16 @@ pub fn format_snapshot(s: &UsageSnapshot) -> String {
             u.flavour, u.kind, u.base_url, u.reason
         );
     }
+    let _ = writeln!(out, "this session:");
     if s.agents.is_empty() {
-        let _ = writeln!(out, "no requests yet");
-        return out;
+        let _ = writeln!(out, "  no requests yet");
+    } else {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:<34} {:>6} {:>6} {:>10} {:>10} {:>9}  last",
+            "agent", "model", "reqs", "errors", "input", "output", "avg ms"
+        );
     }
-    let _ = writeln!(
-        out,
-        "{:<9} {:<34} {:>6} {:>6} {:>10} {:>10} {:>9}  last",
-        "agent", "model", "reqs", "errors", "input", "output", "avg ms"
-    );
     for a in &s.agents {
         let last = match &a.last_error {
             Some(e) => format!("{} {}", a.last_status, e),
@@ -254,7 +279,7 @@ pub fn format_snapshot(s: &UsageSnapshot) -> String {
         };
         let _ = writeln!(
             out,
-            "{:<9} {:<34} {:>6} {:>6} {:>10} {:>10} {:>9.1}  {}",
+            "  {:<9} {:<34} {:>6} {:>6} {:>10} {:>10} {:>9.1}  {}",
             a.agent,
             a.model,
             a.requests,
@@ -265,7 +290,54 @@ pub fn format_snapshot(s: &UsageSnapshot) -> String {
             last
         );
     }
+    let _ = writeln!(out, "today ({} UTC):", s.today.date);
+    if s.today.agents.is_empty() {
+        let _ = writeln!(out, "  no requests yet");
+    } else {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:<34} {:>6} {:>6} {:>10} {:>10}",
+            "agent", "model", "reqs", "errors", "input", "output"
+        );
+    }
+    for a in &s.today.agents {
+        let _ = writeln!(
+            out,
+            "  {:<9} {:<34} {:>6} {:>6} {:>10} {:>10}",
+            a.agent, a.model, a.requests, a.errors, a.input_tokens, a.output_tokens
+        );
+    }
+    out.push_str(&format_tracing(&s.tracing));
     out
+}
+
+/// The tracing line(s) of [`format_snapshot`].
+pub fn format_tracing(t: &TraceStatus) -> String {
+    if !t.enabled {
+        return "tracing: off (set MLFLOW_TRACKING_URI or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT; see docs/observability.md)\n".to_owned();
+    }
+    let mut line = format!(
+        "tracing: {} -> {}",
+        t.state,
+        t.endpoint.as_deref().unwrap_or("?")
+    );
+    if let Some(id) = &t.experiment_id {
+        line.push_str(&format!(" (experiment {id})"));
+    }
+    line.push_str(&format!(
+        "\n  spans exported {}, dropped {}; last export {}; content {}\n",
+        t.exported_spans,
+        t.dropped_spans,
+        t.last_export_at.as_deref().unwrap_or("never"),
+        if t.content { "on" } else { "off" }
+    ));
+    if let Some(e) = &t.last_error {
+        line.push_str(&format!(
+            "  last error ({}): {e}\n",
+            t.last_error_at.as_deref().unwrap_or("?")
+        ));
+    }
+    line
 }
 
 #[cfg(test)]
@@ -293,7 +365,9 @@ mod tests {
             t,
             Tokens {
                 input: 15,
-                output: 7
+                output: 7,
+                cache_read: 5,
+                cache_write: 0,
             }
         );
         // Responses: response.completed carries response.usage.
@@ -304,7 +378,8 @@ mod tests {
             t,
             Tokens {
                 input: 3,
-                output: 4
+                output: 4,
+                ..Tokens::default()
             }
         );
         // Chat: the usage chunk; null usage elsewhere is ignored.
@@ -316,7 +391,8 @@ mod tests {
             t,
             Tokens {
                 input: 8,
-                output: 2
+                output: 2,
+                ..Tokens::default()
             }
         );
         // Gemini, also as a JSON array.
@@ -327,7 +403,8 @@ mod tests {
             t,
             Tokens {
                 input: 6,
-                output: 5
+                output: 5,
+                ..Tokens::default()
             }
         );
         let mut t = Tokens::default();
@@ -350,6 +427,7 @@ mod tests {
             tokens: Tokens {
                 input: 5,
                 output: 6,
+                ..Tokens::default()
             },
         };
         store.record(&o);

@@ -52,6 +52,9 @@ pub struct ServeArgs {
     /// before the sync is marked failed and retried later.
     #[arg(long, env = "KILN_SYNC_REQUEST_BUDGET_SECONDS", default_value_t = 60)]
     pub sync_request_budget_seconds: u64,
+    /// Tracing of the agents' model calls as MLflow traces (see docs/observability.md).
+    #[command(flatten)]
+    pub trace: crate::gateway::TraceArgs,
 }
 
 /// Why `kiln serve` could not start.
@@ -90,7 +93,12 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
     opts.upload_limit = args.upload_limit_mib.max(1) << 20;
     let in_apps = apps.is_some();
     opts.credentials = credential_options(args, apps)?;
-    opts.gateway = Some(crate::gateway::GatewayOptions::default().with_process_env());
+    let mut gateway = crate::gateway::GatewayOptions::default().with_process_env();
+    gateway.trace = args
+        .trace
+        .settings()
+        .map_err(|e| ServeError::Config(e.to_string()))?;
+    opts.gateway = Some(gateway);
     opts.agents = crate::agents::serve::options_from_env(in_apps);
     if args.sync
         && let Some(home) = std::env::var_os("HOME")

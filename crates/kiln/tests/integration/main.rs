@@ -24,6 +24,7 @@ mod gateway_binary;
 mod gateway_flavours;
 mod gateway_serve;
 mod gateway_tokens;
+mod gateway_traces;
 mod gateway_upstreams;
 mod owner;
 mod rotation;

@@ -5,6 +5,7 @@
 pub mod agents;
 pub mod credentials;
 pub mod gateway;
+pub mod mlflow;
 pub mod sync;
 
 use futures_util::{SinkExt, StreamExt};
