@@ -124,10 +124,16 @@ async fn wait_for_tracing(rig: &Rig, done: impl Fn(&Value) -> bool) -> Value {
     }
 }
 
+/// One MLflow server for both parts (it takes a minute or more to start on a loaded machine).
 #[tokio::test]
 #[ignore = "needs MLflow (scripts/test installs it into .venv-mlflow)"]
-async fn every_agent_lands_in_mlflow_with_its_fields() {
+async fn mlflow_gets_every_agent_and_content_only_when_asked() {
     let mlflow = Mlflow::start().await;
+    every_agent_lands_in_mlflow_with_its_fields(&mlflow).await;
+    content_capture_and_experiment_by_name(&mlflow).await;
+}
+
+async fn every_agent_lands_in_mlflow_with_its_fields(mlflow: &Mlflow) {
     let experiment = mlflow.create_experiment("kiln-agents").await;
     let url = mlflow.url.clone();
     let exp = experiment.clone();
@@ -195,10 +201,7 @@ async fn every_agent_lands_in_mlflow_with_its_fields() {
     assert!(t["last_export_at"].is_string());
 }
 
-#[tokio::test]
-#[ignore = "needs MLflow (scripts/test installs it into .venv-mlflow)"]
-async fn content_capture_and_experiment_by_name() {
-    let mlflow = Mlflow::start().await;
+async fn content_capture_and_experiment_by_name(mlflow: &Mlflow) {
     let url = mlflow.url.clone();
     let rig = Rig::with(EmulatorOptions::default(), move |o| {
         o.trace = Some(settings(|a| {

@@ -30,8 +30,10 @@ pub const QUEUE_CAPACITY: usize = 2048;
 const MAX_BATCH: usize = 256;
 /// Longest a span waits for its batch to fill.
 const BATCH_DELAY: Duration = Duration::from_secs(1);
-/// Timeout of one export request.
-const EXPORT_TIMEOUT: Duration = Duration::from_secs(10);
+/// Timeout of one export request. Generous: an MLflow server handles its first spans slowly
+/// (17.6 s measured on a loaded 2-core machine, 0.7 s for the next), and a slow export delays
+/// only the export task, never a model call.
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(30);
 /// Attempts per batch.
 const ATTEMPTS: u32 = 3;
 /// Pause after a dropped batch: starts here, doubles, capped at [`MAX_PAUSE`].
@@ -87,6 +89,9 @@ impl ExportState {
 struct Transport {
     http: reqwest::Client,
     source: Option<SourceFn>,
+    /// Why the latest request got no answer (the exporter reports only "network error");
+    /// never holds a header.
+    detail: Arc<Mutex<Option<String>>>,
 }
 
 impl std::fmt::Debug for Transport {
@@ -119,13 +124,19 @@ impl HttpClient for Transport {
             v.set_sensitive(true);
             builder = builder.header(reqwest::header::AUTHORIZATION, v);
         }
-        let response = builder.send().await.map_err(|e| {
-            // The reqwest error names the URL only; never a header.
-            format!(
-                "cannot reach the trace endpoint: {}",
-                crate::gateway::http::error_chain(&e)
-            )
-        })?;
+        let response = match builder.send().await {
+            Ok(r) => r,
+            Err(e) => {
+                // The reqwest error names the URL only; never a header.
+                let why = if e.is_timeout() {
+                    format!("no answer within {} s", EXPORT_TIMEOUT.as_secs())
+                } else {
+                    crate::gateway::http::error_chain(&e)
+                };
+                *self.detail.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.clone());
+                return Err(why.into());
+            }
+        };
         let status = response.status();
         let headers = response.headers().clone();
         let body = response.bytes().await.unwrap_or_default();
@@ -160,6 +171,7 @@ pub(super) fn spawn(
         turns: Turns::default(),
         scope: span::scope(),
         pause: FIRST_PAUSE,
+        detail: Arc::default(),
     };
     tokio::spawn(task.run(rx, cancel));
     Ok(tx)
@@ -174,6 +186,7 @@ struct Task {
     turns: Turns,
     scope: opentelemetry::InstrumentationScope,
     pause: Duration,
+    detail: Arc<Mutex<Option<String>>>,
 }
 
 impl Task {
@@ -250,7 +263,7 @@ impl Task {
                     self.state.ok(n);
                     return true;
                 }
-                Err(e) => why = e,
+                Err(e) => why = self.explain(e),
             }
         }
         tracing::warn!(spans = n, error = %why, "trace export failed; spans dropped");
@@ -262,7 +275,23 @@ impl Task {
         let n = spans.len();
         match self.try_export(spans).await {
             Ok(()) => self.state.ok(n),
-            Err(e) => self.state.failed(n, e),
+            Err(e) => {
+                let why = self.explain(e);
+                self.state.failed(n, why);
+            }
+        }
+    }
+
+    /// The exporter's error, with the transport's reason when it has one.
+    fn explain(&self, e: String) -> String {
+        match self
+            .detail
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .take()
+        {
+            Some(d) => format!("{e} ({d})"),
+            None => e,
         }
     }
 
@@ -315,6 +344,7 @@ impl Task {
         let transport = Transport {
             http: self.http.clone(),
             source,
+            detail: Arc::clone(&self.detail),
         };
         let mut exporter = opentelemetry_otlp::SpanExporter::builder()
             .with_http()
