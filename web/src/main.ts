@@ -13,6 +13,7 @@ import { SearchBar } from './search';
 import { startSetup } from './setup';
 import { startSync } from './sync';
 import { startVoice } from './voice';
+import { startUsage } from './usage';
 import { StatusBar } from './status';
 import { type Tab, tabSummary } from './tab';
 import { SessionsPanel } from './sessions-panel';
@@ -200,6 +201,7 @@ function boot(): void {
   startCredentials({ notify: (m, k) => bar.notify(m, k) });
   startSetup({ notify: (m, k) => bar.notify(m, k) });
   startSync({ notify: (m, k) => bar.notify(m, k) });
+  startUsage();
 }
 
 // The one-time code leaves the address bar before anything else runs.
