@@ -1,9 +1,10 @@
-// The model usage indicator and panel: the status bar shows `tokens 3.4k today · trace ✓`;
+// The model usage chip and panel: the status area shows `tokens 3.4k today · trace ✓`;
 // clicking it lists tokens per agent and model for today and this session, and whether model
 // calls are traced to MLflow (last export, dropped spans). Hidden when the gateway is off.
 // `window.__kilnUsage` is a read-only view for the browser tests.
 
-import { byId, h } from './dom';
+import { h } from './dom';
+import { type StatusSlot, statusSlot } from './status-area';
 import { type AgentUsage, type UsageSnapshot, fetchUsage, tokens, tracingLine, usageSummary } from './usage-api';
 
 /** Polling interval (ms). */
@@ -13,20 +14,21 @@ class UsageUi {
   private snap: UsageSnapshot | null = null;
   private off = false;
   private readonly indicator: HTMLButtonElement;
+  private readonly slot: StatusSlot;
   private readonly dialog: HTMLDialogElement;
   private readonly body: HTMLElement;
 
   constructor() {
-    this.indicator = h('button', {
+    this.slot = statusSlot({
       id: 'usage-indicator',
-      class: 'setup-indicator usage-indicator',
-      type: 'button',
-      hidden: true,
+      name: 'Model usage',
+      order: 50,
+      className: 'setup-indicator usage-indicator',
       title: 'Model usage and tracing',
+      open: () => this.open(),
+      openLabel: 'Open the usage panel',
     });
-    this.indicator.addEventListener('click', () => this.open());
-    const size = byId('size');
-    size.parentElement?.insertBefore(this.indicator, size);
+    this.indicator = this.slot.button;
     this.body = h('div', { id: 'usage-body' });
     const close = h('button', { class: 'button', type: 'submit', value: 'close' }, 'Close');
     this.dialog = h(
@@ -51,10 +53,13 @@ class UsageUi {
 
   private render(): void {
     const snap = this.snap;
-    this.indicator.hidden = snap === null;
-    if (!snap) return;
-    this.indicator.textContent = usageSummary(snap);
-    this.indicator.dataset.state = snap.tracing.state === 'failing' ? 'failed' : 'ok';
+    if (!snap) {
+      this.slot.hide();
+      return;
+    }
+    const failing = snap.tracing.state === 'failing';
+    this.slot.update({ text: usageSummary(snap), level: failing ? 'warn' : 'ok', detail: tracingLine(snap.tracing) });
+    this.indicator.dataset.state = failing ? 'failed' : 'ok';
     this.body.replaceChildren(
       h('p', { id: 'usage-tracing', class: 'setup-summary', 'data-state': snap.tracing.state }, tracingLine(snap.tracing)),
       h('h3', {}, `Today (${snap.today.date} UTC)`),
