@@ -2,18 +2,18 @@
 // - Linux/Windows: Ctrl+Shift+C and Ctrl+Insert copy the selection; Ctrl+Shift+V and Shift+Insert
 //   paste. Plain Ctrl+C stays an interrupt, plain Ctrl+V stays a literal-next for the shell.
 // - macOS: Cmd+C copies, Cmd+V pastes (left to the browser's native copy and paste events).
-// - Ctrl+Shift+F (Cmd+F on macOS) opens the search bar.
+// - Ctrl+Shift+F (Cmd+F on macOS) opens the search bar (rebindable, see shortcuts.ts).
 // - The app's shortcuts (shortcuts.ts: Ctrl+/, Ctrl+Shift+T/W/[/]/1-9) go to the app.
 // - Ctrl+= / Ctrl+- / Ctrl+0 change the font size (so Ctrl+- no longer reaches the program).
 // - Ctrl+Esc moves focus out of the terminal to the tab strip (keyboard-only use); plain Esc
-//   stays with the program (vim needs it).
+//   stays with the program (vim needs it). The owner may bind plain Esc instead (Settings).
 // Pastes go through the browser's paste event, so text reaches xterm.js (bracketed paste
 // honoured) and files reach the uploader.
 
 import type { Terminal } from '@xterm/xterm';
 import { isMac } from './dom';
 import { fontKey } from './settings-panel';
-import { type Action, actionOf } from './shortcuts';
+import { type Action, actionOf, boundTo } from './shortcuts';
 
 /** Puts `text` on the clipboard: the async Clipboard API, else a copy command. */
 export async function copyText(text: string): Promise<boolean> {
@@ -66,11 +66,6 @@ function isPaste(e: KeyboardEvent): boolean {
   return e.shiftKey && !e.ctrlKey && !e.altKey && e.key === 'Insert';
 }
 
-function isSearch(e: KeyboardEvent): boolean {
-  const k = e.key.toLowerCase();
-  if (isMac) return e.metaKey && !e.ctrlKey && !e.altKey && k === 'f';
-  return e.ctrlKey && e.shiftKey && !e.altKey && !e.metaKey && k === 'f';
-}
 
 /** Installs the shortcuts on `term`. */
 export function installKeys(term: Terminal, actions: KeyActions): void {
@@ -89,7 +84,8 @@ export function installKeys(term: Terminal, actions: KeyActions): void {
       // (files) handles.
       return false;
     }
-    if (isSearch(e)) {
+    const bound = boundTo(e);
+    if (bound === 'search') {
       if (e.type === 'keydown') {
         e.preventDefault();
         actions.openSearch();
@@ -112,7 +108,7 @@ export function installKeys(term: Terminal, actions: KeyActions): void {
       }
       return false;
     }
-    if (e.key === 'Escape' && e.ctrlKey && !e.altKey && !e.metaKey) {
+    if (bound === 'leave') {
       if (e.type === 'keydown') {
         e.preventDefault();
         actions.leave();

@@ -20,7 +20,7 @@ import { SessionsPanel } from './sessions-panel';
 import { SettingsStore } from './settings';
 import { SettingsPanel, fontKey } from './settings-panel';
 import { Tabs } from './tabs';
-import { actionOf, shortcutsDialog } from './shortcuts';
+import { actionOf, setBindings, shortcutsDialog } from './shortcuts';
 import type { RendererChoice } from './terminal';
 
 installCspShims();
@@ -33,6 +33,8 @@ function boot(): void {
   const switches = { forcePoll: params.get('transport') === 'poll', renderer, modifiers };
   const statusRef: { bar?: StatusBar } = {};
   const store = new SettingsStore((m, k) => statusRef.bar?.notify(m, k));
+  // Before the panel, so its key buttons show the bindings just applied.
+  store.onChange(() => setBindings(store.values.keys));
   const panel = new SettingsPanel(store);
 
   const help = shortcutsDialog();

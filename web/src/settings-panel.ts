@@ -3,6 +3,7 @@
 
 import { h } from './dom';
 import { type CursorStyle, MAX_SCROLLBACK, type SettingsStore, clampFontSize } from './settings';
+import { BINDABLE, bindingProblem, comboOf as comboOfKey, currentBindings, setBindings } from './shortcuts';
 import { FONT_FAMILIES, FONT_SIZE, MAX_FONT_SIZE, MIN_FONT_SIZE, THEMES } from './theme';
 
 function field(label: string, control: HTMLElement, hint?: string): HTMLElement {
@@ -72,6 +73,7 @@ export class SettingsPanel {
         field('Scrollback lines', this.scrollback),
         field('Copy on select', this.copy, 'Selected text goes to the clipboard at once.'),
         field('Ask before pasting several lines', this.paste),
+        this.keysSection(),
         h('div', { class: 'dialog-buttons' }, close),
       ),
     );
@@ -98,6 +100,75 @@ export class SettingsPanel {
       this.copy.checked = e.copyOnSelect;
       this.paste.checked = e.pasteConfirm;
     });
+  }
+
+  /** The key bindings: one button per shortcut; activate it, then press the new keys. */
+  private keysSection(): HTMLElement {
+    const message = h('p', { class: 'setting-hint key-message', role: 'status', 'aria-live': 'polite' });
+    const buttons = new Map<string, HTMLButtonElement>();
+    const list = h('div', { class: 'key-bindings' });
+    for (const b of BINDABLE) {
+      const id = `key-${b.id}`;
+      const button = h('button', { type: 'button', class: 'button key-button', id, 'aria-describedby': `${id}-what` });
+      buttons.set(b.id, button);
+      let recording = false;
+      const stop = () => {
+        recording = false;
+        button.classList.remove('recording');
+        button.textContent = currentBindings()[b.id] ?? b.keys;
+      };
+      button.addEventListener('click', () => {
+        recording = true;
+        button.classList.add('recording');
+        button.textContent = 'Press the new keys…';
+        message.textContent = `Press the keys for “${b.what}”; leaving this button keeps the old ones.`;
+      });
+      button.addEventListener('blur', stop);
+      button.addEventListener('keydown', (e) => {
+        if (!recording) return;
+        const combo = comboOfKey(e);
+        if (!combo) return;
+        e.preventDefault();
+        e.stopPropagation();
+        const others = currentBindings();
+        delete others[b.id];
+        const problem = bindingProblem(b.id, combo, others);
+        if (problem) {
+          message.textContent = `Not changed: ${problem}`;
+          message.classList.add('error');
+        } else {
+          const keys = { ...(this.store.values.keys ?? {}) };
+          if (combo === b.keys) delete keys[b.id];
+          else keys[b.id] = combo;
+          this.store.update({ keys: Object.keys(keys).length ? keys : undefined });
+          setBindings(this.store.values.keys);
+          message.textContent = `“${b.what}” is now ${combo}.`;
+          message.classList.remove('error');
+        }
+        stop();
+      });
+      list.append(h('div', { class: 'key-binding' }, h('span', { id: `${id}-what` }, b.what), button));
+    }
+    const reset = h('button', { type: 'button', class: 'button', id: 'keys-reset' }, 'Default keys');
+    reset.addEventListener('click', () => {
+      this.store.update({ keys: undefined });
+      setBindings(undefined);
+      message.textContent = 'Every shortcut has its default keys again.';
+      message.classList.remove('error');
+    });
+    this.store.onChange(() => {
+      const now = currentBindings();
+      for (const [id, button] of buttons) if (!button.classList.contains('recording')) button.textContent = now[id] ?? '';
+    });
+    return h(
+      'fieldset',
+      { class: 'setting keys-fieldset' },
+      h('legend', {}, 'Key bindings'),
+      h('p', { class: 'setting-hint' }, 'Activate a shortcut, then press its new keys. Keys another shortcut, copy and paste, or the shell need (Ctrl+C, Tab) are refused.'),
+      list,
+      message,
+      reset,
+    );
   }
 
   open(): void {

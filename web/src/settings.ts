@@ -22,6 +22,8 @@ export interface Settings {
   copy_on_select?: boolean;
   paste_confirm?: boolean;
   first_run_seen?: boolean;
+  /** Rebound shortcuts: action id -> key combination (shortcuts.ts). */
+  keys?: Record<string, string>;
   /** The tabs and their panes (panes.ts). */
   layout?: Layout;
 }

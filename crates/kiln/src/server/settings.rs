@@ -101,6 +101,7 @@ pub fn validate(v: &Value) -> Result<(), String> {
             }
             "scrollback" => int_in(key, value, 0, 100_000)?,
             "layout" => layout(value, 0)?,
+            "keys" => keys(value)?,
             other => return Err(format!("unknown setting {other:?}")),
         }
     }
@@ -128,6 +129,36 @@ fn string_of(key: &str, v: &Value, max: usize, ok: impl Fn(&str) -> bool) -> Res
             "{key} must be a name of at most {max} letters, digits, spaces or dashes"
         )),
     }
+}
+
+/// Key bindings: an object of at most 64 action names to key combinations ("Ctrl+Shift+T"),
+/// each a short string of letters, digits, `+` and the punctuation keys name.
+fn keys(v: &Value) -> Result<(), String> {
+    let map = v
+        .as_object()
+        .ok_or("keys must be an object of action names to key combinations")?;
+    if map.len() > 64 {
+        return Err("keys may bind at most 64 actions".into());
+    }
+    for (action, combo) in map {
+        let action_ok = !action.is_empty()
+            && action.len() <= 32
+            && action
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-');
+        if !action_ok {
+            return Err(format!("keys: {action:?} is not an action name"));
+        }
+        let combo_ok = combo.as_str().is_some_and(|s| {
+            !s.is_empty() && s.len() <= 40 && s.chars().all(|c| c.is_ascii_graphic() || c == ' ')
+        });
+        if !combo_ok {
+            return Err(format!(
+                "keys: {action} must be a key combination such as Ctrl+Shift+T"
+            ));
+        }
+    }
+    Ok(())
 }
 
 /// The layout is the UI's own (tabs, panes, names); only its nesting is bounded here (its size
@@ -169,6 +200,10 @@ mod tests {
         assert!(validate(&json!({"theme": "</style>"})).is_err());
         assert!(validate(&json!({"scrollback": -1})).is_err());
         assert!(validate(&json!({"evil": 1})).is_err());
+        assert!(validate(&json!({"keys": {"new-tab": "Ctrl+Alt+T", "leave": ""}})).is_err());
+        assert!(validate(&json!({"keys": {"new-tab": 1}})).is_err());
+        assert!(validate(&json!({"keys": {"new tab": "Ctrl+T"}})).is_err());
+        assert!(validate(&json!({"keys": {"new-tab": "Ctrl+Alt+T"}})).is_ok());
         let mut deep = json!(1);
         for _ in 0..40 {
             deep = json!([deep]);

@@ -1,0 +1,253 @@
+// Browser tests of keyboard-only use and the key bindings (issue 13): every control of the chrome
+// is reachable with Tab and shows where the focus is, at desktop and phone sizes; the owner
+// rebinds kiln's shortcuts in Settings (kept by kiln, listed in the overlay, conflicts refused
+// with the reason), including plain Esc to leave the terminal; and every theme's rendered
+// text/background pairs reach WCAG AA (4.5:1), computed from the colours Chromium draws.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { openPage, saveScreenshot, startKiln, typeLine, useBrowser, waitFor, waitForLine, waitForPrompt, waitForState, withQuery } from './support/kiln.mjs';
+
+const browser = useBrowser();
+
+async function withKiln(options, body) {
+  const kiln = await startKiln(options.kiln ?? {});
+  let ui;
+  try {
+    ui = await openPage(browser(), options.query ? withQuery(kiln.url, options.query) : kiln.url, options.page ?? {});
+    await body(kiln, ui);
+  } finally {
+    await ui?.close();
+    await kiln.stop();
+  }
+}
+
+/** Activates the key button of shortcut `id` in the open settings dialog and presses `keys`. */
+async function rebind(page, id, keys) {
+  const button = page.locator(`#key-${id}`);
+  await button.scrollIntoViewIfNeeded();
+  await button.click();
+  await waitFor(page, 'recording', (bid) => document.getElementById(bid).classList.contains('recording'), `key-${id}`);
+  await page.keyboard.press(keys);
+  return (await page.locator('.key-message').innerText()).trim();
+}
+
+describe('keyboard', () => {
+  test('key bindings: rebind, refuse conflicts with the reason, show in the overlay, kept by kiln', async () => {
+    await withKiln({}, async (kiln, { page, cspViolations }) => {
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await page.getByRole('button', { name: 'Got it' }).click();
+      await page.locator('#settings-open').click();
+      const dialog = page.getByRole('dialog', { name: 'Settings' });
+      await dialog.waitFor();
+      await dialog.getByRole('group', { name: 'Key bindings' }).waitFor();
+
+      // Conflicts and keys the shell needs are refused, saying why; nothing is stored.
+      assert.match(await rebind(page, 'new-tab', 'Control+Shift+S'), /^Not changed: Ctrl\+Shift\+S is already the key for “sessions/);
+      assert.match(await rebind(page, 'new-tab', 'Control+C'), /^Not changed: Ctrl\+C belongs to the terminal's programs/);
+      assert.match(await rebind(page, 'new-tab', 'Control+Shift+V'), /^Not changed: Ctrl\+Shift\+V is kiln's key for paste/);
+      assert.match(await rebind(page, 'new-tab', 'KeyN'), /^Not changed: N types into the terminal/);
+      assert.equal(await page.locator('#key-new-tab').innerText(), 'Ctrl+Shift+T');
+      assert.equal((await kiln.api('/api/settings')).body.settings.keys, undefined);
+
+      // A free combination is taken, and plain Esc may leave the terminal (the owner's choice).
+      assert.match(await rebind(page, 'new-tab', 'Control+Alt+KeyN'), /is now Ctrl\+Alt\+N/);
+      assert.match(await rebind(page, 'leave', 'Escape'), /is now Esc/);
+      assert.equal(await page.locator('#key-new-tab').innerText(), 'Ctrl+Alt+N');
+      // Esc while recording was the new key, so the dialog is still open.
+      assert.ok(await dialog.isVisible());
+      await waitFor(page, 'saved', () => !window.__kiln.settings().pending && window.__kiln.settings().stored.keys?.leave === 'Esc');
+      assert.deepEqual((await kiln.api('/api/settings')).body.settings.keys, { 'new-tab': 'Ctrl+Alt+N', leave: 'Esc' });
+      await saveScreenshot(page, 'keyboard-key-bindings');
+      await dialog.getByRole('button', { name: 'Done' }).click();
+      await dialog.waitFor({ state: 'hidden' });
+
+      // In the terminal: the new keys act, the old one no longer does, and the shell saw none.
+      await page.locator('.panel:not(.inactive) .xterm').click();
+      await page.keyboard.press('Control+Alt+KeyN');
+      await waitFor(page, 'two tabs', () => window.__kiln.tabs().length === 2);
+      await waitForPrompt(page);
+      await page.keyboard.press('Escape');
+      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
+      await page.keyboard.press('Enter');
+      await typeLine(page, 'echo bound-keys-ok');
+      await waitForLine(page, 'bound-keys-ok');
+      assert.doesNotMatch(await page.evaluate(() => window.__kiln.text()), /\x1b|\^\[/);
+
+      // The overlay lists what is bound.
+      await page.keyboard.press('Control+Slash');
+      const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+      await help.waitFor();
+      const rows = await help.innerText();
+      assert.match(rows, /Ctrl\+Alt\+N\s+new tab/);
+      assert.match(rows, /Esc\s+leave the terminal/);
+      assert.doesNotMatch(rows, /Ctrl\+Shift\+T\s+new tab/);
+      await help.getByRole('button', { name: 'Close' }).click();
+
+      // Another browser of the same owner gets the same keys; Default keys restores them.
+      const other = await openPage(browser(), `${kiln.origin}/`, { signedIn: true });
+      try {
+        await waitForState(other.page, 'connected');
+        await waitFor(other.page, 'the keys loaded', () => window.__kiln.settings().stored.keys?.['new-tab'] === 'Ctrl+Alt+N');
+        await other.page.locator('#settings-open').click();
+        assert.equal(await other.page.locator('#key-new-tab').innerText(), 'Ctrl+Alt+N');
+        await other.page.locator('#keys-reset').click();
+        assert.equal(await other.page.locator('#key-new-tab').innerText(), 'Ctrl+Shift+T');
+        await waitFor(other.page, 'saved', () => !window.__kiln.settings().pending && window.__kiln.settings().stored.keys === undefined);
+        assert.equal((await kiln.api('/api/settings')).body.settings.keys, undefined);
+      } finally {
+        await other.close();
+      }
+      // kiln refuses garbage bindings with a clear message.
+      const bad = await kiln.api('/api/settings', { method: 'PUT', body: JSON.stringify({ keys: { 'new-tab': 42 } }), headers: { 'content-type': 'application/json' } });
+      assert.equal(bad.status, 400);
+      assert.match(JSON.stringify(bad.body), /key combination/);
+      assert.deepEqual(await cspViolations(), []);
+    });
+  });
+
+  for (const [name, viewport] of [
+    ['desktop', { width: 1440, height: 900 }],
+    ['phone', { width: 390, height: 844 }],
+  ]) {
+    test(`every control is reachable with Tab and shows its focus (${name})`, async () => {
+      const phone = name === 'phone';
+      await withKiln({ page: { viewport, hasTouch: phone, isMobile: phone } }, async (_kiln, { page }) => {
+        await waitForState(page, 'connected');
+        await waitForPrompt(page);
+        // Leave the terminal with the documented key, then walk the page with Tab.
+        await page.locator('.panel:not(.inactive) .xterm').click();
+        await page.keyboard.press('Control+Escape');
+        assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
+        const reached = new Set();
+        const noFocusRing = [];
+        for (let i = 0; i < 80; i++) {
+          const el = await page.evaluate(() => {
+            const a = document.activeElement;
+            if (!a || a === document.body) return null;
+            if (!a.id) a.id = `kbd-${Math.random().toString(36).slice(2)}`;
+            const s = getComputedStyle(a);
+            const ring = (s.outlineStyle !== 'none' && parseFloat(s.outlineWidth) >= 1) || (s.boxShadow && s.boxShadow !== 'none');
+            return { id: a.id, ring, inTerminal: !!a.closest('.xterm'), what: a.getAttribute('aria-label') || a.textContent?.trim().slice(0, 30) || a.tagName };
+          });
+          if (el && !el.inTerminal) {
+            reached.add(el.id);
+            if (!el.ring) noFocusRing.push(el.what);
+          }
+          await page.keyboard.press('Tab');
+        }
+        // The walk ends in a terminal (Tab is then the shell's; the leave key comes back out).
+        assert.ok(await page.evaluate(() => !!document.activeElement?.closest('.xterm')), 'Tab ends in the terminal');
+        // Every visible control outside the terminals and closed dialogs (the drawer's tools on a
+        // phone are behind the ⋯ button: reached through it, checked below).
+        const controls = await page.evaluate(() => {
+          const out = [];
+          for (const el of document.querySelectorAll('button, a[href], input, select, textarea, [tabindex]')) {
+            if (el.closest('.xterm, dialog:not([open])')) continue;
+            if (el.disabled || el.getAttribute('tabindex') === '-1') continue;
+            const r = el.getBoundingClientRect();
+            const s = getComputedStyle(el);
+            if (r.width === 0 || r.height === 0 || s.visibility === 'hidden') continue;
+            if (!el.id) el.id = `kbd-${Math.random().toString(36).slice(2)}`;
+            out.push({ id: el.id, what: el.getAttribute('aria-label') || el.textContent?.trim().slice(0, 30) || el.tagName });
+          }
+          return out;
+        });
+        assert.ok(controls.length >= 5, `controls found: ${controls.length}`);
+        const missed = controls.filter((c) => !reached.has(c.id)).map((c) => c.what);
+        assert.deepEqual(missed, [], `not reachable with Tab (${name})`);
+        assert.deepEqual(noFocusRing, [], `focus not visible (${name})`);
+        if (phone) {
+          // The drawer opens from the keyboard and its tools are then reachable too.
+          await page.locator('#tools-toggle').focus();
+          await page.keyboard.press('Enter');
+          await page.keyboard.press('Tab');
+          assert.ok(await page.evaluate(() => !!document.activeElement?.closest('#tools')), 'Tab goes into the opened drawer');
+        }
+        await saveScreenshot(page, `keyboard-focus-${name}`);
+      });
+    });
+  }
+
+  test('every theme: rendered text/background pairs reach 4.5:1', async () => {
+    await withKiln({ query: 'renderer=dom' }, async (_kiln, { page }) => {
+      await waitForState(page, 'connected');
+      await waitForPrompt(page);
+      await typeLine(page, 'echo contrast');
+      await waitForLine(page, 'contrast');
+      await page.evaluate(() => window.__kiln.notify('A notice to measure the contrast of', 'info'));
+      const themes = await page.locator('#set-theme option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+      assert.ok(themes.length >= 8, `themes: ${themes.length}`);
+      const failures = [];
+      for (const id of themes) {
+        await page.locator('#settings-open').click();
+        await page.locator('#set-theme').selectOption(id);
+        await page.getByRole('button', { name: 'Done' }).click();
+        await waitFor(page, 'theme applied', (t) => window.__kiln.settings().theme === t, id);
+        const pairs = await page.evaluate(measureContrast);
+        assert.ok(pairs.length >= 6, `${id}: only ${pairs.length} text elements measured`);
+        assert.ok(pairs.some((p) => p.terminal && /echo contrast/.test(p.text)), `${id}: the terminal's text was measured`);
+        assert.ok(pairs.some((p) => p.what.includes('#notice')), `${id}: the notice was measured`);
+        for (const p of pairs) if (p.ratio < 4.5) failures.push(`${id}: ${p.what} ${p.fg} on ${p.bg} = ${p.ratio.toFixed(2)}`);
+        if (id === 'kiln-light' || id === 'kiln-dark') await saveScreenshot(page, `keyboard-contrast-${id}`);
+      }
+      assert.deepEqual(failures, []);
+    });
+  });
+});
+
+/** In the page: every visible text of the chrome and the terminal with its colour, its effective background and their contrast. */
+function measureContrast() {
+  const parse = (c) => {
+    const m = /rgba?\(([^)]+)\)/.exec(c);
+    if (!m) return null;
+    const [r, g, b, a = 1] = m[1].split(/[ ,/]+/).filter(Boolean).map(Number);
+    return { r, g, b, a };
+  };
+  const over = (top, under) => ({ r: top.r * top.a + under.r * (1 - top.a), g: top.g * top.a + under.g * (1 - top.a), b: top.b * top.a + under.b * (1 - top.a), a: 1 });
+  const background = (el) => {
+    const layers = [];
+    for (let e = el; e; e = e.parentElement) {
+      const c = parse(getComputedStyle(e).backgroundColor);
+      if (c && c.a > 0) {
+        layers.push(c);
+        if (c.a >= 1) break;
+      }
+    }
+    let bg = { r: 255, g: 255, b: 255, a: 1 };
+    for (const l of layers.reverse()) bg = over(l, bg);
+    return bg;
+  };
+  const lum = ({ r, g, b }) => {
+    const f = (v) => {
+      const s = v / 255;
+      return s <= 0.03928 ? s / 12.92 : ((s + 0.055) / 1.055) ** 2.4;
+    };
+    return 0.2126 * f(r) + 0.7152 * f(g) + 0.0722 * f(b);
+  };
+  const ratio = (a, b) => {
+    const [x, y] = [lum(a), lum(b)].sort((p, q) => q - p);
+    return (x + 0.05) / (y + 0.05);
+  };
+  const hex = ({ r, g, b }) => `rgb(${Math.round(r)},${Math.round(g)},${Math.round(b)})`;
+  const out = [];
+  const seen = new Set();
+  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  for (let n = walker.nextNode(); n; n = walker.nextNode()) {
+    if (!n.textContent.trim()) continue;
+    const el = n.parentElement;
+    if (!el || seen.has(el) || el.closest('button:disabled') || el.closest('dialog:not([open]), [hidden], .xterm-helpers, .xterm-accessibility')) continue;
+    const r = el.getBoundingClientRect();
+    const s = getComputedStyle(el);
+    if (r.width === 0 || r.height === 0 || s.visibility === 'hidden' || s.display === 'none' || parseFloat(s.opacity) === 0) continue;
+    // Text of the terminal's rows: the cells with the default colours (programs choose others).
+    if (el.closest('.xterm-rows') && el.className && /xterm-(fg|bg)-/.test(el.className)) continue;
+    seen.add(el);
+    const fgc = parse(s.color);
+    if (!fgc) continue;
+    const bg = background(el);
+    const fg = over(fgc, bg);
+    out.push({ terminal: !!el.closest('.xterm-rows'), text: n.textContent, what: `${el.tagName.toLowerCase()}${el.id ? `#${el.id}` : ''}.${el.className || ''} “${n.textContent.trim().slice(0, 24)}”`, fg: hex(fg), bg: hex(bg), ratio: ratio(fg, bg) });
+  }
+  return out;
+}
