@@ -5,19 +5,30 @@
 // text/background pairs reach WCAG AA (4.5:1), computed from the colours Chromium draws.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openPage, saveScreenshot, startKiln, typeLine, useBrowser, waitFor, waitForLine, waitForPrompt, waitForState, withQuery } from './support/kiln.mjs';
+import { openPage, saveScreenshot, startEmulator, startKiln, typeLine, useBrowser, waitFor, waitForLine, waitForPrompt, waitForState, withQuery } from './support/kiln.mjs';
 
 const browser = useBrowser();
 
+/** Runs `body` against kiln and a page; with `token`, kiln holds a token of the emulator, so the
+ *  status area shows its chips (they are controls too). */
 async function withKiln(options, body) {
-  const kiln = await startKiln(options.kiln ?? {});
+  const emu = options.token ? await startEmulator() : undefined;
+  let kiln;
   let ui;
   try {
+    kiln = await startKiln({ ...(options.kiln ?? {}), ...(emu ? { env: { DATABRICKS_HOST: emu.host } } : {}) });
+    if (emu) {
+      const pat = (await emu.admin('POST', '/tokens', { user: emu.user, lifetime_seconds: 3600 })).token_value;
+      const res = await kiln.api('/api/credentials', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: pat }) });
+      assert.equal(res.status, 200, JSON.stringify(res.body));
+    }
     ui = await openPage(browser(), options.query ? withQuery(kiln.url, options.query) : kiln.url, options.page ?? {});
+    if (emu) await waitFor(ui.page, 'the token chip', () => (window.__kilnStatus?.parts() ?? []).some((p) => p.id === 'credentials-indicator' && p.level === 'ok'));
     await body(kiln, ui);
   } finally {
     await ui?.close();
-    await kiln.stop();
+    await kiln?.stop();
+    await emu?.stop();
   }
 }
 
@@ -112,7 +123,7 @@ describe('keyboard', () => {
   ]) {
     test(`every control is reachable with Tab and shows its focus (${name})`, async () => {
       const phone = name === 'phone';
-      await withKiln({ page: { viewport, hasTouch: phone, isMobile: phone } }, async (_kiln, { page }) => {
+      await withKiln({ token: true, page: { viewport, hasTouch: phone, isMobile: phone } }, async (_kiln, { page }) => {
         await waitForState(page, 'connected');
         await waitForPrompt(page);
         // Leave the terminal with the documented key, then walk the page with Tab.
@@ -154,6 +165,7 @@ describe('keyboard', () => {
           return out;
         });
         assert.ok(controls.length >= 5, `controls found: ${controls.length}`);
+        assert.ok(controls.some((c) => c.id === (phone ? 'state-summary' : 'credentials-indicator')), `the status area is among the controls (${name})`);
         const missed = controls.filter((c) => !reached.has(c.id)).map((c) => c.what);
         assert.deepEqual(missed, [], `not reachable with Tab (${name})`);
         assert.deepEqual(noFocusRing, [], `focus not visible (${name})`);
@@ -170,7 +182,7 @@ describe('keyboard', () => {
   }
 
   test('every theme: rendered text/background pairs reach 4.5:1', async () => {
-    await withKiln({ query: 'renderer=dom' }, async (_kiln, { page }) => {
+    await withKiln({ token: true, query: 'renderer=dom' }, async (_kiln, { page }) => {
       await waitForState(page, 'connected');
       await waitForPrompt(page);
       await typeLine(page, 'echo contrast');
@@ -188,6 +200,7 @@ describe('keyboard', () => {
         assert.ok(pairs.length >= 6, `${id}: only ${pairs.length} text elements measured`);
         assert.ok(pairs.some((p) => p.terminal && /echo contrast/.test(p.text)), `${id}: the terminal's text was measured`);
         assert.ok(pairs.some((p) => p.what.includes('#notice')), `${id}: the notice was measured`);
+        assert.ok(pairs.some((p) => p.what.includes('#credentials-indicator')), `${id}: the status area was measured`);
         for (const p of pairs) if (p.ratio < 4.5) failures.push(`${id}: ${p.what} ${p.fg} on ${p.bg} = ${p.ratio.toFixed(2)}`);
         if (id === 'kiln-light' || id === 'kiln-dark') await saveScreenshot(page, `keyboard-contrast-${id}`);
       }
