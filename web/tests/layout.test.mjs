@@ -1,7 +1,8 @@
 // Browser tests of the UI's defects found by trying it as a new user would: renaming a tab never
 // types into the shell, the page never widens (20 tabs, a 300-character notice) at desktop and
-// phone sizes, tabs past the session limit leave no dead tabs, keyboard focus can leave the
-// terminal and come back, and Enter after closing the last tab opens a new one.
+// phone sizes at DPR 1 and 2 and at every width from 320 px up, tabs past the session limit leave
+// no dead tabs, keyboard focus can leave the terminal and come back, and Enter after closing the
+// last tab opens a new one.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
@@ -28,6 +29,18 @@ async function withKiln(options, body) {
     await ui?.close();
     await kiln.stop();
   }
+}
+
+/** In the page: whether nothing is wider than the viewport (the terminal included). */
+function overflowFree() {
+  const vw = window.innerWidth;
+  if (document.documentElement.scrollWidth > vw || document.body.scrollWidth > vw) return false;
+  for (const el of document.querySelectorAll('.topbar, .statusbar, .panels, .panel:not(.inactive)')) {
+    if (el.getBoundingClientRect().right > vw + 0.5) return false;
+  }
+  const panel = document.querySelector('.panel:not(.inactive)');
+  const screen = panel?.querySelector('.xterm-screen');
+  return !(panel && screen && screen.getBoundingClientRect().right > panel.getBoundingClientRect().right + 0.5);
 }
 
 /** The page's width problems: anything wider than the viewport, terminals wider than their panel. */
@@ -125,6 +138,30 @@ describe('layout and focus', () => {
       });
     }
   }
+
+  test('every width from 320 px up: 12 tabs and a 300-character notice never widen the page', async () => {
+    await withKiln({ kiln: { args: ['--max-sessions', '32'] }, page: { viewport: { width: 1440, height: 900 } } }, async (_kiln, { page }) => {
+      await waitForState(page, 'connected');
+      for (let n = 2; n <= 12; n++) {
+        await page.getByRole('button', { name: 'New terminal' }).click();
+        await waitFor(page, `${n} tabs connected`, (n) => {
+          const tabs = window.__kiln.tabs();
+          return tabs.length === n && tabs[n - 1].state === 'connected';
+        }, n);
+      }
+      await page.evaluate(() => window.__kiln.notify('y'.repeat(150) + ' ' + 'long-word-'.repeat(15), 'error'));
+      for (const width of [320, 360, 414, 480, 599, 600, 699, 700, 768, 1024, 1280, 1920]) {
+        await page.setViewportSize({ width, height: 800 });
+        // The terminal refits after the resize: wait for that, then nothing may stick out.
+        const problems = await waitFor(page, `no overflow at ${width} px`, overflowFree).then(
+          () => [],
+          () => page.evaluate(overflow),
+        );
+        assert.deepEqual(problems, [], `at ${width} px`);
+      }
+      await saveScreenshot(page, 'layout-12-tabs-320px');
+    });
+  });
 
   test('past the session limit: one clear message, no dead tabs', async () => {
     await withKiln({ kiln: { args: ['--max-sessions', '2'] } }, async (kiln, { page }) => {
