@@ -1,7 +1,7 @@
 // Browser tests of keyboard-only use and the key bindings (issue 13): every control of the chrome
-// is reachable with Tab and shows where the focus is, at desktop and phone sizes; the owner
-// rebinds kiln's shortcuts in Settings (kept by kiln, listed in the overlay, conflicts refused
-// with the reason), including plain Esc to leave the terminal; and every theme's rendered
+// is reachable with Tab, has a name and shows where the focus is, at desktop and phone sizes; the
+// owner rebinds kiln's shortcuts in Settings (kept by kiln, listed in the overlay, conflicts
+// refused with the reason), including plain Esc to leave the terminal; and every theme's rendered
 // text/background pairs reach WCAG AA (4.5:1), computed from the colours Chromium draws.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
@@ -160,12 +160,16 @@ describe('keyboard', () => {
             const s = getComputedStyle(el);
             if (r.width === 0 || r.height === 0 || s.visibility === 'hidden') continue;
             if (!el.id) el.id = `kbd-${Math.random().toString(36).slice(2)}`;
-            out.push({ id: el.id, what: el.getAttribute('aria-label') || el.textContent?.trim().slice(0, 30) || el.tagName });
+            // Its accessible name: aria-label, aria-labelledby, a <label>, or its text.
+            const labelledBy = (el.getAttribute('aria-labelledby') ?? '').split(/\s+/).map((i) => document.getElementById(i)?.textContent ?? '').join(' ');
+            const name = (el.getAttribute('aria-label') || labelledBy || [...(el.labels ?? [])].map((l) => l.textContent).join(' ') || el.textContent || el.getAttribute('title') || '').trim();
+            out.push({ id: el.id, name, what: el.getAttribute('aria-label') || el.textContent?.trim().slice(0, 30) || el.outerHTML.slice(0, 60) });
           }
           return out;
         });
         assert.ok(controls.length >= 5, `controls found: ${controls.length}`);
         assert.ok(controls.some((c) => c.id === (phone ? 'state-summary' : 'credentials-indicator')), `the status area is among the controls (${name})`);
+        assert.deepEqual(controls.filter((c) => !c.name).map((c) => c.what), [], `controls without a name (${name})`);
         const missed = controls.filter((c) => !reached.has(c.id)).map((c) => c.what);
         assert.deepEqual(missed, [], `not reachable with Tab (${name})`);
         assert.deepEqual(noFocusRing, [], `focus not visible (${name})`);
