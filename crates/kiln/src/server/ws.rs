@@ -1,6 +1,11 @@
 //! The WebSocket transport of `docs/protocol.md`: hello, snapshot when needed, output as binary
 //! frames read from the ring at this viewer's own offset, control as JSON text frames; input and
 //! resize from the client. Input runs in its own task so a large paste never stalls output.
+//!
+//! Output flow control: a client that said `"flow"` is understood (the hello carries
+//! `"flow":true`) may send `{"type":"pause"}` when it has more written to its terminal than it has
+//! drawn, and `{"type":"resume"}` once it caught up. A paused viewer is sent no output (its offset
+//! stays where it is; the ring keeps the bytes, as for any slow viewer), only control frames.
 
 use super::AppState;
 use super::error::AppError;
@@ -16,7 +21,7 @@ use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
 /// Largest output frame (64 KiB).
@@ -38,7 +43,13 @@ pub struct WsQuery {
 #[derive(Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
 enum ClientMessage {
-    Resize { cols: u16, rows: u16 },
+    Resize {
+        cols: u16,
+        rows: u16,
+    },
+    /// Stop sending output to this viewer until `resume` (its terminal is behind).
+    Pause,
+    Resume,
 }
 
 type Tx = SplitSink<WebSocket, Message>;
@@ -82,8 +93,13 @@ async fn run(
     let _viewer = session.attach();
     let (mut tx, rx) = socket.split();
     let (ctl_tx, ctl_rx) = mpsc::channel::<Message>(8);
-    let input = tokio::spawn(input_loop(rx, session.clone(), ctl_tx));
-    if let Err(e) = output_loop(&mut tx, &session, offset, &shutdown, ctl_rx).await {
+    let (paused_tx, paused_rx) = watch::channel(false);
+    let input = tokio::spawn(input_loop(rx, session.clone(), ctl_tx, paused_tx));
+    let viewer = Viewer {
+        ctl: ctl_rx,
+        paused: paused_rx,
+    };
+    if let Err(e) = output_loop(&mut tx, &session, offset, &shutdown, viewer).await {
         tracing::debug!(session = %session.id(), error = %e, "viewer connection ended");
     }
     input.abort();
@@ -107,7 +123,8 @@ async fn send_snapshot(tx: &mut Tx, session: &Session, hello: bool) -> Result<u6
     let snap = session.snapshot();
     let header = if hello {
         json!({"type": "hello", "protocol": 1, "session": session.id(), "offset": snap.offset,
-               "snapshot": true, "snapshot_len": snap.bytes.len(), "cols": snap.cols, "rows": snap.rows})
+               "snapshot": true, "snapshot_len": snap.bytes.len(), "cols": snap.cols, "rows": snap.rows,
+               "flow": true})
     } else {
         json!({"type": "snapshot", "offset": snap.offset, "snapshot_len": snap.bytes.len()})
     };
@@ -119,18 +136,29 @@ async fn send_snapshot(tx: &mut Tx, session: &Session, hello: bool) -> Result<u6
     Ok(snap.offset)
 }
 
+/// What the input task tells the output loop: control frames to send, and pause/resume.
+struct Viewer {
+    ctl: mpsc::Receiver<Message>,
+    paused: watch::Receiver<bool>,
+}
+
 async fn output_loop(
     tx: &mut Tx,
     session: &Session,
     offset: Option<u64>,
     shutdown: &CancellationToken,
-    mut ctl_rx: mpsc::Receiver<Message>,
+    viewer: Viewer,
 ) -> Result<(), axum::Error> {
+    let Viewer {
+        ctl: mut ctl_rx,
+        mut paused,
+    } = viewer;
     let (mut cols, mut rows) = session.size();
     let mut off = match offset.map(|o| (o, session.read(o, 1))) {
         Some((o, ReadResult::Data { .. } | ReadResult::Pending)) => {
             let hello = json!({"type": "hello", "protocol": 1, "session": session.id(), "offset": o,
-                               "snapshot": false, "snapshot_len": 0, "cols": cols, "rows": rows});
+                               "snapshot": false, "snapshot_len": 0, "cols": cols, "rows": rows,
+                               "flow": true});
             tx.send(text(hello)).await?;
             o
         }
@@ -146,7 +174,8 @@ async fn output_loop(
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
     loop {
-        loop {
+        // A pause that arrives during a burst stops it at the next frame.
+        while !*paused.borrow_and_update() {
             match session.read(off, FRAME_BYTES) {
                 ReadResult::Data { bytes, .. } => {
                     off += bytes.len() as u64;
@@ -159,6 +188,7 @@ async fn output_loop(
                 }
             }
         }
+        let is_paused = *paused.borrow();
         // A server shutdown also closes every session: say which it is.
         if shutdown.is_cancelled() {
             tx.send(text(json!({"type": "shutdown"}))).await?;
@@ -190,7 +220,8 @@ async fn output_loop(
         tokio::select! {
             biased;
             _ = shutdown.cancelled() => continue,
-            _ = session.changed(off), if !exit_sent => {}
+            _ = session.changed(off), if !exit_sent && !is_paused => {}
+            r = paused.changed() => if r.is_err() { return Ok(()) }, // the client went away
             _ = session.closed(), if exit_sent => {}
             msg = ctl_rx.recv() => match msg {
                 Some(m) => tx.send(m).await?,
@@ -205,6 +236,7 @@ async fn input_loop(
     mut rx: SplitStream<WebSocket>,
     session: Arc<Session>,
     ctl: mpsc::Sender<Message>,
+    paused: watch::Sender<bool>,
 ) {
     while let Some(Ok(msg)) = rx.next().await {
         let problem = match msg {
@@ -212,6 +244,14 @@ async fn input_loop(
             Message::Text(t) => match serde_json::from_str::<ClientMessage>(t.as_str()) {
                 Ok(ClientMessage::Resize { cols, rows }) => {
                     session.resize(cols, rows).err().map(|e| e.to_string())
+                }
+                Ok(ClientMessage::Pause) => {
+                    paused.send_replace(true);
+                    None
+                }
+                Ok(ClientMessage::Resume) => {
+                    paused.send_replace(false);
+                    None
                 }
                 Err(e) => Some(format!("unknown message: {e}")),
             },

@@ -34,4 +34,5 @@ mod signals;
 mod sync;
 mod sync_serve;
 mod terminal;
+mod terminal_flow;
 mod whoami_metadata;
