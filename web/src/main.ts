@@ -167,6 +167,7 @@ function boot(): void {
     rows: tab.term.term.rows,
     /** A large paste on its way: bytes sent and total. */
     paste: tab.pasteProgress,
+    flow: tab.flow,
   });
   const find = (id?: string) => (id ? tabs.list.find((t) => t.sessionId === id) : (tabs.active ?? undefined));
   Object.defineProperty(window, '__kiln', {

@@ -80,6 +80,11 @@ export class Tab {
   private paste: PasteStream | undefined;
   /** Its progress (tests read it). */
   pasteProgress: { sent: number; total: number } | null = null;
+
+  /** Output flow control of the current transport (tests): bytes not yet drawn, paused, pauses. */
+  get flow(): { unwritten: number; paused: boolean; pauses: number } | null {
+    return this.transport?.flowState ?? null;
+  }
   private inSnapshot = false;
   private active = false;
   /** Nothing was written to the terminal yet (a first attach may replay the whole output). */
@@ -230,8 +235,8 @@ export class Tab {
     const transport = new Transport(
       session.id,
       {
-        output: (data) => {
-          this.term.term.write(data);
+        output: (data, written) => {
+          this.term.term.write(data, written);
           if (replaying && (transport.offset ?? 0) >= replayUntil!) {
             replaying = false;
             this.term.afterWrites(() => {

@@ -3,6 +3,12 @@
 // loss, no repeat), and falls back to HTTP long-polling on the same offsets when WebSockets keep
 // failing while the server itself answers. Input typed while disconnected waits (bounded) and is
 // sent once the stream is back.
+//
+// Output flow control: every byte handed to the terminal counts until the terminal reports it
+// written (xterm.js's write callback). When more than FLOW_HIGH_BYTES are pending, the viewer
+// asks the server to pause its output; below FLOW_LOW_BYTES it resumes. Nothing is dropped: the
+// server keeps the bytes in its ring (a viewer that falls a whole ring behind gets a snapshot, as
+// any slow viewer does). Only servers whose hello says `flow: true` are asked.
 
 import { wsProtocols } from './auth';
 import * as api from './api';
@@ -23,8 +29,8 @@ export type ConnState =
 
 /** What the transport tells its terminal, in stream order. */
 export interface TransportHandlers {
-  /** Bytes to write to the terminal (snapshot or live). */
-  output(data: Uint8Array): void;
+  /** Bytes to write to the terminal (snapshot or live); call `written` once they are processed. */
+  output(data: Uint8Array, written: () => void): void;
   /** The terminal is to be reset to a snapshot of a `cols`×`rows` screen; its bytes follow. */
   snapshotStart(cols: number, rows: number): void;
   /** The snapshot's last byte was delivered; live bytes follow. */
@@ -51,6 +57,10 @@ const POLL_WAIT_SECS = 25;
 const MAX_PENDING_BYTES = 64 << 10;
 /** Largest input message: WebSocket frames (1 MiB) and HTTP input bodies (the server's limit). */
 const INPUT_CHUNK_BYTES = 1 << 20;
+/** Output handed to the terminal and not yet written, above which the server is asked to pause. */
+export const FLOW_HIGH_BYTES = 256 << 10;
+/** Pending output below which a paused server is asked to resume. */
+export const FLOW_LOW_BYTES = 32 << 10;
 
 /** Delay before reconnect attempt `attempt` (1-based). */
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {
@@ -92,6 +102,8 @@ interface Hello {
   snapshot_len: number;
   cols: number;
   rows: number;
+  /** The server understands `pause` / `resume` (absent from older servers). */
+  flow?: boolean;
 }
 
 type Control =
@@ -122,6 +134,13 @@ export class Transport {
   private pendingBytes = 0;
   private httpQueue: Uint8Array[] = [];
   private httpSending = false;
+  /** Output handed to the terminal and not yet reported written. */
+  private unwritten = 0;
+  /** Whether the current WebSocket's server understands pause/resume, and whether it is paused. */
+  private flow = false;
+  private paused = false;
+  /** How many times this transport paused the server (tests read it). */
+  private pauses = 0;
   private readonly onOnline = () => {
     if (this.state.kind === 'offline' || this.state.kind === 'reconnecting') this.connect();
   };
@@ -297,17 +316,47 @@ export class Transport {
     }
   }
 
+  /** Hands bytes to the terminal, counting them until it reports them written. */
+  private deliver(data: Uint8Array): void {
+    const n = data.length;
+    this.unwritten += n;
+    this.h.output(data, () => {
+      this.unwritten -= n;
+      this.checkFlow();
+    });
+    this.checkFlow();
+  }
+
+  /** Pauses or resumes the server's output to this viewer as the terminal falls behind or catches up. */
+  private checkFlow(): void {
+    const ws = this.ws;
+    if (!this.flow || !ws || ws.readyState !== WebSocket.OPEN) return;
+    if (!this.paused && this.unwritten > FLOW_HIGH_BYTES) {
+      this.paused = true;
+      this.pauses += 1;
+      ws.send(JSON.stringify({ type: 'pause' }));
+    } else if (this.paused && this.unwritten < FLOW_LOW_BYTES) {
+      this.paused = false;
+      ws.send(JSON.stringify({ type: 'resume' }));
+    }
+  }
+
+  /** Output handed to the terminal and not yet written, and whether the server is paused (tests). */
+  get flowState(): { unwritten: number; paused: boolean; pauses: number } {
+    return { unwritten: this.unwritten, paused: this.paused, pauses: this.pauses };
+  }
+
   private onBytes(data: Uint8Array): void {
     if (this.snapshotLeft > 0) {
       const n = Math.min(this.snapshotLeft, data.length);
-      this.h.output(data.subarray(0, n));
+      this.deliver(data.subarray(0, n));
       this.snapshotLeft -= n;
       if (this.snapshotLeft === 0) this.h.snapshotEnd();
       data = data.subarray(n);
       if (data.length === 0) return;
     }
     this.offset = (this.offset ?? 0) + data.length;
-    this.h.output(data);
+    this.deliver(data);
   }
 
   private openWebSocket(): void {
@@ -344,11 +393,15 @@ export class Transport {
         case 'hello':
           hello = true;
           this.wsFailures = 0;
+          // A new connection starts unpaused on the server.
+          this.flow = msg.flow === true;
+          this.paused = false;
           this.size = { cols: msg.cols, rows: msg.rows };
           this.snapshotLeft = 0;
           if (msg.snapshot) this.beginSnapshot(msg.offset, msg.snapshot_len);
           else this.offset = msg.offset;
           this.attachedVia('websocket', msg.snapshot);
+          this.checkFlow();
           break;
         case 'snapshot':
           this.beginSnapshot(msg.offset, msg.snapshot_len);
