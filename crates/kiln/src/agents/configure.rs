@@ -13,7 +13,7 @@ use std::path::PathBuf;
 pub enum Item {
     /// A coding agent.
     Agent(Agent),
-    /// Git identity and hooks path.
+    /// Git identity.
     Git,
     /// The Databricks CLI's profile.
     Databricks,
@@ -114,7 +114,6 @@ pub fn plan_git(ctx: &Context) -> ItemPlan {
     match git::plan(ctx) {
         Ok(g) => {
             p.files.extend(g.file);
-            p.dirs.extend(g.hooks_dir);
             p.notes = g.notes;
         }
         Err(e) => p.error = Some(e.to_string()),

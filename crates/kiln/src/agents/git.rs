@@ -1,5 +1,7 @@
-//! Git: the identity (`user.name`, `user.email` from SCIM `Me`) and a global hooks path
-//! (`core.hooksPath = ~/.kiln/git-hooks`, the directory created, ready for `kiln sync`'s hook).
+//! Git: the identity (`user.name`, `user.email` from SCIM `Me`). Git's hooks path is not
+//! touched here: `core.hooksPath` has one owner, [`crate::sync::hooks`], which points it at
+//! `~/.kiln/git-hooks` only together with the scripts there that chain to the user's own hooks
+//! (a hooks path set here without them would silence the repositories' `.git/hooks`).
 //! Edited with `git config --file` on a copy of `~/.gitconfig`, so git's own format rules apply
 //! and the result can be shown as a diff first. Values the user already set (in `~/.gitconfig` or
 //! `~/.config/git/config`) are kept: kiln only fills in what is missing.
@@ -14,15 +16,8 @@ use std::process::{Command, Stdio};
 pub struct GitPlan {
     /// The `~/.gitconfig` change, if any.
     pub file: Option<FileChange>,
-    /// The hooks directory to create, if missing.
-    pub hooks_dir: Option<PathBuf>,
     /// Things worth telling the user (values kept, identity unknown).
     pub notes: Vec<String>,
-}
-
-/// `~/.kiln/git-hooks`.
-pub fn hooks_dir(home: &Path) -> PathBuf {
-    home.join(crate::state::DIR_NAME).join("git-hooks")
 }
 
 /// `git` with the allow-listed environment and `HOME` = `home` (so no `GIT_CONFIG_*` or
@@ -47,7 +42,6 @@ fn global_value(home: &Path, key: &str) -> Result<Option<String>, ConfigureError
 /// Computes the git changes.
 pub fn plan(ctx: &Context) -> Result<GitPlan, ConfigureError> {
     let home = &ctx.home;
-    let hooks = hooks_dir(home);
     let mut plan = GitPlan::default();
     let mut sets: Vec<(&str, String)> = Vec::new();
     match &ctx.identity {
@@ -63,17 +57,6 @@ pub fn plan(ctx: &Context) -> Result<GitPlan, ConfigureError> {
         None => plan
             .notes
             .push("git identity not set: the Databricks identity is unknown".into()),
-    }
-    let hooks_str = hooks.display().to_string();
-    match global_value(home, "core.hooksPath")? {
-        None => sets.push(("core.hooksPath", hooks_str)),
-        Some(v) if v == hooks_str => {}
-        Some(v) => plan.notes.push(format!(
-            "git core.hooksPath kept as {v:?} (kiln's sync hook needs {hooks_str:?})"
-        )),
-    }
-    if !hooks.is_dir() {
-        plan.hooks_dir = Some(hooks);
     }
     if sets.is_empty() {
         return Ok(plan);
@@ -125,17 +108,8 @@ fn tempfile_in_tmp() -> Result<PathBuf, ConfigureError> {
     Ok(dir)
 }
 
-/// Applies a plan: the hooks directory, then the file.
+/// Applies a plan: the file.
 pub fn apply(plan: &GitPlan) -> Result<(), ConfigureError> {
-    if let Some(dir) = &plan.hooks_dir {
-        std::fs::DirBuilder::new()
-            .recursive(true)
-            .create(dir)
-            .map_err(|source| ConfigureError::Io {
-                path: dir.clone(),
-                source,
-            })?;
-    }
     if let Some(f) = &plan.file {
         f.apply()?;
     }

@@ -53,7 +53,7 @@ pub use crate::agent::Agent;
 pub struct Selection {
     /// Selected agents, in display order.
     pub agents: Vec<Agent>,
-    /// Configure the git identity and hooks path.
+    /// Configure the git identity.
     pub git: bool,
     /// Configure the Databricks CLI's access.
     pub databricks: bool,

@@ -6,6 +6,10 @@
 //! repository's path) into `~/.kiln/sync/inbox/` and return at once: no network, no token, no
 //! waiting, so nothing the committing process or its group does can lose the upload, which runs
 //! inside `kiln serve`. The scripts hold paths only.
+//!
+//! This module is the only place in kiln that sets git's `core.hooksPath`: it never points git
+//! at `~/.kiln/git-hooks` without the chaining scripts in it, and a hooks folder the user had
+//! configured globally keeps running (recorded in `.previous-hooks-path`).
 
 use std::io;
 use std::os::unix::fs::PermissionsExt;
@@ -47,7 +51,7 @@ const MARKER: &str = "# kiln-sync-hook v1";
 
 /// `~/.kiln/git-hooks`.
 pub fn hooks_dir(home: &Path) -> PathBuf {
-    crate::agents::git::hooks_dir(home)
+    home.join(crate::state::DIR_NAME).join("git-hooks")
 }
 
 /// `~/.kiln/sync/inbox`.

@@ -239,7 +239,10 @@ async fn fresh_home_matches_golden_and_is_idempotent() {
     ] {
         assert_eq!(env.mode(secret), 0o600, "{secret}");
     }
-    assert!(env.home.join(".kiln/git-hooks").is_dir());
+    assert!(
+        !env.home.join(".kiln/git-hooks").exists(),
+        "git hooks are kiln sync's to install, with their chaining scripts"
+    );
     assert_idempotent(&env, &args);
 }
 

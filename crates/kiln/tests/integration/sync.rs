@@ -212,3 +212,93 @@ async fn thousand_files_mirror_byte_for_byte_after_each_commit() {
         "no stale copy left behind"
     );
 }
+
+/// A hook script at `path` that appends `marker` to `log` and exits with `code`.
+fn marker_hook(path: &Path, log: &Path, marker: &str, code: i32) {
+    write(
+        path,
+        format!(
+            "#!/bin/sh\necho {marker} \"$@\" >> '{}'\nexit {code}\n",
+            log.display()
+        )
+        .as_bytes(),
+    );
+    std::fs::set_permissions(path, std::os::unix::fs::PermissionsExt::from_mode(0o755)).unwrap();
+}
+
+/// The user already has a global `core.hooksPath`: kiln's hooks (the one owner of that
+/// setting) take its place and chain to it, so the user's hooks still run, with their
+/// arguments and exit status, and a commit also notifies kiln; installing again (a restart)
+/// keeps the chain. (Configuring git for the agents never sets it: see the agents goldens.)
+#[test]
+fn a_global_hooks_path_of_the_users_keeps_running_behind_kiln_hooks() {
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let log = h.join("hooks.log");
+    let mine = h.join("my hooks");
+    marker_hook(&mine.join("pre-commit"), &log, "global-pre", 0);
+    marker_hook(&mine.join("post-checkout"), &log, "global-checkout", 0);
+    write(
+        &h.join(".gitconfig"),
+        b"[core]\n\thooksPath = ~/my hooks\n[alias]\n\tst = status\n",
+    );
+    let dir = new_repo(h, "p", &[("a.txt", b"a\n")]);
+    // Without kiln, git runs the global folder, not the repository's own hooks.
+    marker_hook(&dir.join(".git/hooks/pre-commit"), &log, "repo-pre", 0);
+    assert!(
+        std::fs::read_to_string(&log)
+            .unwrap()
+            .contains("global-pre")
+    );
+    std::fs::remove_file(&log).unwrap();
+
+    let kiln_dir = h.join(".kiln");
+    kiln::sync::hooks::install(h, &kiln_dir).unwrap();
+    kiln::sync::hooks::install(h, &kiln_dir).unwrap(); // a restart: the chain survives
+    let config = std::fs::read_to_string(h.join(".gitconfig")).unwrap();
+    assert!(
+        config.contains(&format!(
+            "hooksPath = {}",
+            h.join(".kiln/git-hooks").display()
+        )),
+        "{config}"
+    );
+    assert!(
+        config.contains("st = status"),
+        "the rest of the file kept: {config}"
+    );
+
+    write(&dir.join("b.txt"), b"b\n");
+    git(h, &dir, &["add", "-A"]);
+    git(h, &dir, &["commit", "-q", "-m", "second"]);
+    git(h, &dir, &["checkout", "-q", "-b", "side"]);
+    let ran = std::fs::read_to_string(&log).unwrap();
+    assert!(ran.contains("global-pre"), "{ran}");
+    assert!(
+        !ran.contains("repo-pre"),
+        "git would not have run it either: {ran}"
+    );
+    let head = git(h, &dir, &["rev-parse", "HEAD"]);
+    assert!(
+        ran.contains(&format!(
+            "global-checkout {} {} 1",
+            head.trim(),
+            head.trim()
+        )),
+        "arguments passed on: {ran}"
+    );
+    let notices = kiln::sync::hooks::drain_inbox(&kiln_dir);
+    assert_eq!(notices, vec![dir.clone()], "the commit notified kiln");
+
+    // The user's hook still decides: a failing pre-commit stops the commit.
+    marker_hook(&mine.join("pre-commit"), &log, "global-pre-refuses", 1);
+    write(&dir.join("c.txt"), b"c\n");
+    git(h, &dir, &["add", "-A"]);
+    let out = git_cmd(h, &dir)
+        .args(["commit", "-q", "-m", "refused"])
+        .output()
+        .unwrap();
+    assert!(!out.status.success(), "the user's pre-commit refused it");
+    assert_eq!(git(h, &dir, &["rev-parse", "HEAD"]), head);
+    assert!(kiln::sync::hooks::drain_inbox(&kiln_dir).is_empty());
+}
