@@ -45,7 +45,7 @@ pub fn main() -> ExitCode {
     let cli = Cli::parse();
     crate::logging::init();
     let apps = match &cli.command {
-        Command::Serve(_) => match crate::server::cli::prepare() {
+        Command::Serve(args) => match crate::server::cli::prepare(args) {
             Ok(apps) => apps,
             Err(code) => return code,
         },

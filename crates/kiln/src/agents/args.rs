@@ -31,12 +31,59 @@ pub enum AgentsCommand {
     Check(CheckArgs),
 }
 
-/// Options every subcommand has.
-#[derive(Debug, Clone, clap::Args)]
-pub struct CommonArgs {
+/// Which agents: `kiln agents` and `kiln serve`'s setup runner share this one flag.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct SelectionArg {
     /// Agents to work on, e.g. `claude,codex` (also `git`, `databricks`, `all`). Default: all.
     #[arg(long, env = "KILN_AGENTS")]
     pub agents: Option<String>,
+}
+
+impl SelectionArg {
+    /// The selection it names (everything when absent).
+    pub fn selection(&self) -> Result<super::Selection, String> {
+        match &self.agents {
+            Some(a) => super::Selection::parse(a),
+            None => Ok(super::Selection::all()),
+        }
+    }
+}
+
+/// Which package pins: `kiln agents` and `kiln serve`'s setup runner share this one flag.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ManifestArg {
+    /// A JSON manifest overriding the pinned agent packages (docs/agents.md). The variables
+    /// KILN_CLAUDE_VERSION, KILN_CODEX_VERSION, KILN_GEMINI_VERSION, KILN_OPENCODE_VERSION and
+    /// KILN_HERMES_VERSION override one agent's version.
+    #[arg(long, env = "KILN_AGENTS_MANIFEST", value_name = "FILE")]
+    pub manifest: Option<PathBuf>,
+}
+
+impl ManifestArg {
+    /// The built-in manifest with this override and the version variables applied.
+    pub fn load(&self) -> Result<Manifest, String> {
+        Manifest::load(self.manifest.as_deref(), &resolve::process_env())
+    }
+}
+
+/// `kiln serve`'s agents setup.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct ServeSetupArgs {
+    /// Set the coding agents up when kiln serve starts (1 or 0) [default: 1 on Databricks
+    /// Apps, 0 elsewhere].
+    #[arg(long = "agents-setup", env = "KILN_AGENTS_SETUP", value_name = "1|0")]
+    pub setup: Option<String>,
+    #[command(flatten)]
+    pub selection: SelectionArg,
+    #[command(flatten)]
+    pub manifest: ManifestArg,
+}
+
+/// Options every subcommand has.
+#[derive(Debug, Clone, clap::Args)]
+pub struct CommonArgs {
+    #[command(flatten)]
+    pub selection: SelectionArg,
     /// HOME to configure (default: $HOME), e.g. a scratch directory.
     #[arg(long)]
     pub home: Option<PathBuf>,
@@ -49,9 +96,8 @@ pub struct PrefixArgs {
     /// Default: <home>/.local.
     #[arg(long)]
     pub prefix: Option<PathBuf>,
-    /// A JSON manifest overriding the pinned packages (also KILN_AGENTS_MANIFEST).
-    #[arg(long)]
-    pub manifest: Option<PathBuf>,
+    #[command(flatten)]
+    pub manifest: ManifestArg,
 }
 
 /// Model-call target.
@@ -181,7 +227,7 @@ pub(super) fn prefix_of(p: &PrefixArgs, home: &Path) -> Result<PathBuf, String> 
 }
 
 pub(super) fn manifest_of(p: &PrefixArgs) -> Result<Manifest, String> {
-    Manifest::load(p.manifest.as_deref(), &resolve::process_env())
+    p.manifest.load()
 }
 
 /// HOMEs searched for the gateway's files: the target HOME, then the caller's.

@@ -49,7 +49,7 @@ fn report(plan: &ItemPlan, applied: Option<&Result<(), super::plan::ConfigureErr
 }
 
 pub(super) async fn configure_cmd(a: ConfigureArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
+    let sel = a.common.selection.selection()?;
     let home = home_of(&a.common)?;
     let (ctx, notes) = context(&home, &a.target).await?;
     for n in &notes {
@@ -139,13 +139,13 @@ async fn run_installs(
 }
 
 pub(super) async fn install_cmd(a: InstallArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
+    let sel = a.common.selection.selection()?;
     let home = home_of(&a.common)?;
     run_installs(&sel, &home, &a.prefix, a.verbose).await
 }
 
 pub(super) async fn setup(a: SetupArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
+    let sel = a.common.selection.selection()?;
     let home = home_of(&a.common)?;
     let (ctx, notes) = context(&home, &a.target).await?;
     for n in &notes {
@@ -175,7 +175,7 @@ async fn gateway_usage(
 }
 
 pub(super) async fn status_cmd(a: StatusArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
+    let sel = a.common.selection.selection()?;
     let home = home_of(&a.common)?;
     let prefix = prefix_of(&a.prefix, &home)?;
     let usage =
@@ -203,7 +203,7 @@ pub(super) async fn status_cmd(a: StatusArgs) -> Result<bool, String> {
 }
 
 pub(super) async fn check_cmd(a: CheckArgs) -> Result<bool, String> {
-    let sel = Selection::from_flag_or_env(a.common.agents.as_deref())?;
+    let sel = a.common.selection.selection()?;
     let home = home_of(&a.common)?;
     let mut opts = CheckOptions::new(home.clone(), prefix_of(&a.prefix, &home)?);
     opts.prompt = a.prompt.clone();

@@ -59,15 +59,15 @@ impl Manifest {
     /// The built-in manifest with an override file (if any) and version variables applied.
     pub fn load(file: Option<&Path>, env: &BTreeMap<String, String>) -> Result<Self, String> {
         let mut m = Self::built_in()?;
-        let file = file
-            .map(Path::to_path_buf)
-            .or_else(|| env.get("KILN_AGENTS_MANIFEST").map(Into::into));
         if let Some(path) = file {
-            let text = std::fs::read_to_string(&path)
+            let text = std::fs::read_to_string(path)
                 .map_err(|e| format!("cannot read manifest {}: {e}", path.display()))?;
             m.overlay(&text)
                 .map_err(|e| format!("manifest {}: {e}", path.display()))?;
         }
+        // KILN_<AGENT>_VERSION: one variable per agent, read from `env` (the process
+        // environment, or a test's map) and listed in `--manifest`'s help rather than being
+        // five clap flags.
         for agent in Agent::ALL {
             let var = format!("KILN_{}_VERSION", agent.name().to_ascii_uppercase());
             if let (Some(v), Some(spec)) = (env.get(&var), m.agents.get_mut(agent.name()))

@@ -106,17 +106,6 @@ impl Selection {
         sel.agents.sort();
         Ok(sel)
     }
-
-    /// `--agents` if given, else `KILN_AGENTS`, else everything.
-    pub fn from_flag_or_env(flag: Option<&str>) -> Result<Self, String> {
-        match flag {
-            Some(f) => Self::parse(f),
-            None => match std::env::var("KILN_AGENTS") {
-                Ok(v) => Self::parse(&v).map_err(|e| format!("KILN_AGENTS: {e}")),
-                Err(_) => Ok(Self::all()),
-            },
-        }
-    }
 }
 
 #[cfg(test)]

@@ -3,17 +3,19 @@
 //! started again when a token is first configured (the cell goes from empty to holding one). The
 //! Databricks CLI's `[kiln]` profile is the credentials code's to write; setup only reports it.
 
+use super::args::ServeSetupArgs;
 use super::setup::{SetupOptions, SetupRunner};
 use crate::credentials::Credentials;
 use crate::gateway::GatewayHandle;
 use tokio_util::sync::CancellationToken;
 
-/// Whether `kiln serve` sets agents up: `KILN_AGENTS_SETUP=1|0` decides; without it, yes on
-/// Databricks Apps and no elsewhere (a laptop's `kiln serve` does not install agents unasked).
-pub fn enabled_by_env(in_apps: bool) -> bool {
-    match std::env::var("KILN_AGENTS_SETUP") {
-        Ok(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
-        Err(_) => in_apps,
+/// Whether `kiln serve` sets agents up: `--agents-setup` / `KILN_AGENTS_SETUP` (1|0) decides;
+/// without it, yes on Databricks Apps and no elsewhere (a laptop's `kiln serve` does not install
+/// agents unasked).
+pub fn enabled(setup: Option<&str>, in_apps: bool) -> bool {
+    match setup {
+        Some(v) => matches!(v.trim(), "1" | "true" | "yes" | "on"),
+        None => in_apps,
     }
 }
 
@@ -77,10 +79,10 @@ pub fn spawn_for_server(
     runner
 }
 
-/// The runner's options for `kiln serve` from the environment (`KILN_AGENTS_SETUP`,
-/// `KILN_AGENTS`, `KILN_AGENTS_MANIFEST`, `HOME`); `None` when setup is off.
-pub fn options_from_env(in_apps: bool) -> Option<SetupOptions> {
-    if !enabled_by_env(in_apps) {
+/// The runner's options for `kiln serve` from its flags (`--agents-setup`, `--agents`,
+/// `--manifest`) and `HOME`; `None` when setup is off.
+pub fn options_for_serve(in_apps: bool, args: &ServeSetupArgs) -> Option<SetupOptions> {
+    if !enabled(args.setup.as_deref(), in_apps) {
         return None;
     }
     let home = std::path::PathBuf::from(std::env::var_os("HOME")?);
@@ -91,11 +93,11 @@ pub fn options_from_env(in_apps: bool) -> Option<SetupOptions> {
             return None;
         }
     };
-    match super::Selection::from_flag_or_env(None) {
+    match args.selection.selection() {
         Ok(s) => opts.selection = s,
         Err(e) => tracing::warn!(error = %e, "ignoring KILN_AGENTS; setting up every agent"),
     }
-    match super::manifest::Manifest::load(None, &super::resolve::process_env()) {
+    match args.manifest.load() {
         Ok(m) => opts.manifest = m,
         Err(e) => tracing::warn!(error = %e, "ignoring the manifest override"),
     }

@@ -36,6 +36,19 @@ pub struct GatewayArgs {
     /// Tracing of model calls (see docs/observability.md).
     #[command(flatten)]
     pub trace: crate::gateway::TraceArgs,
+    /// The workspace URL (the init script has it from the cluster's spark_env_vars).
+    #[arg(long, env = HOST_ENV, value_name = "URL")]
+    pub host: Option<String>,
+    /// The token (in spark_env_vars, a secret reference). Prefer the environment or
+    /// --token-stdin: a command line can be read by other users of the machine.
+    #[arg(long, env = TOKEN_ENV, hide_env_values = true)]
+    pub token: Option<String>,
+    /// The cluster's access mode (`SINGLE_USER`, `USER_ISOLATION`, …): decides whose token is
+    /// accepted (docs/cluster.md).
+    #[arg(long, env = ACCESS_MODE_ENV, value_name = "MODE")]
+    pub access_mode: Option<String>,
+    #[command(flatten)]
+    pub settings: crate::gateway::cli::GatewaySettings,
 }
 
 /// A Databricks client for `host` with a fixed token.
@@ -49,8 +62,9 @@ pub fn client_for(host: &str, token: Secret) -> anyhow::Result<Client> {
         .map_err(|e| anyhow!("{e}"))
 }
 
-fn env_value(name: &str) -> Option<String> {
-    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+/// A flag's value unless it is blank.
+fn given(value: &Option<String>) -> Option<String> {
+    value.clone().filter(|v| !v.trim().is_empty())
 }
 
 /// Runs the gateway until SIGTERM / SIGINT.
@@ -59,17 +73,17 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         tracing::warn!(error = %e, "cannot make the gateway non-dumpable");
     }
     let layout = Layout::new(&args.root);
-    let host = env_value(HOST_ENV)
+    let host = given(&args.host)
         .ok_or_else(|| anyhow!("{HOST_ENV} is not set (the workspace URL, in spark_env_vars)"))?;
     let token = if args.token_stdin {
         read_token_line()?
     } else {
-        env_value(TOKEN_ENV).ok_or_else(|| {
+        given(&args.token).ok_or_else(|| {
             anyhow!("{TOKEN_ENV} is not set (a {{{{secrets/<scope>/<key>}}}} reference in spark_env_vars)")
         })?
     };
     let token = Secret::new(token.trim().to_owned());
-    let mode_value = env_value(ACCESS_MODE_ENV).unwrap_or_default();
+    let mode_value = given(&args.access_mode).unwrap_or_default();
     let mode = AccessMode::parse(&mode_value);
     let client = client_for(&host, token.clone())?;
 
@@ -106,8 +120,8 @@ pub async fn run(args: GatewayArgs) -> anyhow::Result<()> {
         write_discovery: true,
         trace: args.trace.settings()?,
         ..GatewayOptions::default()
-    }
-    .with_process_env();
+    };
+    let opts = args.settings.apply(opts);
     let source: Arc<dyn TokenSource> = Arc::new(StaticToken::new(token));
     let handle = gateway::start(opts, host.clone(), source).await?;
 

@@ -1,6 +1,6 @@
 //! The Databricks Apps runtime as kiln sees it: detection (`DATABRICKS_APP_NAME` and
 //! `DATABRICKS_APP_PORT` both set), the port to bind, the workspace, the app's service principal
-//! and the `KILN_OWNER` override. The service principal secret arrives separately (see
+//! and the owner override (`kiln serve --owner` / `KILN_OWNER`). The service principal secret arrives separately (see
 //! [`super::sp_secret`]): it is never read from here.
 
 use std::fmt;
@@ -56,8 +56,14 @@ impl AppsEnv {
             host: var("DATABRICKS_HOST"),
             workspace_id: var("DATABRICKS_WORKSPACE_ID"),
             client_id: var("DATABRICKS_CLIENT_ID"),
-            owner_override: var("KILN_OWNER"),
+            owner_override: None,
         }))
+    }
+
+    /// The same, with the owner override (`kiln serve --owner` / `KILN_OWNER`; blank is unset).
+    pub fn with_owner(mut self, owner: Option<&str>) -> Self {
+        self.owner_override = owner.map(|o| o.trim().to_owned()).filter(|o| !o.is_empty());
+        self
     }
 
     /// Reads the process environment.
@@ -99,12 +105,14 @@ mod tests {
             ("DATABRICKS_HOST", "dbc-1.cloud.databricks.com"),
             ("DATABRICKS_CLIENT_ID", "sp"),
             ("DATABRICKS_CLIENT_SECRET", "must-not-be-read"),
-            ("KILN_OWNER", " "),
         ]))
         .unwrap()
-        .unwrap();
+        .unwrap()
+        .with_owner(Some(" "));
         assert_eq!(a.port, 8000);
-        assert_eq!(a.owner_override, None, "blank KILN_OWNER is unset");
+        assert_eq!(a.owner_override, None, "a blank owner is unset");
+        let a = a.with_owner(Some(" alice@example.com "));
+        assert_eq!(a.owner_override.as_deref(), Some("alice@example.com"));
         assert_eq!(a.client_id.as_deref(), Some("sp"));
         assert!(!format!("{a:?}").contains("must-not-be-read"));
     }

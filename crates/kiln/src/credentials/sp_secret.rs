@@ -11,7 +11,8 @@ use std::io::{self, IsTerminal, Read, Write};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-/// Set (to `1`) in the re-executed process: the secret is on stdin.
+/// Set (to `1`) in the re-executed process: the secret is on stdin. Not a setting (kiln sets
+/// it for itself when it re-executes), so it is no clap flag.
 const HANDOFF_VAR: &str = "KILN_SP_SECRET_STDIN";
 /// Where Databricks Apps puts the secret.
 pub const SECRET_VAR: &str = "DATABRICKS_CLIENT_SECRET";

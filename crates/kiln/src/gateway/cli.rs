@@ -50,6 +50,37 @@ pub struct RunArgs {
     /// Tracing of model calls as MLflow traces (see docs/observability.md).
     #[command(flatten)]
     pub trace: super::TraceArgs,
+    #[command(flatten)]
+    pub settings: GatewaySettings,
+}
+
+/// Settings of every gateway kiln runs (`kiln serve`'s, `kiln gateway`, `kiln cluster gateway`).
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GatewaySettings {
+    /// Log model request bodies (prompts) at debug level: `1` or `true` turns it on. Off by
+    /// default.
+    #[arg(
+        long = "gateway-log-bodies",
+        env = "KILN_GATEWAY_LOG_BODIES",
+        value_name = "1|0"
+    )]
+    pub log_bodies: Option<String>,
+}
+
+impl GatewaySettings {
+    /// `opts` with these settings and the process environment's (see
+    /// [`GatewayOptions::with_process_env`]).
+    pub fn apply(&self, opts: GatewayOptions) -> GatewayOptions {
+        let mut opts = opts.with_process_env();
+        if self
+            .log_bodies
+            .as_deref()
+            .is_some_and(|v| v == "1" || v == "true")
+        {
+            opts.log_bodies = true;
+        }
+        opts
+    }
 }
 
 /// Arguments of `kiln gateway status`.
@@ -110,7 +141,7 @@ pub fn parse_base_urls(
 async fn run_gateway(args: RunArgs) -> anyhow::Result<()> {
     let source = ConfigFileSource::from_process(args.profile.as_deref())
         .map_err(|e| anyhow!(ConfigProblem(e.to_string())))?;
-    let mut opts = GatewayOptions::default().with_process_env();
+    let mut opts = args.settings.apply(GatewayOptions::default());
     if let Some(listen) = args.listen {
         opts.listen = listen;
         opts.fallback_to_free_port = false;

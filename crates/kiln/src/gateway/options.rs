@@ -45,7 +45,8 @@ pub struct GatewayOptions {
     pub workspace_id: Option<String>,
     /// The older AI Gateway host to probe instead of the derived one.
     pub legacy_gateway_host: Option<String>,
-    /// Log request bodies at debug level (`KILN_GATEWAY_LOG_BODIES=1`); off by default.
+    /// Log request bodies at debug level (`--gateway-log-bodies 1` / `KILN_GATEWAY_LOG_BODIES`);
+    /// off by default.
     pub log_bodies: bool,
     /// Send every model call as an OpenTelemetry span to MLflow (`None`: off).
     pub trace: Option<super::trace::TraceSettings>,
@@ -76,8 +77,9 @@ impl Default for GatewayOptions {
 }
 
 impl GatewayOptions {
-    /// Fills `gateway_host`, `workspace_id` and `log_bodies` from `DATABRICKS_GATEWAY_HOST`,
-    /// `DATABRICKS_WORKSPACE_ID` and `KILN_GATEWAY_LOG_BODIES` where not already set.
+    /// Fills `gateway_host` and `workspace_id` from `DATABRICKS_GATEWAY_HOST` and
+    /// `DATABRICKS_WORKSPACE_ID` where not already set (kiln's own settings are clap flags:
+    /// [`super::cli::GatewaySettings`]).
     pub fn with_process_env(mut self) -> Self {
         let var = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
         if self.gateway_host.is_none() {
@@ -85,9 +87,6 @@ impl GatewayOptions {
         }
         if self.workspace_id.is_none() {
             self.workspace_id = var("DATABRICKS_WORKSPACE_ID");
-        }
-        if var("KILN_GATEWAY_LOG_BODIES").is_some_and(|v| v == "1" || v == "true") {
-            self.log_bodies = true;
         }
         self
     }

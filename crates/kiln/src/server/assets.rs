@@ -18,7 +18,7 @@
 use super::error::AppError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::sync::LazyLock;
 
 /// Placeholders in index.html.
@@ -160,13 +160,6 @@ fn not_modified(headers: &HeaderMap, etag: &str) -> bool {
     })
 }
 
-/// `KILN_UI_DIR`, read once: serve the UI from this directory instead of the embedded bundle.
-static UI_DIR: LazyLock<Option<PathBuf>> = LazyLock::new(|| {
-    std::env::var_os("KILN_UI_DIR")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-});
-
 /// FNV-1a, 64 bit: a cache key, not a security measure.
 struct Fnv1a(u64);
 
@@ -185,11 +178,12 @@ impl Fnv1a {
     }
 }
 
-/// Serves the UI file for `uri` (`/` is `index.html`), or a JSON 404. `headers` are the
-/// request's (`Accept-Encoding`, `If-None-Match`); HEAD gets the same answer without a body
-/// (the server drops it).
-pub async fn fallback(uri: Uri, headers: HeaderMap) -> Response {
-    let result = match UI_DIR.as_deref() {
+/// Serves the UI file for `uri` (`/` is `index.html`) from `ui_dir` (`kiln serve --ui-dir`,
+/// `KILN_UI_DIR`) or the embedded bundle, or a JSON 404. `headers` are the request's
+/// (`Accept-Encoding`, `If-None-Match`); HEAD gets the same answer without a body (the server
+/// drops it).
+pub async fn fallback(ui_dir: Option<&Path>, uri: Uri, headers: HeaderMap) -> Response {
+    let result = match ui_dir {
         Some(dir) => from_dir(dir, uri.path()).await,
         None => Ok(embedded(&uri, &headers)),
     };
@@ -432,7 +426,7 @@ mod tests {
 
     #[tokio::test]
     async fn embedded_assets_are_served_with_types_and_caching() {
-        let index = fallback(Uri::from_static("/"), HeaderMap::new()).await;
+        let index = fallback(None, Uri::from_static("/"), HeaderMap::new()).await;
         assert_eq!(index.status(), StatusCode::OK);
         assert_eq!(
             index.headers()[header::CONTENT_TYPE],

@@ -20,9 +20,26 @@ const EXIT_DEADLINE: Duration = Duration::from_secs(8);
 /// Arguments of `kiln serve`.
 #[derive(Debug, clap::Args)]
 pub struct ServeArgs {
-    /// Address to listen on. Anything but loopback needs KILN_ACCESS_KEY set explicitly.
+    /// Address to listen on. Anything but loopback needs an explicit access key.
     #[arg(long, default_value = "127.0.0.1:8000")]
     pub bind: SocketAddr,
+    /// The access key browsers sign in with (at least 16 characters: letters, digits, - _ . ~).
+    /// Default: a random one, printed at start. Prefer the environment variable: a command
+    /// line can be read by other users of the machine.
+    #[arg(
+        long,
+        env = "KILN_ACCESS_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
+    pub access_key: Option<String>,
+    /// Lifetime of the Databricks tokens kiln mints, in seconds (10 to 86400) [default: 900].
+    #[arg(long, env = "KILN_TOKEN_LIFETIME_SECONDS", value_name = "SECONDS")]
+    pub token_lifetime_seconds: Option<String>,
+    /// On Databricks Apps: the owner's email, for when the app's service principal cannot read
+    /// its own app (default: the app's creator).
+    #[arg(long, env = "KILN_OWNER", value_name = "EMAIL")]
+    pub owner: Option<String>,
     /// Bytes of output kept per session for reconnects.
     #[arg(long, default_value_t = 4 << 20)]
     pub ring_bytes: usize,
@@ -55,6 +72,16 @@ pub struct ServeArgs {
     /// Tracing of the agents' model calls as MLflow traces (see docs/observability.md).
     #[command(flatten)]
     pub trace: crate::gateway::TraceArgs,
+    /// Serve the web UI from this directory (a built web/dist) instead of the embedded bundle,
+    /// for UI development.
+    #[arg(long, env = "KILN_UI_DIR", value_name = "DIR")]
+    pub ui_dir: Option<std::ffi::OsString>,
+    /// The coding agents' setup at start (`--agents-setup 1`, `--agents`, `--manifest`).
+    #[command(flatten)]
+    pub agents: crate::agents::args::ServeSetupArgs,
+    /// The model gateway's settings.
+    #[command(flatten)]
+    pub gateway: crate::gateway::cli::GatewaySettings,
 }
 
 /// Why `kiln serve` could not start.
@@ -72,8 +99,8 @@ pub enum ServeError {
 }
 
 fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Options, ServeError> {
-    let key = match std::env::var("KILN_ACCESS_KEY") {
-        Ok(k) if !k.is_empty() => AccessKey::fixed(&k).map_err(ServeError::Config)?,
+    let key = match args.access_key.as_deref() {
+        Some(k) if !k.is_empty() => AccessKey::fixed(k).map_err(ServeError::Config)?,
         // On Databricks Apps the owner check replaces the key (the proxy is the only way in).
         _ if apps.is_some() => AccessKey::random()?,
         _ if !args.bind.ip().is_loopback() => {
@@ -90,16 +117,23 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
     opts.term.max_sessions = args.max_sessions.max(1);
     opts.term.shell = args.shell.clone();
     opts.term.idle_timeout = Duration::from_secs(args.idle_hours.max(1) * 3600);
+    opts.ui_dir = args
+        .ui_dir
+        .clone()
+        .filter(|d| !d.is_empty())
+        .map(PathBuf::from);
     opts.upload_limit = args.upload_limit_mib.max(1) << 20;
     let in_apps = apps.is_some();
     opts.credentials = credential_options(args, apps)?;
-    let mut gateway = crate::gateway::GatewayOptions::default().with_process_env();
+    let mut gateway = args
+        .gateway
+        .apply(crate::gateway::GatewayOptions::default());
     gateway.trace = args
         .trace
         .settings()
         .map_err(|e| ServeError::Config(e.to_string()))?;
     opts.gateway = Some(gateway);
-    opts.agents = crate::agents::serve::options_from_env(in_apps);
+    opts.agents = crate::agents::serve::options_for_serve(in_apps, &args.agents);
     if args.sync
         && let Some(home) = std::env::var_os("HOME")
     {
@@ -110,9 +144,9 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
     Ok(opts)
 }
 
-/// `KILN_TOKEN_LIFETIME_SECONDS`, checked against the accepted range.
-fn token_lifetime() -> Result<Duration, ServeError> {
-    let Ok(raw) = std::env::var("KILN_TOKEN_LIFETIME_SECONDS") else {
+/// `--token-lifetime-seconds` / `KILN_TOKEN_LIFETIME_SECONDS`, checked against the accepted range.
+fn token_lifetime(raw: Option<&str>) -> Result<Duration, ServeError> {
+    let Some(raw) = raw else {
         return Ok(credentials::DEFAULT_LIFETIME);
     };
     let range = credentials::MIN_LIFETIME.as_secs()..=credentials::MAX_LIFETIME.as_secs();
@@ -131,7 +165,7 @@ fn credential_options(
     apps: Option<AppsSettings>,
 ) -> Result<CredentialsOptions, ServeError> {
     let mut opts = CredentialsOptions {
-        lifetime: token_lifetime()?,
+        lifetime: token_lifetime(args.token_lifetime_seconds.as_deref())?,
         ..CredentialsOptions::default()
     };
     if apps.is_some() {
@@ -236,10 +270,10 @@ async fn watch_signals(shutdown: CancellationToken) {
 /// Apps the service principal secret is taken (this may re-execute kiln without it in the
 /// environment; see [`credentials::sp_secret`]), then the process is made non-dumpable. `Err`
 /// carries the exit status when kiln cannot go on.
-pub fn prepare() -> Result<Option<AppsSettings>, ExitCode> {
+pub fn prepare(args: &ServeArgs) -> Result<Option<AppsSettings>, ExitCode> {
     let apps = match AppsEnv::from_process() {
         Ok(Some(env)) => Some(AppsSettings {
-            env,
+            env: env.with_owner(args.owner.as_deref()),
             sp_secret: credentials::sp_secret::take(),
         }),
         Ok(None) => None,

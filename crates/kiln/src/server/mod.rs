@@ -33,7 +33,7 @@ pub use guard::CSP;
 pub use login::LoginCodes;
 
 use axum::Router;
-use axum::extract::DefaultBodyLimit;
+use axum::extract::{DefaultBodyLimit, State};
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::middleware::{from_fn, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
@@ -66,6 +66,8 @@ pub struct Options {
     pub input_wait: Duration,
     /// Where uploads go; `None` means `$HOME/uploads` of the shells.
     pub uploads_dir: Option<PathBuf>,
+    /// Serve the UI from this directory instead of the embedded bundle (development).
+    pub ui_dir: Option<PathBuf>,
     /// Program to run instead of the login shell (tests).
     pub command: Option<Vec<String>>,
     /// Databricks Apps owner check, the Databricks token, its rotation and broker.
@@ -89,6 +91,7 @@ impl Options {
             upload_limit: 32 << 20,
             input_wait: Duration::from_secs(10),
             uploads_dir: None,
+            ui_dir: None,
             command: None,
             credentials: crate::credentials::CredentialsOptions::default(),
             gateway: None,
@@ -112,6 +115,8 @@ pub struct Inner {
     pub upload_limit: usize,
     pub input_wait: Duration,
     pub uploads_dir: PathBuf,
+    /// See [`Options::ui_dir`].
+    pub ui_dir: Option<PathBuf>,
     pub command: Option<Vec<String>>,
     pub credentials: crate::credentials::Credentials,
     /// The model gateway, when one runs (`GET /api/usage`).
@@ -187,9 +192,14 @@ pub fn router(state: AppState) -> Router {
         .with_state(state)
 }
 
-async fn fallback(method: Method, uri: Uri, headers: HeaderMap) -> Response {
+async fn fallback(
+    State(state): State<AppState>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
     if (method == Method::GET || method == Method::HEAD) && !uri.path().starts_with("/api/") {
-        return assets::fallback(uri, headers).await;
+        return assets::fallback(state.ui_dir.as_deref(), uri, headers).await;
     }
     AppError::not_found("route").into_response()
 }
@@ -245,6 +255,7 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         upload_limit: opts.upload_limit,
         input_wait: opts.input_wait,
         uploads_dir,
+        ui_dir: opts.ui_dir,
         command: opts.command,
         credentials,
         gateway,
