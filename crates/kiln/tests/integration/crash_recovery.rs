@@ -190,11 +190,11 @@ async fn a_kill_mid_rotation_leaves_no_live_token_and_no_stale_files() {
     .await;
     let info = broker_info(home).unwrap();
     let url = info["url"].as_str().unwrap();
-    assert!(
-        profile(home).contains(&format!("metadata_service_url = {url}/")),
-        "{}",
-        profile(home)
-    );
+    // The profile is written just after broker.json: wait for it too.
+    until("the new kiln's profile names its broker", || async {
+        profile(home).contains(&format!("metadata_service_url = {url}/"))
+    })
+    .await;
     let status = credentials(&k3).await;
     assert_eq!(status["token"]["orphans"], 1, "{status}");
     assert_eq!(status["token"]["earlier_runs"], 1, "{status}");
