@@ -3,7 +3,7 @@
 //! the local key in `~/.kiln/gateway.key` (64 hex digits). An explicit `--gateway URL` /
 //! `--gateway-key-file` wins.
 
-use crate::gateway::auth::KEY_FILE;
+use crate::gateway::auth::{KEY_FILE, parse_key};
 use crate::gateway::discovery::{self, DISCOVERY_FILE};
 use kiln_databricks::Secret;
 use std::path::{Path, PathBuf};
@@ -36,18 +36,16 @@ pub fn discover(homes: &[PathBuf]) -> Result<GatewayInfo, String> {
     ))
 }
 
-/// Reads and checks a key file.
+/// Reads a key file; what a valid key is, is the gateway's rule ([`parse_key`]).
 pub fn read_key(path: &Path) -> Result<Secret, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read the gateway key {}: {e}", path.display()))?;
-    let key = text.trim();
-    if key.len() < 32 || !key.chars().all(|c| c.is_ascii_hexdigit()) {
-        return Err(format!(
-            "{} does not hold a gateway key (hex digits expected)",
+    parse_key(&text).ok_or_else(|| {
+        format!(
+            "{} does not hold a gateway key (64 hex digits expected)",
             path.display()
-        ));
-    }
-    Ok(Secret::new(key))
+        )
+    })
 }
 
 /// The key: `explicit`, else the first existing `~/.kiln/gateway.key` among `homes`.

@@ -124,16 +124,23 @@ pub fn strip_key_param(query: Option<&str>) -> Option<String> {
     (!kept.is_empty()).then(|| kept.join("&"))
 }
 
+/// The key in the text of a key file (surrounding whitespace ignored): exactly 64 hex digits,
+/// else `None`. The one rule for what a gateway key is; `kiln agents` checks key files with it.
+pub fn parse_key(text: &str) -> Option<Secret> {
+    let t = text.trim();
+    let valid = t.len() == KEY_BYTES * 2 && t.bytes().all(|b| b.is_ascii_hexdigit());
+    valid.then(|| Secret::new(t.to_owned()))
+}
+
 /// The key in `path`, if the file exists and holds one.
 fn read_key(path: &Path) -> io::Result<Option<Secret>> {
     match std::fs::read_to_string(path) {
         Ok(text) => {
-            let t = text.trim();
-            let valid = t.len() == KEY_BYTES * 2 && t.bytes().all(|b| b.is_ascii_hexdigit());
-            if !valid {
+            let key = parse_key(&text);
+            if key.is_none() {
                 tracing::warn!(path = %path.display(), "the gateway key file does not hold a key; replacing it");
             }
-            Ok(valid.then(|| Secret::new(t.to_owned())))
+            Ok(key)
         }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
