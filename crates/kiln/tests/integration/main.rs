@@ -20,6 +20,7 @@ mod credentials;
 mod credentials_local;
 mod credentials_process;
 mod credentials_sdk;
+mod fuzz;
 mod gateway_binary;
 mod gateway_flavours;
 mod gateway_serve;
