@@ -64,7 +64,8 @@ export function apiUrl(path: string): URL {
   return new URL(path, document.baseURI);
 }
 
-async function errorOf(res: Response): Promise<ApiError> {
+/** The ApiError of a failed answer: the body's `error` and `message`, else the status line. */
+export async function errorOf(res: Response): Promise<ApiError> {
   let code = 'http_' + res.status;
   let message = `${res.status} ${res.statusText}`.trim();
   try {
@@ -77,14 +78,21 @@ async function errorOf(res: Response): Promise<ApiError> {
   return new ApiError(res.status, code, message);
 }
 
-async function send(path: string, init: RequestInit = {}): Promise<Response> {
-  let res: Response;
+/**
+ * Fetches `path` of this server with the access key, whatever the status; a network failure is
+ * an ApiError with status 0 (an abort stays an AbortError). Every API module goes through this.
+ */
+export async function request(path: string, init: RequestInit = {}): Promise<Response> {
   try {
-    res = await authFetch(apiUrl(path), init);
+    return await authFetch(apiUrl(path), init);
   } catch (e) {
     if (e instanceof DOMException && e.name === 'AbortError') throw e;
     throw new ApiError(0, 'network', 'the kiln server cannot be reached');
   }
+}
+
+async function send(path: string, init: RequestInit = {}): Promise<Response> {
+  const res = await request(path, init);
   if (!res.ok) {
     const error = await errorOf(res);
     if (res.status === 401) askForKey(error.message);

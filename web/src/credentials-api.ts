@@ -2,8 +2,7 @@
 // and its Databricks token, and pasting a personal access token. Also the pure helpers the
 // banner uses (durations as m:ss, what to say about a state), unit-tested in the browser tests.
 
-import { authFetch } from './auth';
-import { ApiError, apiUrl } from './api';
+import { errorOf, request } from './api';
 
 /** The token part of the status. */
 export interface TokenStatus {
@@ -45,24 +44,8 @@ export interface PasteResult {
 }
 
 async function call(init?: RequestInit): Promise<Response> {
-  let res: Response;
-  try {
-    res = await authFetch(apiUrl('api/credentials'), init);
-  } catch {
-    throw new ApiError(0, 'network', 'the kiln server cannot be reached');
-  }
-  if (!res.ok) {
-    let code = 'http_' + res.status;
-    let message = `${res.status} ${res.statusText}`.trim();
-    try {
-      const body = (await res.json()) as { error?: string; message?: string };
-      if (body.error) code = body.error;
-      if (body.message) message = body.message;
-    } catch {
-      // not JSON
-    }
-    throw new ApiError(res.status, code, message);
-  }
+  const res = await request('api/credentials', init);
+  if (!res.ok) throw await errorOf(res);
   return res;
 }
 

@@ -1,8 +1,7 @@
 // The agents setup API of kiln serve (GET /api/agents, POST /api/agents/{name}/retry) and the
 // pure functions the setup panel shows it with. GET answers 404 when setup is off.
 
-import { authFetch } from './auth';
-import { ApiError, apiUrl } from './api';
+import { errorOf, request } from './api';
 
 export type SetupStatus = 'pending' | 'running' | 'ok' | 'failed' | 'skipped';
 
@@ -34,21 +33,11 @@ export interface SetupSnapshot {
   items: SetupItem[];
 }
 
-async function call(path: string, init: RequestInit = {}): Promise<Response> {
-  let res: Response;
-  try {
-    res = await authFetch(apiUrl(path), init);
-  } catch (e) {
-    throw new ApiError(0, 'network', `kiln is not reachable: ${e instanceof Error ? e.message : String(e)}`);
-  }
-  return res;
-}
-
 /** The progress, or `null` when setup is off on this server. */
 export async function fetchSetup(): Promise<SetupSnapshot | null> {
-  const res = await call('api/agents');
+  const res = await request('api/agents');
   if (res.status === 404) return null;
-  if (!res.ok) throw new ApiError(res.status, 'http', `GET /api/agents answered ${res.status}`);
+  if (!res.ok) throw await errorOf(res);
   const body = (await res.json()) as SetupSnapshot | { enabled: false };
   if ('enabled' in body && body.enabled === false) return null;
   return body as SetupSnapshot;
@@ -56,16 +45,8 @@ export async function fetchSetup(): Promise<SetupSnapshot | null> {
 
 /** Sets one item up again. */
 export async function retrySetup(name: string): Promise<void> {
-  const res = await call(`api/agents/${encodeURIComponent(name)}/retry`, { method: 'POST' });
-  if (res.status === 202) return;
-  let message = `retry answered ${res.status}`;
-  try {
-    const body = (await res.json()) as { message?: string; error?: string };
-    message = body.message ?? body.error ?? message;
-  } catch {
-    // Not JSON: keep the status.
-  }
-  throw new ApiError(res.status, 'http', message);
+  const res = await request(`api/agents/${encodeURIComponent(name)}/retry`, { method: 'POST' });
+  if (res.status !== 202) throw await errorOf(res);
 }
 
 /** `850 ms`, `4.2 s`, `2 min 5 s`. */

@@ -1,8 +1,7 @@
 // The workspace sync API of kiln serve (GET /api/sync, POST /api/sync/retry) and the pure
 // functions the sync indicator and panel show it with. `{"enabled": false}` when sync is off.
 
-import { authFetch } from './auth';
-import { ApiError, apiUrl } from './api';
+import { errorOf, request } from './api';
 
 export type SyncState = 'synced' | 'pending' | 'syncing' | 'failed' | 'conflict' | 'restoring' | 'empty';
 
@@ -30,39 +29,23 @@ export interface SyncSnapshot {
   projects: SyncProject[];
 }
 
-async function call(path: string, init: RequestInit = {}): Promise<Response> {
-  try {
-    return await authFetch(apiUrl(path), init);
-  } catch (e) {
-    throw new ApiError(0, 'network', `kiln is not reachable: ${e instanceof Error ? e.message : String(e)}`);
-  }
-}
-
 /** The sync status; `null` when sync is off. */
 export async function fetchSync(): Promise<SyncSnapshot | null> {
-  const res = await call('api/sync');
+  const res = await request('api/sync');
   if (res.status === 404) return null;
-  if (!res.ok) throw new ApiError(res.status, 'http', `GET /api/sync answered ${res.status}`);
+  if (!res.ok) throw await errorOf(res);
   const body = (await res.json()) as SyncSnapshot | { enabled: false };
   return body.enabled ? (body as SyncSnapshot) : null;
 }
 
 /** Queues a sync of one project now. */
 export async function retrySync(name: string): Promise<void> {
-  const res = await call('api/sync/retry', {
+  const res = await request('api/sync/retry', {
     method: 'POST',
     headers: { 'Content-Type': 'application/json' },
     body: JSON.stringify({ name }),
   });
-  if (res.status === 202) return;
-  let message = `retry answered ${res.status}`;
-  try {
-    const body = (await res.json()) as { message?: string };
-    message = body.message ?? message;
-  } catch {
-    // Not JSON: keep the status.
-  }
-  throw new ApiError(res.status, 'http', message);
+  if (res.status !== 202) throw await errorOf(res);
 }
 
 /** The indicator's text: `sync ✓`, `sync 2 pending`, `sync: 1 failed`. */
