@@ -1,64 +1,12 @@
 //! Test controls shared by the Rust handle ([`crate::RunningEmulator`]) and the HTTP admin
 //! API: seeding identities, creating users and tokens, and reading recorded state.
 
-use std::fmt;
-
-use serde::Serialize;
-
-use crate::apps::routes::insert_app;
+use crate::apps::store::insert_app;
 use crate::clusters::RecordedInitScript;
 use crate::ids;
 use crate::tokens;
-use crate::world::{Shared, World};
+use crate::world::{Identities, SeededUser, Shared, World};
 use crate::{EmulatorError, EmulatorOptions};
-
-/// A seeded user and its personal access token.
-#[derive(Clone, Serialize)]
-pub struct SeededUser {
-    /// Email (SCIM `userName`).
-    pub email: String,
-    /// A PAT that never expires.
-    pub token: String,
-}
-
-impl fmt::Debug for SeededUser {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SeededUser")
-            .field("email", &self.email)
-            .field("token", &"<redacted>")
-            .finish()
-    }
-}
-
-/// The identities a started emulator was seeded with.
-#[derive(Clone, Serialize)]
-pub struct Identities {
-    /// `http://127.0.0.1:PORT`.
-    pub workspace_url: String,
-    /// Workspace id.
-    pub workspace_id: u64,
-    /// Users; the first created the app.
-    pub users: Vec<SeededUser>,
-    /// The app's name.
-    pub app_name: String,
-    /// The app's service principal client id.
-    pub sp_client_id: String,
-    /// The app's service principal OAuth secret.
-    pub sp_client_secret: String,
-}
-
-impl fmt::Debug for Identities {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("Identities")
-            .field("workspace_url", &self.workspace_url)
-            .field("workspace_id", &self.workspace_id)
-            .field("users", &self.users)
-            .field("app_name", &self.app_name)
-            .field("sp_client_id", &self.sp_client_id)
-            .field("sp_client_secret", &"<redacted>")
-            .finish()
-    }
-}
 
 /// Seeds users, their PATs and the app into a fresh world.
 pub fn seed(

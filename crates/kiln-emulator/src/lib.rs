@@ -52,10 +52,10 @@ use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
 pub use clusters::RecordedInitScript;
-pub use control::{Identities, SeededUser};
 pub use faults::{Fault, FaultAction};
 pub use reqlog::RequestRecord;
 pub use serving::{EndpointSpec, ServingState};
+pub use world::{Identities, SeededUser};
 pub use world::{Settings, StateDelays};
 
 use world::{Shared, World};

@@ -3,6 +3,7 @@
 //! behind a mutex in [`Shared`]; handlers lock it briefly and never across `.await`.
 
 use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
 use serde::{Deserialize, Serialize};
@@ -334,7 +335,7 @@ pub struct Shared {
     /// `http://127.0.0.1:PORT`.
     pub base_url: String,
     /// What the workspace was seeded with.
-    pub identities: crate::control::Identities,
+    pub identities: Identities,
     /// The Apps runtime: app processes, logs and proxies.
     pub runtime: crate::apps::runtime::Runtime,
 }
@@ -351,6 +352,54 @@ impl Shared {
     /// Current emulator time, epoch ms.
     pub fn now_ms(&self) -> i64 {
         self.clock.now_ms()
+    }
+}
+
+/// A seeded user and its personal access token.
+#[derive(Clone, Serialize)]
+pub struct SeededUser {
+    /// Email (SCIM `userName`).
+    pub email: String,
+    /// A PAT that never expires.
+    pub token: String,
+}
+
+impl fmt::Debug for SeededUser {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SeededUser")
+            .field("email", &self.email)
+            .field("token", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The identities a started emulator was seeded with.
+#[derive(Clone, Serialize)]
+pub struct Identities {
+    /// `http://127.0.0.1:PORT`.
+    pub workspace_url: String,
+    /// Workspace id.
+    pub workspace_id: u64,
+    /// Users; the first created the app.
+    pub users: Vec<SeededUser>,
+    /// The app's name.
+    pub app_name: String,
+    /// The app's service principal client id.
+    pub sp_client_id: String,
+    /// The app's service principal OAuth secret.
+    pub sp_client_secret: String,
+}
+
+impl fmt::Debug for Identities {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Identities")
+            .field("workspace_url", &self.workspace_url)
+            .field("workspace_id", &self.workspace_id)
+            .field("users", &self.users)
+            .field("app_name", &self.app_name)
+            .field("sp_client_id", &self.sp_client_id)
+            .field("sp_client_secret", &"<redacted>")
+            .finish()
     }
 }
 

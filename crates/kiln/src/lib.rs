@@ -8,6 +8,7 @@ pub mod cli;
 pub mod cluster;
 pub mod credentials;
 pub mod gateway;
+pub mod http;
 pub mod logging;
 pub mod profile;
 pub mod server;

@@ -1,6 +1,6 @@
 //! Databricks Apps: the app objects with their service principals, the compute state machine
 //! (`STARTING → ACTIVE`, `STOPPING → STOPPED`, `DELETING → gone`) and deployments (`model`),
-//! the REST routes (`routes`, `permissions`), and the runtime that makes deployments real:
+//! the REST routes (`routes`, `permissions`), app creation (`store`), and the runtime that makes deployments real:
 //! the snapshot (`deploy`), `app.yaml` (`appyaml`), the supervised processes (`runtime`,
 //! `supervisor`, `process`, `logs`), the identity-injecting reverse proxy per app (`proxy`) and
 //! its sign-in and log routes (`admin`).
@@ -15,6 +15,7 @@ pub mod process;
 pub mod proxy;
 pub mod routes;
 pub mod runtime;
+pub mod store;
 pub mod supervisor;
 
 pub use model::Apps;

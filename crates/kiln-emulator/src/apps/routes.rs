@@ -18,11 +18,12 @@ use super::deploy::{launch_spec, snapshot};
 use super::model::{App, Compute, DeployState, Deployment, RunState, secs_ms};
 use super::permissions::{Level, effective};
 use super::proxy;
+use super::store::insert_app;
 use super::supervisor::{self, Start};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, parse_bool};
 use crate::ids;
-use crate::workspace::routes::can_read;
+use crate::workspace::access::can_read;
 use crate::workspace::tree::normalize;
 use crate::world::{Caller, Shared, World};
 
@@ -44,83 +45,6 @@ pub fn router() -> Router<Arc<Shared>> {
             "/api/2.0/apps/{name}/deployments/{deployment_id}",
             get(get_deployment),
         )
-}
-
-/// Credentials of a newly created app's service principal.
-pub struct NewApp {
-    /// Application (client) id.
-    pub client_id: String,
-    /// OAuth secret.
-    pub secret: String,
-}
-
-/// Creates an app and its service principal. `active` starts it as already running with a
-/// successful deployment of `/Users/<creator>/<name>` (used for the seeded app).
-#[allow(clippy::too_many_arguments)]
-pub fn insert_app(
-    w: &mut World,
-    name: &str,
-    creator: &str,
-    description: Option<String>,
-    client_id: Option<String>,
-    secret: Option<String>,
-    now: i64,
-    active: bool,
-) -> NewApp {
-    let client_id = client_id.unwrap_or_else(ids::uuid4);
-    let secret = secret.unwrap_or_else(|| format!("dose{}", ids::hex(32)));
-    let sp_name = format!("app-{} {name}", &ids::hex(3));
-    let sp_id = w.add_service_principal(&client_id, &sp_name, &secret, now);
-    let mut app = App {
-        name: name.to_string(),
-        id: ids::uuid4(),
-        description,
-        creator: creator.to_string(),
-        updater: creator.to_string(),
-        create_ms: now,
-        update_ms: now,
-        sp_id,
-        sp_client_id: client_id.clone(),
-        sp_secret: secret.clone(),
-        sp_name,
-        compute: Compute::Stopped,
-        compute_next: None,
-        deployments: Vec::new(),
-        active_deployment: None,
-        compute_size: "MEDIUM".into(),
-        user_api_scopes: None,
-        resources: None,
-        gone: false,
-        url: String::new(),
-        run: RunState::Idle,
-        acl: Vec::new(),
-    };
-    if active {
-        let source = format!("/Workspace/Users/{creator}/{name}");
-        let _ = w.tree.mkdirs(&format!("/Users/{creator}/{name}"), now);
-        let id = ids::hex(16);
-        app.compute = Compute::Active;
-        app.deployments.push(Deployment {
-            id: id.clone(),
-            source_code_path: source,
-            mode: "SNAPSHOT".into(),
-            state: DeployState::Succeeded,
-            message: "App started successfully".into(),
-            outcome: None,
-            done_ms: now,
-            spec: None,
-            artifacts_path: format!("/Workspace/Users/{client_id}/src/{id}"),
-            creator: creator.to_string(),
-            create_ms: now,
-            update_ms: now,
-            command: None,
-            env_var_names: Vec::new(),
-        });
-        app.active_deployment = Some(id);
-        app.run = RunState::Virtual;
-    }
-    w.apps.by_name.insert(name.to_string(), app);
-    NewApp { client_id, secret }
 }
 
 fn no_such_app(name: &str) -> ApiError {

@@ -8,7 +8,7 @@ use serde_json::{Map, Value, json};
 
 use crate::apps::model::secs_ms;
 use crate::files::{self, Volumes};
-use crate::workspace::{routes as ws, tree::Tree};
+use crate::workspace::tree::{self, Tree};
 use crate::world::StateDelays;
 
 /// Cluster states.
@@ -183,7 +183,7 @@ impl Cluster {
         self.init_runs.clear();
         for (kind, dest) in self.init_scripts() {
             let content = match kind.as_str() {
-                "workspace" => ws::read_file(tree, &dest),
+                "workspace" => tree::read_file(tree, &dest),
                 "volumes" => files::read_file(volumes, &dest),
                 _ => None,
             };

@@ -16,8 +16,9 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::access::{can_read, can_write};
 use super::notebook::{self, Language};
-use super::tree::{self, Kind, MAX_IMPORT_BYTES, missing, normalize, object_info};
+use super::tree::{Kind, MAX_IMPORT_BYTES, missing, normalize, object_info};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, parse_bool};
 use crate::world::{Caller, Shared};
@@ -36,31 +37,6 @@ pub fn router() -> Router<Arc<Shared>> {
             // The size rule is the setting's, not the server-wide body limit.
             post(import_file).layer(DefaultBodyLimit::disable()),
         )
-}
-
-/// Whether the caller may read `path` (normalised).
-pub fn can_read(caller: &Caller, path: &str) -> bool {
-    caller.admin
-        || match home_owner(path) {
-            Some(owner) => owner.eq_ignore_ascii_case(&caller.user_name),
-            None => true,
-        }
-}
-
-/// Whether the caller may create/modify/delete `path` (normalised).
-pub fn can_write(caller: &Caller, path: &str) -> bool {
-    if caller.admin {
-        return true;
-    }
-    if path == "/Shared" || path.starts_with("/Shared/") {
-        return true;
-    }
-    home_owner(path).is_some_and(|o| o.eq_ignore_ascii_case(&caller.user_name))
-}
-
-fn home_owner(path: &str) -> Option<&str> {
-    let rest = path.strip_prefix("/Users/")?;
-    Some(rest.split('/').next().unwrap_or(rest))
 }
 
 fn denied(caller: &Caller, shown: &str, what: &str) -> ApiError {
@@ -510,11 +486,4 @@ async fn import_file(
     }
     w.tree.put(&target, kind, body, now);
     Ok(Json(json!({})))
-}
-
-/// Reads a workspace file (not a notebook) for init scripts; `None` when absent.
-pub fn read_file(tree: &tree::Tree, raw: &str) -> Option<Bytes> {
-    let path = normalize(raw).ok()?;
-    let n = tree.get(&path)?;
-    (n.kind == Kind::File).then(|| n.content.clone())
 }

@@ -273,6 +273,13 @@ pub fn object_info(path: &str, n: &Node, export_info: bool) -> Value {
     v
 }
 
+/// Reads a workspace file (not a notebook) for init scripts; `None` when absent.
+pub fn read_file(tree: &Tree, raw: &str) -> Option<Bytes> {
+    let path = normalize(raw).ok()?;
+    let n = tree.get(&path)?;
+    (n.kind == Kind::File).then(|| n.content.clone())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

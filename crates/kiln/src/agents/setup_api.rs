@@ -5,7 +5,7 @@
 //! check and the same-origin rule apply as to every `/api` route).
 
 use super::setup::{RetryError, SetupRunner};
-use crate::server::AppError;
+use crate::http::AppError;
 use axum::Json;
 use axum::Router;
 use axum::extract::Path;

@@ -3,7 +3,8 @@
 
 use super::bundle::{self, BINARY_NAME, SCRIPT_NAME, Target};
 use super::deploy::{self, DeployArgs, SettingsArgs, StatusArgs};
-use super::{gateway, script, user};
+use super::script::{self, BinaryArgs};
+use super::{gateway, user};
 use anyhow::{Context as _, anyhow};
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -55,28 +56,6 @@ pub enum ClusterCommand {
     ///
     /// Example: kiln cluster configure-user
     ConfigureUser(user::ConfigureUserArgs),
-}
-
-/// Which kiln binary goes onto the cluster, and its check.
-#[derive(Debug, Clone, clap::Args)]
-pub struct BinaryArgs {
-    /// The kiln binary for the cluster: a Linux x86_64 build that needs glibc 2.31 at most
-    /// (`./scripts/build-release` makes one). Default: the running kiln.
-    #[arg(long, env = "KILN_CLUSTER_BINARY")]
-    pub binary: Option<PathBuf>,
-    /// Accept a binary that needs a newer glibc than 2.31 (only for a runtime known to have
-    /// it; the init script fails at cluster start otherwise).
-    #[arg(long)]
-    pub skip_glibc_check: bool,
-}
-
-impl BinaryArgs {
-    /// The binary's path and bytes, once it passed the checks.
-    pub fn load(&self) -> anyhow::Result<(PathBuf, Vec<u8>)> {
-        let b = crate::app::binary::load_checked(self.binary.as_deref(), !self.skip_glibc_check)
-            .map_err(|e| anyhow!("{e}"))?;
-        Ok((b.path, b.bytes))
-    }
 }
 
 /// Options of `kiln cluster init-script`.

@@ -90,7 +90,7 @@ pub struct DeployArgs {
     pub start: bool,
     /// The kiln binary to upload.
     #[command(flatten)]
-    pub binary: super::cli::BinaryArgs,
+    pub binary: super::script::BinaryArgs,
     /// Longest wait for the cluster, seconds.
     #[arg(long, default_value_t = 1800)]
     pub timeout_secs: u64,

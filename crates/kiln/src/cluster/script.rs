@@ -4,9 +4,10 @@
 //! that binary (`kiln agents install` does the installing).
 
 use crate::agents::Agent;
+use anyhow::anyhow;
 use sha2::{Digest as _, Sha256};
 use std::io::Read as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 /// The template.
 pub const TEMPLATE: &str = include_str!("init.sh.tmpl");
@@ -87,6 +88,28 @@ pub fn leftover_placeholders(script: &str) -> Vec<String> {
         rest = after;
     }
     out
+}
+
+/// Which kiln binary goes onto the cluster, and its check.
+#[derive(Debug, Clone, clap::Args)]
+pub struct BinaryArgs {
+    /// The kiln binary for the cluster: a Linux x86_64 build that needs glibc 2.31 at most
+    /// (`./scripts/build-release` makes one). Default: the running kiln.
+    #[arg(long, env = "KILN_CLUSTER_BINARY")]
+    pub binary: Option<PathBuf>,
+    /// Accept a binary that needs a newer glibc than 2.31 (only for a runtime known to have
+    /// it; the init script fails at cluster start otherwise).
+    #[arg(long)]
+    pub skip_glibc_check: bool,
+}
+
+impl BinaryArgs {
+    /// The binary's path and bytes, once it passed the checks.
+    pub fn load(&self) -> anyhow::Result<(PathBuf, Vec<u8>)> {
+        let b = crate::app::binary::load_checked(self.binary.as_deref(), !self.skip_glibc_check)
+            .map_err(|e| anyhow!("{e}"))?;
+        Ok((b.path, b.bytes))
+    }
 }
 
 #[cfg(test)]

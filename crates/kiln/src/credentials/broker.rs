@@ -111,8 +111,8 @@ pub fn serve(
         host,
     });
     tokio::spawn(async move {
-        let limits = crate::server::conn::Limits::default();
-        let served = crate::server::conn::serve(listener, app, limits, shutdown).await;
+        let limits = crate::http::conn::Limits::default();
+        let served = crate::http::conn::serve(listener, app, limits, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "token broker stopped");
         }

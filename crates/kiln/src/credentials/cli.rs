@@ -71,11 +71,11 @@ pub async fn fetch(kiln_dir: &Path) -> Result<Value, TokenError> {
     let unreachable = |e: reqwest::Error| {
         TokenError::NoBroker(format!(
             "kiln's broker at {addr} is not answering ({}); is kiln serve still running?",
-            crate::gateway::http::error_chain(&e)
+            crate::http::client::error_chain(&e)
         ))
     };
     // Loopback only and never through a proxy: the key goes to the broker and nowhere else.
-    crate::gateway::http::install_crypto_provider();
+    crate::http::client::install_crypto_provider();
     let client = reqwest::Client::builder()
         .no_proxy()
         .redirect(reqwest::redirect::Policy::none())

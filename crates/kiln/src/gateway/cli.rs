@@ -191,7 +191,7 @@ async fn wait_for_signal(cancelled: tokio_util::sync::CancellationToken) {
 
 /// `GET <url>/api/usage` with the local key.
 pub async fn fetch_usage(url: &str, key: &Secret) -> anyhow::Result<UsageSnapshot> {
-    super::http::install_crypto_provider();
+    crate::http::client::install_crypto_provider();
     let client = reqwest::Client::builder()
         .timeout(Duration::from_secs(10))
         .build()

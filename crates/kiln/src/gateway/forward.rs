@@ -5,7 +5,7 @@
 
 use super::errors::{base_ok, error_response, not_found};
 use super::filters;
-use super::http::{error_chain, forward_headers};
+use super::http::forward_headers;
 use super::paths::{Flavour, ModelCall, Route, UpstreamPath, classify};
 use super::relay::{Finish, relay_response};
 use super::retry::retryable_status;
@@ -14,6 +14,7 @@ use super::trace::turns::TurnHint;
 use super::upstream::{Chosen, UpstreamKind};
 use super::usage::{Outcome, Tokens};
 use super::{Gateway, auth};
+use crate::http::client::error_chain;
 use axum::extract::{Request, State};
 use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
 use axum::response::Response;

@@ -1,6 +1,5 @@
-//! HTTP helpers shared by the gateway's forwarding, relaying and probing (and `kiln token`):
-//! which request and response headers pass, the crypto provider reqwest needs, and the error
-//! chain of a client error for messages. A leaf: it imports nothing from the gateway.
+//! HTTP helpers shared by the gateway's forwarding and relaying: which request and response
+//! headers pass. A leaf: it imports nothing from the gateway.
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 
@@ -25,28 +24,6 @@ const DROPPED_REQUEST_HEADERS: &[&str] = &[
     "accept-encoding",
     "x-databricks-ai-gateway-token",
 ];
-
-/// Installs rustls' ring provider as the process default (once; a provider already installed is
-/// just as good). Call before building a `reqwest::Client`: reqwest is built without a provider
-/// of its own and panics when there is none.
-pub fn install_crypto_provider() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-}
-
-/// The error chain of a `reqwest` error, for messages (URLs and causes, never headers).
-pub fn error_chain(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut out = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        let text = s.to_string();
-        if !out.contains(&text) {
-            out.push_str(": ");
-            out.push_str(&text);
-        }
-        source = s.source();
-    }
-    out
-}
 
 /// The request headers that are forwarded (everything but [`DROPPED_REQUEST_HEADERS`]).
 pub(crate) fn forward_headers(incoming: &HeaderMap) -> HeaderMap {

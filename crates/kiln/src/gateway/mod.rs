@@ -28,7 +28,7 @@ pub mod discovery;
 pub mod errors;
 pub mod filters;
 mod forward;
-pub(crate) mod http;
+mod http;
 mod options;
 pub mod paths;
 pub mod probe;
@@ -330,14 +330,14 @@ fn bind(opts: &GatewayOptions) -> Result<tokio::net::TcpListener, GatewayError> 
 }
 
 fn http_client(connect_timeout: Duration) -> Result<reqwest::Client, GatewayError> {
-    http::install_crypto_provider();
+    crate::http::client::install_crypto_provider();
     reqwest::Client::builder()
         .redirect(reqwest::redirect::Policy::none())
         .tcp_nodelay(true)
         .connect_timeout(connect_timeout)
         .pool_idle_timeout(Duration::from_secs(90))
         .build()
-        .map_err(|e| GatewayError::Http(http::error_chain(&e)))
+        .map_err(|e| GatewayError::Http(crate::http::client::error_chain(&e)))
 }
 
 fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHandle, GatewayError> {
@@ -404,8 +404,8 @@ fn spawn_inner(opts: GatewayOptions, upstream: UpstreamRef) -> Result<GatewayHan
     let shutdown = cancel.clone();
     today::spawn_saver(Arc::clone(&gw), cancel.clone());
     let task = tokio::spawn(async move {
-        let limits = crate::server::conn::Limits::default();
-        let served = crate::server::conn::serve(listener, app, limits, shutdown).await;
+        let limits = crate::http::conn::Limits::default();
+        let served = crate::http::conn::serve(listener, app, limits, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "gateway server stopped");
         }

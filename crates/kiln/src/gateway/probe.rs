@@ -86,7 +86,10 @@ pub async fn probe(
             let body = r.text().await.unwrap_or_default();
             classify_probe(what, status, &body)
         }
-        Err(e) => Probe::Inconclusive(format!("{what} failed: {}", super::http::error_chain(&e))),
+        Err(e) => Probe::Inconclusive(format!(
+            "{what} failed: {}",
+            crate::http::client::error_chain(&e)
+        )),
     }
 }
 

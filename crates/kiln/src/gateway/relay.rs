@@ -9,7 +9,7 @@
 use super::Gateway;
 use super::errors::stream_error_event;
 use super::filters::chat_response::{StreamFixer, fix_json};
-use super::http::{error_chain, response_headers};
+use super::http::response_headers;
 use super::paths::{Caller, Flavour};
 use super::sse::Splitter;
 use super::trace::CallRecord;
@@ -17,6 +17,7 @@ use super::trace::content::AnswerText;
 use super::trace::turns::TurnHint;
 use super::upstream::UpstreamKind;
 use super::usage::{Outcome, Tokens};
+use crate::http::client::error_chain;
 use axum::body::Body;
 use axum::http::header;
 use axum::response::Response;

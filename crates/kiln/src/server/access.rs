@@ -94,7 +94,7 @@ fn is_public(method: &Method, path: &str) -> bool {
 }
 
 fn unauthorized(message: &str) -> Response {
-    super::error::AppError::new(StatusCode::UNAUTHORIZED, message).into_response()
+    crate::http::error::AppError::new(StatusCode::UNAUTHORIZED, message).into_response()
 }
 
 /// The access check in front of every route but the public ones ([`is_public`]).

@@ -15,7 +15,7 @@
 //! `'unsafe-inline'`), and the assets' content hash in their URLs (`app.js?v=<hash>`), so the
 //! assets can be cached for good while index.html is never cached.
 
-use super::error::AppError;
+use crate::http::error::AppError;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use std::path::Path;

@@ -5,8 +5,8 @@
 //! tells the rotation that the owner is around.
 
 use super::AppState;
-use super::error::{ApiJson, AppError};
 use crate::credentials::BootstrapError;
+use crate::http::error::{ApiJson, AppError};
 use axum::Router;
 use axum::extract::{Request, State};
 use axum::http::{Method, StatusCode};

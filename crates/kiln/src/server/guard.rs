@@ -46,7 +46,7 @@ pub async fn single_valued_headers(req: Request, next: Next) -> Response {
     for name in SINGLE_VALUED {
         if req.headers().get_all(*name).iter().nth(1).is_some() {
             tracing::warn!(header = name, path = %req.uri().path(), "refused a request with a repeated identity header");
-            return super::error::AppError::bad_request(format!(
+            return crate::http::error::AppError::bad_request(format!(
                 "request refused: the {name} header appears more than once"
             ))
             .into_response();
@@ -81,7 +81,7 @@ pub async fn same_origin_only(req: Request, next: Next) -> Response {
 }
 
 fn forbidden() -> Response {
-    super::error::AppError::new(
+    crate::http::error::AppError::new(
         axum::http::StatusCode::FORBIDDEN,
         "cross-origin request refused: only pages served by this kiln may change its state",
     )

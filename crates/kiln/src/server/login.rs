@@ -7,7 +7,7 @@
 //! [`MAX_CODES`] outstanding (the oldest is dropped first).
 
 use super::AppState;
-use super::error::{ApiJson, AppError};
+use crate::http::error::{ApiJson, AppError};
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;

@@ -10,9 +10,7 @@
 pub mod access;
 pub mod assets;
 pub mod cli;
-pub mod conn;
 mod credentials_api;
-mod error;
 mod guard;
 pub mod login;
 pub mod owner;
@@ -23,12 +21,13 @@ mod status;
 mod uploads;
 mod ws;
 
-/// Parsers of outside input, public for the property tests (`tests/fuzz.rs`).
+/// Parsers of outside input, public for the property tests (`tests/integration/fuzz.rs`).
 pub use uploads::sanitise;
 pub use ws::parse_offset;
 
+use crate::http::conn;
+pub use crate::http::{ApiJson, AppError};
 pub use access::AccessKey;
-pub use error::{ApiJson, AppError};
 pub use guard::CSP;
 pub use login::LoginCodes;
 

@@ -5,9 +5,9 @@
 //! ([`super::access`]). The same-origin rule ([`super::guard`]) applies in both modes.
 
 use super::AppState;
-use super::error::AppError;
 use crate::credentials::OwnerState;
 use crate::credentials::owner::same_email;
+use crate::http::error::AppError;
 use axum::extract::{Request, State};
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::middleware::Next;

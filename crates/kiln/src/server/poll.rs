@@ -2,9 +2,9 @@
 //! client can switch transports at any byte without loss or repetition.
 
 use super::AppState;
-use super::error::{ApiJson, AppError};
 use super::sessions::ExitView;
 use super::ws::parse_offset;
+use crate::http::error::{ApiJson, AppError};
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};

@@ -1,7 +1,7 @@
 //! The session REST API: create, list, get, rename, delete.
 
 use super::AppState;
-use super::error::{ApiJson, AppError};
+use crate::http::error::{ApiJson, AppError};
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;

@@ -6,7 +6,7 @@
 //! as no settings (the next PUT replaces it).
 
 use super::AppState;
-use super::error::AppError;
+use crate::http::error::AppError;
 use crate::state;
 use axum::Json;
 use axum::Router;

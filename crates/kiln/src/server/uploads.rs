@@ -4,7 +4,7 @@
 //! remove) run on tokio's blocking pool, never on the async workers.
 
 use super::AppState;
-use super::error::AppError;
+use crate::http::error::AppError;
 use axum::Json;
 use axum::body::Body;
 use axum::extract::{Query, State};

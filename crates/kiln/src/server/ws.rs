@@ -8,8 +8,8 @@
 //! stays where it is; the ring keeps the bytes, as for any slow viewer), only control frames.
 
 use super::AppState;
-use super::error::AppError;
 use super::sessions::ExitView;
+use crate::http::error::AppError;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
 use axum::response::Response;

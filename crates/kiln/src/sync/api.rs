@@ -3,7 +3,7 @@
 //! Without sync (no workspace configured) `GET` answers `{"enabled": false}`.
 
 use super::service::SyncHandle;
-use crate::server::ApiJson;
+use crate::http::ApiJson;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
@@ -41,12 +41,12 @@ async fn retry(State(h): State<SyncHandle>, ApiJson(body): ApiJson<RetryBody>) -
     if let Some(n) = names.first()
         && h.board().get(n).is_none()
     {
-        return crate::server::AppError::not_found("project").into_response();
+        return crate::http::AppError::not_found("project").into_response();
     }
     if h.nudge(names) {
         (StatusCode::ACCEPTED, Json(json!({"queued": true}))).into_response()
     } else {
-        crate::server::AppError::new(
+        crate::http::AppError::new(
             StatusCode::TOO_MANY_REQUESTS,
             "the sync queue is full; try again shortly",
         )

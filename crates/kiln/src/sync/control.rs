@@ -74,8 +74,8 @@ pub fn start(
         .with_state(Ctl { handle, key });
     let files: Vec<PathBuf> = vec![info_path, key_path];
     tokio::spawn(async move {
-        let limits = crate::server::conn::Limits::default();
-        let served = crate::server::conn::serve(listener, app, limits, shutdown).await;
+        let limits = crate::http::conn::Limits::default();
+        let served = crate::http::conn::serve(listener, app, limits, shutdown).await;
         if let Err(e) = served {
             tracing::error!(error = %e, "sync control listener stopped");
         }
