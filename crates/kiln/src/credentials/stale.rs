@@ -23,9 +23,6 @@ pub fn clear(kiln_dir: &Path, home: &Path) -> bool {
         return false;
     }
     let url = info["url"].as_str().unwrap_or_default().to_owned();
-    // The key first: once broker.json is gone, so is everything it named.
-    remove_quietly(&kiln_dir.join(KEY_FILE));
-    remove_quietly(&info_path);
     let cfg = crate::profile::config_path(home);
     let points_there = !url.is_empty()
         && std::fs::read_to_string(&cfg)
@@ -40,6 +37,9 @@ pub fn clear(kiln_dir: &Path, home: &Path) -> bool {
     if points_there && let Err(e) = crate::profile::remove(home) {
         tracing::warn!(error = %e, "cannot remove the stale [kiln] profile");
     }
+    // broker.json last: once it is gone, so is everything it named (the profile, the key).
+    remove_quietly(&kiln_dir.join(KEY_FILE));
+    remove_quietly(&info_path);
     tracing::info!(pid = ?pid, profile_removed = points_there, "removed the broker files of a kiln that is gone");
     true
 }
