@@ -27,7 +27,7 @@ pub async fn resolve(http: &reqwest::Client, base: &Url, name: &str) -> Result<S
         .map_err(|e| {
             format!(
                 "cannot reach MLflow: {}",
-                crate::gateway::http::error_chain(&e)
+                crate::http::client::error_chain(&e)
             )
         })?;
     let status = response.status();
@@ -53,7 +53,7 @@ pub async fn resolve(http: &reqwest::Client, base: &Url, name: &str) -> Result<S
         .map_err(|e| {
             format!(
                 "cannot reach MLflow: {}",
-                crate::gateway::http::error_chain(&e)
+                crate::http::client::error_chain(&e)
             )
         })?;
     let status = response.status();

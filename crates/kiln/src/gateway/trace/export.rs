@@ -131,7 +131,7 @@ impl HttpClient for Transport {
                 let why = if e.is_timeout() {
                     format!("no answer within {} s", EXPORT_TIMEOUT.as_secs())
                 } else {
-                    crate::gateway::http::error_chain(&e)
+                    crate::http::client::error_chain(&e)
                 };
                 *self.detail.lock().unwrap_or_else(PoisonError::into_inner) = Some(why.clone());
                 return Err(why.into());
