@@ -9,6 +9,7 @@
 mod capacity;
 pub mod env;
 pub(crate) mod follow;
+mod hold;
 mod manager;
 mod procs;
 mod pty;
@@ -17,6 +18,7 @@ mod screen;
 mod session;
 mod skip;
 
+pub use hold::{HOLD_MAX, Hold};
 pub use manager::Manager;
 pub use session::{INPUT_QUEUE_BYTES, Session, ViewerGuard};
 

@@ -8,6 +8,7 @@
 //! `watch` channel so any number of viewers wait without a queue of their own.
 
 use crate::follow::Follower;
+use crate::hold::{Hold, Holds};
 use crate::procs;
 use crate::pty;
 use crate::ring::{Ring, Slice};
@@ -78,6 +79,8 @@ pub struct Session {
     input_turn: tokio::sync::Mutex<()>,
     master: Arc<AsyncFd<OwnedFd>>,
     viewers: AtomicUsize,
+    /// Live viewers that hold the reader back so they lose nothing (see `hold.rs`).
+    holds: Arc<Holds>,
     ending: AtomicBool,
     kill_grace: Duration,
 }
@@ -126,6 +129,7 @@ impl Session {
             input_turn: tokio::sync::Mutex::new(()),
             master,
             viewers: AtomicUsize::new(0),
+            holds: Arc::new(Holds::default()),
             ending: AtomicBool::new(false),
             kill_grace: s.kill_grace,
         });
@@ -317,6 +321,12 @@ impl Session {
         }
     }
 
+    /// Registers a live viewer that has sent everything before `offset`: until it is dropped,
+    /// the reader stays at most a window ahead of it (for a bounded time, see `hold.rs`).
+    pub fn hold(&self, offset: u64) -> Hold {
+        self.holds.register(offset)
+    }
+
     pub fn exit_status(&self) -> Option<ExitStatus> {
         self.progress.borrow().exit
     }
@@ -422,6 +432,13 @@ pub(crate) fn validate_label(label: &str) -> Result<String, String> {
     Ok(label.to_owned())
 }
 
+/// How far the reader may run ahead of a live viewer: a quarter of the ring (1 MiB of the
+/// default 4 MiB), so a flood interrupted with Ctrl-C leaves little to draw before the prompt,
+/// and never less than two reads.
+fn hold_window(ring_bytes: usize, chunk: usize) -> usize {
+    (ring_bytes / 4).max(2 * chunk).min(ring_bytes)
+}
+
 async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>) {
     // Reads stay well under the ring's size so the follower always has room to catch up.
     let chunk = READ_CHUNK_BYTES.min((session.ring_bytes / 4).max(1));
@@ -432,6 +449,15 @@ async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>
         session
             .follower
             .wait_room(session.end_offset(), chunk, session.ring_bytes)
+            .await;
+        // Never run further ahead of a live viewer than the hold window (bounded in time).
+        session
+            .holds
+            .wait_room(
+                session.end_offset(),
+                chunk,
+                hold_window(session.ring_bytes, chunk),
+            )
             .await;
         let mut guard = match session.master.readable().await {
             Ok(g) => g,

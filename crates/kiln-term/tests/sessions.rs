@@ -163,6 +163,56 @@ async fn old_offsets_are_evicted_and_a_slow_viewer_blocks_nobody() {
     assert_eq!(s.info().viewers, 0);
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_live_viewer_that_reads_slowly_loses_nothing_and_a_stalled_one_is_let_go() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(Options {
+        ring_bytes: 64 << 10,
+        ..opts(home.path())
+    });
+    // About 2 MB, thirty times the ring, while one live viewer never moves and another reads in
+    // small pieces: the slow one gets every byte (the reader waits for it), the stalled one is let
+    // go after HOLD_MAX, so the stream still ends.
+    let s = spawn(
+        &m,
+        cmd(&["bash", "-c", "seq 1 300000; echo DONE; exec sleep 60"]),
+    );
+    let stalled = s.hold(0);
+    let slow = s.hold(0);
+    let read_all = async {
+        let (mut out, mut off) = (Vec::new(), 0u64);
+        loop {
+            match s.read(off, 4096) {
+                ReadResult::Data { bytes, .. } => {
+                    off += bytes.len() as u64;
+                    out.extend_from_slice(&bytes);
+                    slow.moved(off);
+                    if contains(&out[out.len().saturating_sub(8)..], "DONE") {
+                        return out;
+                    }
+                    // A slow client: a pause every 64 KiB.
+                    if off % (64 << 10) < 4096 {
+                        tokio::time::sleep(Duration::from_millis(2)).await;
+                    }
+                }
+                ReadResult::Pending => s.changed(off).await,
+                other => panic!("the slow viewer lost bytes at {off}: {other:?}"),
+            }
+        }
+    };
+    let out = tokio::time::timeout(WAIT, read_all)
+        .await
+        .expect("the whole stream arrived");
+    let text: Vec<u8> = out.into_iter().filter(|&b| b != b'\r').collect();
+    let mut want: String = (1..=300000).map(|n| format!("{n}\n")).collect();
+    want.push_str("DONE");
+    assert!(
+        text.starts_with(want.as_bytes()),
+        "the stream differs from seq's output"
+    );
+    drop((stalled, slow));
+}
+
 /// Feeds a fresh parser the snapshot plus the stream after it, and a second parser the whole
 /// stream, and compares them cell by cell.
 fn nz(v: u16) -> std::num::NonZeroU16 {

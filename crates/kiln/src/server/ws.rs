@@ -170,6 +170,9 @@ async fn output_loop(
         }
         _ => send_snapshot(tx, session, true).await?,
     };
+    // While this viewer keeps up, the session's reader never runs a ring ahead of it: nothing
+    // it has not sent is overwritten (a stalled viewer is let go after kiln_term::HOLD_MAX).
+    let hold = session.hold(off);
     let mut exit_sent = false;
     let mut ping = tokio::time::interval(PING_EVERY);
     ping.tick().await;
@@ -180,8 +183,12 @@ async fn output_loop(
                 ReadResult::Data { bytes, .. } => {
                     off += bytes.len() as u64;
                     tx.send(Message::Binary(bytes)).await?;
+                    hold.moved(off);
                 }
-                ReadResult::Evicted { .. } => off = send_snapshot(tx, session, false).await?,
+                ReadResult::Evicted { .. } => {
+                    off = send_snapshot(tx, session, false).await?;
+                    hold.moved(off);
+                }
                 ReadResult::Pending => break,
                 ReadResult::Invalid { .. } => {
                     return tx.send(close(CLOSE_BAD_REQUEST, "offset lost")).await;
