@@ -48,7 +48,8 @@ export async function fetchUsage(): Promise<UsageSnapshot | null> {
   }
   if (res.status === 404) return null;
   if (!res.ok) throw new ApiError(res.status, 'http', `GET /api/usage answered ${res.status}`);
-  const body = (await res.json()) as Partial<UsageSnapshot>;
+  const body = (await res.json()) as Partial<UsageSnapshot> & { gateway?: boolean };
+  if (body.gateway === false) return null;
   return {
     started_at: body.started_at ?? '',
     agents: body.agents ?? [],

@@ -139,7 +139,11 @@ impl Deref for AppState {
 pub fn router(state: AppState) -> Router {
     let usage = match &state.gateway {
         Some(g) => crate::gateway::usage_router(g),
-        None => Router::new(),
+        // No gateway: say so (a 404 would be a console error in every browser without one).
+        None => Router::new().route(
+            "/api/usage",
+            axum::routing::get(|| async { axum::Json(serde_json::json!({"gateway": false})) }),
+        ),
     };
     let agents = match &state.agents {
         Some(r) => crate::agents::setup_router(r.clone()),

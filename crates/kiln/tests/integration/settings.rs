@@ -81,3 +81,15 @@ async fn settings_are_kept_validated_and_private() {
     assert_eq!(get(&srv).await, json!({"settings": {"theme": "dark"}}));
     srv.stop().await;
 }
+
+/// Without a model gateway, `GET /api/usage` says so with a 200 (the UI hides the usage chip; a
+/// 404 would be an error in every browser console), still behind the access check.
+#[tokio::test]
+async fn usage_without_a_gateway_says_so() {
+    let srv = TestServer::start().await;
+    let r = srv.req(Method::GET, "/api/usage").send().await.unwrap();
+    assert_eq!(r.status(), 200);
+    assert_eq!(r.json::<Value>().await.unwrap(), json!({"gateway": false}));
+    let anonymous = reqwest::get(srv.url("/api/usage")).await.unwrap();
+    assert_eq!(anonymous.status(), 401);
+}
