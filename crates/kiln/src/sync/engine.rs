@@ -1,6 +1,6 @@
 //! One project's sync and restore. Sync: HEAD's tree against the manifest -> folders, uploads
 //! (bounded in parallel), deletions of files kiln wrote, emptied folders -> history bundle ->
-//! manifest (locally, then in the workspace). Progress and outcome go to the [`Board`]. A failed
+//! manifest (in the workspace, then locally). Progress and outcome go to the [`Board`]. A failed
 //! file fails the sync (retried later) but never the other files; what succeeded is kept in
 //! the local manifest, so the next attempt only does the rest.
 
@@ -346,15 +346,18 @@ impl Engine {
         manifest.commit = Some(head.clone());
         manifest.synced_at_ms = Some(now_ms());
         manifest.refs = Some(refs);
-        self.store
-            .save(&manifest)
-            .map_err(|e| SyncError::Io(e.to_string()))?;
+        // The workspace's manifest first, the local one after: a kiln killed in between finds its
+        // local manifest one commit behind and syncs again, instead of calling the commit synced
+        // while the workspace still names the one before.
         Uploader::put_file(
             self.remote.client(),
             &format!("{history_root}/{}", super::remote::MANIFEST_FILE),
             manifest.to_json().into(),
         )
         .await?;
+        self.store
+            .save(&manifest)
+            .map_err(|e| SyncError::Io(e.to_string()))?;
         history::remove_obsolete(self.remote.client(), &history_root, &obsolete).await;
         tracing::info!(project = name, commit = %short(&head), skipped = manifest.skipped.len(), "synced");
         self.mark_synced(name, &manifest);
