@@ -29,6 +29,9 @@ pub enum Command {
     /// The reference relay kiln is compared with (started by the bench itself).
     #[command(hide = true)]
     Relay(crate::relay::RelayArgs),
+    /// Soak test: many working sessions, token rotation, faults and reconnects for emulated
+    /// hours; reports whether kiln's memory and file descriptors stay flat.
+    Soak(Box<crate::soak::SoakArgs>),
 }
 
 /// Flags of `kiln-bench gen`.

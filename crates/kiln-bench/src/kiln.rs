@@ -73,10 +73,20 @@ fn run_key() -> String {
 impl KilnServer {
     /// Starts `kiln serve --bind 127.0.0.1:0` with HOME = `home` and waits for its URL.
     pub async fn start(cfg: &ServerConfig, home: &Path) -> anyhow::Result<Self> {
+        Self::start_with_env(cfg, home, &[]).await
+    }
+
+    /// [`KilnServer::start`] with changes to the inherited environment: `(name, Some(value))`
+    /// sets a variable, `(name, None)` removes it.
+    pub async fn start_with_env(
+        cfg: &ServerConfig,
+        home: &Path,
+        env: &[(&str, Option<&str>)],
+    ) -> anyhow::Result<Self> {
         let key = run_key();
         let log = std::fs::File::create(home.join("kiln-serve.log"))?;
-        let mut child = tokio::process::Command::new(&cfg.kiln)
-            .arg("serve")
+        let mut cmd = tokio::process::Command::new(&cfg.kiln);
+        cmd.arg("serve")
             .args(["--bind", "127.0.0.1:0"])
             .arg("--shell")
             .arg(&cfg.shell)
@@ -84,7 +94,14 @@ impl KilnServer {
             .args(["--ring-bytes", &cfg.ring_bytes.to_string()])
             .env("KILN_ACCESS_KEY", &key)
             .env("HOME", home)
-            .env_remove("RUST_LOG")
+            .env_remove("RUST_LOG");
+        for (name, value) in env {
+            match value {
+                Some(v) => cmd.env(name, v),
+                None => cmd.env_remove(name),
+            };
+        }
+        let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
             .stderr(Stdio::from(log))
@@ -128,6 +145,25 @@ impl KilnServer {
             let _ = self.child.kill().await;
         }
     }
+}
+
+/// The kiln binary: `explicit`, else `kiln` next to this executable (the same target dir).
+pub fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
+    let kiln = match explicit {
+        Some(k) => k.to_path_buf(),
+        None => std::env::current_exe()
+            .context("cannot locate this executable")?
+            .parent()
+            .map(|d| d.join("kiln"))
+            .context("this executable has no parent directory")?,
+    };
+    if !kiln.is_file() {
+        bail!(
+            "no kiln binary at {} (build it with `cargo build -p kiln`, or pass --kiln)",
+            kiln.display()
+        );
+    }
+    Ok(kiln)
 }
 
 /// Resident memory of a process, from `/proc/<pid>/status`, in bytes.

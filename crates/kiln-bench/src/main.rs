@@ -19,6 +19,7 @@ mod relay;
 mod report;
 mod results;
 mod run;
+mod soak;
 mod startup;
 mod stats;
 mod term;
@@ -43,6 +44,7 @@ fn main() -> ExitCode {
         },
         Some(cli::Command::Gateway(args)) => gateway::main(args),
         Some(cli::Command::Relay(args)) => relay::main(args),
+        Some(cli::Command::Soak(args)) => soak::main(*args),
         None => run::main(cli.bench),
     }
 }

@@ -23,6 +23,8 @@ pub struct KilnTerm {
     snapshot_left: usize,
     /// Size of the snapshot announced by `hello` (0 when none).
     pub snapshot_len: usize,
+    /// Stream offset of the first live byte, from `hello`.
+    pub offset: u64,
     /// Live bytes that arrived in the same frame as the end of a snapshot.
     pending: Option<Bytes>,
 }
@@ -68,10 +70,14 @@ impl KilnTerm {
         } else {
             0
         };
+        let offset = hello["offset"]
+            .as_u64()
+            .ok_or_else(|| anyhow!("hello without offset: {hello}"))?;
         Ok(KilnTerm {
             ws,
             snapshot_left: snapshot_len,
             snapshot_len,
+            offset,
             pending: None,
         })
     }
