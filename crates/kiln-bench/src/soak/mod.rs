@@ -292,7 +292,7 @@ async fn run(args: &SoakArgs) -> anyhow::Result<Report> {
         .collect();
     let faults = {
         let every = Duration::from_secs_f64(args.fault_every_minutes.max(0.1) * 60.0);
-        let outage = (!args.no_outage).then_some(0.4);
+        let outage = (!args.no_outage).then_some(0.3);
         let stop = stop_rx.clone();
         let (emu, api) = (&emu, &api);
         async move { watch::faults(emu, api, clock, every, outage, stop).await }
@@ -373,9 +373,9 @@ async fn run(args: &SoakArgs) -> anyhow::Result<Report> {
         sessions_alive_at_end: alive,
         sessions,
         tokens,
-        log_warnings: log.lines().filter(|l| l.contains(" WARN ")).count(),
-        log_errors: log.lines().filter(|l| l.contains(" ERROR ")).count(),
-        log_panics: log.lines().filter(|l| l.contains("panicked")).count(),
+        log_warnings: count_lines(&log, "WARN"),
+        log_errors: count_lines(&log, "ERROR"),
+        log_panics: count_lines(&log, "panicked"),
         samples,
         checks: Vec::new(),
         passed: false,
@@ -383,6 +383,30 @@ async fn run(args: &SoakArgs) -> anyhow::Result<Report> {
     report.checks = checks(&report, args);
     report.passed = report.checks.iter().all(|c| c.ok);
     Ok(report)
+}
+
+/// Lines of kiln's log at `level` (the word after the time stamp), colour codes (`ESC [ … m`)
+/// taken out; with `level` "panicked", lines that mention a panic anywhere.
+fn count_lines(log: &str, level: &str) -> usize {
+    log.lines()
+        .filter(|l| {
+            let mut plain = String::with_capacity(l.len());
+            let mut in_code = false;
+            for c in l.chars() {
+                match (in_code, c) {
+                    (false, '\u{1b}') => in_code = true,
+                    (true, 'm') => in_code = false,
+                    (true, _) => {}
+                    (false, c) => plain.push(c),
+                }
+            }
+            if level == "panicked" {
+                plain.contains(level)
+            } else {
+                plain.split_whitespace().nth(1) == Some(level)
+            }
+        })
+        .count()
 }
 
 fn mib(b: u64) -> f64 {
@@ -509,4 +533,18 @@ fn checks(r: &Report, args: &SoakArgs) -> Vec<Check> {
         format!("{} panic lines", r.log_panics),
     ));
     c
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn log_lines_are_counted_without_colour_codes() {
+        let log = "\u{1b}[2mt\u{1b}[0m \u{1b}[33m WARN\u{1b}[0m x: y\nt  INFO a: WARN in text\n\
+                   t ERROR z\nthread 'x' panicked at y\n";
+        assert_eq!(count_lines(log, "WARN"), 1);
+        assert_eq!(count_lines(log, "ERROR"), 1);
+        assert_eq!(count_lines(log, "panicked"), 1);
+    }
 }

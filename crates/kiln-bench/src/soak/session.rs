@@ -143,10 +143,26 @@ impl Worker {
         }
     }
 
-    /// The first job: fills the ring and the scrollback.
+    /// Before measuring: fills the ring and the scrollback. The viewer may fall behind the ring
+    /// here (kiln then sends a snapshot); that is not counted, and the worker resumes at the end
+    /// of the stream.
     pub async fn warm_up(&mut self) {
-        let bytes = self.plan.warmup_bytes;
-        self.job(Job::Stream(bytes), false).await;
+        if let Err(e) = self.fill().await {
+            self.stats.error(format!("warm-up: {e:#}"));
+        }
+        self.viewer = None;
+        match self.api.session_offset(&self.stats.id).await {
+            Ok(end) => self.pos = end,
+            Err(e) => self.stats.error(format!("after the warm-up: {e:#}")),
+        }
+    }
+
+    async fn fill(&mut self) -> anyhow::Result<()> {
+        let cmd = crate::term::fill_command(&self.plan.bench, self.plan.warmup_bytes);
+        let v = self.viewer().await?;
+        v.send(&cmd).await?;
+        crate::term::wait_for(v, crate::term::FILL_DONE, JOB_LIMIT).await?;
+        Ok(())
     }
 
     /// Works until `stop` says so, then closes the viewer.
@@ -241,6 +257,8 @@ impl Worker {
         let mut drop_after = drop.then(|| self.rng.below(expected + line.len() as u64));
         self.viewer().await?.send(line.as_bytes()).await?;
         let mut out: Vec<u8> = Vec::new();
+        // Where the search for the end marker goes on (never rescan the whole output).
+        let mut scanned = 0;
         loop {
             if let Some(at) = drop_after
                 && out.len() as u64 >= at
@@ -264,9 +282,10 @@ impl Worker {
                 }
                 Chunk::End => bail!("the session ended"),
             }
-            if find(&out, end_marker.as_bytes()).is_some() {
+            if find(&out[scanned..], end_marker.as_bytes()).is_some() {
                 break;
             }
+            scanned = out.len().saturating_sub(end_marker.len());
         }
         match job {
             Job::Stream(bytes) => {

@@ -157,26 +157,26 @@ pub async fn faults(
             next_fault += every;
         }
         if outage_pending && clock.fraction() >= outage_at.unwrap_or(1.0) {
-            // Wait for a rotation, then the outage starts 8 emulated minutes into the new
-            // token's 15 (the rotation is due at 10): the hardest spot that a token outlives.
+            // Right after a rotation: the new token outlives the outage (its rotation is due 10
+            // minutes in), while the revocation of the previous one falls inside it. An outage
+            // over the 5 minutes before a token's expiry must end in `needs_token` by design.
             let rotations = rotations(api).await;
             match (rotations_then, rotations) {
                 (None, Some(r)) => rotations_then = Some(r),
                 (Some(before), Some(r)) if r > before => {
-                    let start = clock.real_for(Duration::from_secs(8 * 60));
                     let length = clock.real_for(Duration::from_secs(5 * 60));
                     emu.add_fault(Fault::new(
                         "/api/2.0/*",
                         FaultAction::Outage {
-                            start_in_secs: start.as_secs().max(1),
-                            duration_secs: length.as_secs().max(1),
+                            start_in_secs: 0,
+                            duration_secs: length.as_secs_f64().ceil() as u64,
                         },
                     ));
-                    let at = (now + Duration::from_secs(8 * 60)).as_secs_f64() / 60.0;
+                    let at = now.as_secs_f64() / 60.0;
                     report.outage_at_emulated_min = Some(at);
-                    report
-                        .faults_injected
-                        .push(format!("{at:.0} min: outage of the whole API for 5 min"));
+                    report.faults_injected.push(format!(
+                        "{at:.0} min: outage of the whole API for 5 min, right after a rotation"
+                    ));
                     outage_pending = false;
                 }
                 _ => {}
