@@ -33,6 +33,9 @@ const PING_EVERY: Duration = Duration::from_secs(20);
 /// Close codes.
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
+const CLOSE_PROTOCOL_ERROR: u16 = 1002;
+const CLOSE_INVALID_DATA: u16 = 1007;
+const CLOSE_TOO_BIG: u16 = 1009;
 const CLOSE_BAD_REQUEST: u16 = 4400;
 
 #[derive(Deserialize)]
@@ -231,6 +234,7 @@ async fn output_loop(
             r = paused.changed() => if r.is_err() { return Ok(()) }, // the client went away
             _ = session.closed(), if exit_sent => {}
             msg = ctl_rx.recv() => match msg {
+                Some(m @ Message::Close(_)) => return tx.send(m).await,
                 Some(m) => tx.send(m).await?,
                 None => return Ok(()), // the client went away
             },
@@ -239,13 +243,38 @@ async fn output_loop(
     }
 }
 
+/// The close frame for a connection the WebSocket layer refused to read on (a protocol error,
+/// a message over the size limit, text that is not UTF-8); `None` when the connection is
+/// simply gone.
+fn close_for(e: axum::Error) -> Option<Message> {
+    use tokio_tungstenite::tungstenite::Error;
+    let e = e.into_inner().downcast::<Error>().ok()?;
+    let (code, reason) = match *e {
+        Error::Capacity(_) => (CLOSE_TOO_BIG, "message too big (the limit is 16 MiB)"),
+        Error::Protocol(_) => (CLOSE_PROTOCOL_ERROR, "WebSocket protocol error"),
+        Error::Utf8(_) => (CLOSE_INVALID_DATA, "text frame is not UTF-8"),
+        _ => return None,
+    };
+    Some(close(code, reason))
+}
+
 async fn input_loop(
     mut rx: SplitStream<WebSocket>,
     session: Arc<Session>,
     ctl: mpsc::Sender<Message>,
     paused: watch::Sender<bool>,
 ) {
-    while let Some(Ok(msg)) = rx.next().await {
+    while let Some(next) = rx.next().await {
+        let msg = match next {
+            Ok(msg) => msg,
+            Err(e) => {
+                tracing::debug!(session = %session.id(), error = %e, "bad frame from a viewer");
+                if let Some(close) = close_for(e) {
+                    let _ = ctl.send(close).await;
+                }
+                break;
+            }
+        };
         let problem = match msg {
             Message::Binary(data) => session.write(data).await.err().map(|e| e.to_string()),
             Message::Text(t) => match serde_json::from_str::<ClientMessage>(t.as_str()) {

@@ -4,7 +4,8 @@
 //! Properties: garbage gives an error, never a panic; merges never lose a user's key and a
 //! second merge changes nothing; the splitter's events do not depend on how bytes are chunked;
 //! nothing but a model path leaves the gateway. 256 cases per property by default; the longer
-//! run of `docs/security.md` sets `PROPTEST_CASES`.
+//! run of `docs/security.md` sets `PROPTEST_CASES`. The terminal WebSocket's client frames are fuzzed
+//! against a real server in `fuzz/ws.rs`.
 #![allow(clippy::unwrap_used)]
 
 use axum::http::Method;
@@ -245,3 +246,8 @@ proptest! {
         prop_assert_eq!(removed.trim_end(), src.trim_end());
     }
 }
+
+/// What a viewer sends on a terminal WebSocket: control messages, frames on the wire, huge
+/// messages, against a real server.
+#[path = "fuzz/ws.rs"]
+mod ws;
