@@ -345,11 +345,13 @@ async fn run(args: &SoakArgs) -> anyhow::Result<Report> {
         api.delete_session(&s.id).await?;
     }
     let after_close = settle_fds(pid, &baseline.fds, args.fd_slack, started).await?;
+    let listed_after_close = listed_sessions(&api).await?;
     // The clean stop revokes kiln's tokens: with the workspace up again (a revocation that
     // fails is left to the next start, by design, and would not say anything about leaks).
     emu.clear_faults();
     server.stop().await;
-    let log = std::fs::read_to_string(home.0.join("kiln-serve.log")).unwrap_or_default();
+    let log_path = home.0.join("kiln-serve.log");
+    let log = std::fs::read_to_string(&log_path).unwrap_or_default();
     tokens.kiln_tokens_alive_after_stop = Some(watch::kiln_tokens(&http, &emu).await?.len());
 
     let measured = |f: fn(&Sample) -> f64| -> Option<Trend> {
@@ -367,6 +369,8 @@ async fn run(args: &SoakArgs) -> anyhow::Result<Report> {
         baseline,
         after_warmup,
         after_close,
+        listed_after_close,
+        kept_log: None,
         rss: measured(|s| s.rss as f64),
         fds: measured(|s| s.fds.total as f64),
         threads: measured(|s| s.threads as f64),
@@ -382,6 +386,13 @@ async fn run(args: &SoakArgs) -> anyhow::Result<Report> {
     };
     report.checks = checks(&report, args);
     report.passed = report.checks.iter().all(|c| c.ok);
+    if !report.passed {
+        // The temporary HOME goes away with this run: keep kiln's log for a post-mortem.
+        let kept = std::env::temp_dir().join(format!("kiln-bench-soak-{}.log", std::process::id()));
+        if std::fs::copy(&log_path, &kept).is_ok() {
+            report.kept_log = Some(kept);
+        }
+    }
     Ok(report)
 }
 
@@ -411,6 +422,16 @@ fn count_lines(log: &str, level: &str) -> usize {
 
 fn mib(b: u64) -> f64 {
     b as f64 / (1 << 20) as f64
+}
+
+/// Sessions `GET /api/sessions` lists, exited or not.
+async fn listed_sessions(api: &Api) -> anyhow::Result<usize> {
+    let (status, body) = api.request("GET", "/api/sessions", None).await?;
+    if status != 200 {
+        bail!("GET /api/sessions: status {status}");
+    }
+    let v: serde_json::Value = serde_json::from_slice(&body)?;
+    Ok(v["sessions"].as_array().map_or(0, Vec::len))
 }
 
 /// Sessions listed by kiln whose shell has not exited.

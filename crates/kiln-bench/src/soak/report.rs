@@ -41,6 +41,10 @@ pub struct Report {
     pub after_warmup: Sample,
     /// After every session was deleted.
     pub after_close: Sample,
+    /// Sessions kiln still listed then (none expected).
+    pub listed_after_close: usize,
+    /// Where kiln's log was kept (only when a check failed).
+    pub kept_log: Option<std::path::PathBuf>,
     /// Over the measured part; x is emulated minutes.
     pub rss: Option<Trend>,
     pub fds: Option<Trend>,
@@ -158,6 +162,13 @@ pub fn print(r: &Report, json: bool) {
         "kiln's log: {} warnings, {} errors, {} panics",
         r.log_warnings, r.log_errors, r.log_panics
     );
+    println!(
+        "sessions listed after deleting every one: {}",
+        r.listed_after_close
+    );
+    if let Some(p) = &r.kept_log {
+        println!("kiln's log kept in {}", p.display());
+    }
     for s in &r.sessions {
         for e in &s.errors {
             println!("error in session {}: {e}", s.id);
