@@ -5,7 +5,7 @@
 //! second merge changes nothing; the splitter's events do not depend on how bytes are chunked;
 //! nothing but a model path leaves the gateway. 256 cases per property by default; the longer
 //! run of `docs/security.md` sets `PROPTEST_CASES`. The terminal WebSocket's client frames are fuzzed
-//! against a real server in `fuzz/ws.rs`.
+//! against a real server in `fuzz/ws.rs` (the module `ws` below).
 #![allow(clippy::unwrap_used)]
 
 use axum::http::Method;
@@ -249,5 +249,4 @@ proptest! {
 
 /// What a viewer sends on a terminal WebSocket: control messages, frames on the wire, huge
 /// messages, against a real server.
-#[path = "fuzz/ws.rs"]
 mod ws;
