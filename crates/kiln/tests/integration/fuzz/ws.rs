@@ -17,7 +17,7 @@
 //! The shell reads with the line discipline (no readline), ignores EOF, and has flow control
 //! and signal characters off, so that garbage bytes a lying frame length turns into input can
 //! neither end nor stop it; `^U` before each marker command clears whatever garbage is on the
-//! line.
+//! line, and each case of the wire-level property has a session of its own.
 
 use futures_util::{SinkExt, StreamExt};
 use kiln::server::{self, AccessKey};
@@ -135,8 +135,12 @@ fn fixture() -> &'static Fixture {
 
 impl Fixture {
     async fn connect(&self, offset: Option<u64>) -> Ws {
+        self.connect_to(&self.session, offset).await
+    }
+
+    async fn connect_to(&self, id: &str, offset: Option<u64>) -> Ws {
         let q = offset.map(|o| format!("?offset={o}")).unwrap_or_default();
-        let mut req = format!("ws://{}/api/sessions/{}/ws{q}", self.addr, self.session)
+        let mut req = format!("ws://{}/api/sessions/{id}/ws{q}", self.addr)
             .into_client_request()
             .unwrap();
         req.headers_mut().insert(
@@ -146,12 +150,43 @@ impl Fixture {
         tokio_tungstenite::connect_async(req).await.unwrap().0
     }
 
-    async fn session(&self) -> Value {
+    /// A new session whose shell has printed its first marker (flow control off).
+    async fn new_session(&self) -> String {
+        let created: Value = self
+            .http
+            .post(format!("http://{}/api/sessions", self.addr))
+            .bearer_auth(KEY)
+            .json(&serde_json::json!({"cols": 80, "rows": 24}))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        let id = created["id"].as_str().unwrap().to_owned();
+        let mut ws = self.connect_to(&id, Some(0)).await;
+        hello(&mut ws).await;
+        let setup = b"stty -ixon -isig; printf 'FZ''%s.' 0\r";
+        ws.send(Message::Binary(setup.to_vec().into()))
+            .await
+            .unwrap();
+        read_until(&mut ws, b"FZ0.").await;
+        let _ = ws.close(None).await;
+        id
+    }
+
+    async fn delete(&self, id: &str) {
         self.http
-            .get(format!(
-                "http://{}/api/sessions/{}",
-                self.addr, self.session
-            ))
+            .delete(format!("http://{}/api/sessions/{id}", self.addr))
+            .bearer_auth(KEY)
+            .send()
+            .await
+            .unwrap();
+    }
+
+    async fn session(&self, id: &str) -> Value {
+        self.http
+            .get(format!("http://{}/api/sessions/{id}", self.addr))
             .bearer_auth(KEY)
             .send()
             .await
@@ -163,15 +198,23 @@ impl Fixture {
 
     /// The end offset, after checking that the shell still runs.
     async fn alive_at(&self) -> Result<u64, TestCaseError> {
-        let s = self.session().await;
+        self.alive_at_in(&self.session).await
+    }
+
+    async fn alive_at_in(&self, id: &str) -> Result<u64, TestCaseError> {
+        let s = self.session(id).await;
         prop_assert!(s["exit"].is_null(), "the shell ended: {s}");
         Ok(s["offset"].as_u64().unwrap())
     }
 
     /// Runs a marker command on a fresh viewer at the live end: the session still works.
     async fn still_works(&self) -> Result<(), TestCaseError> {
-        let end = self.alive_at().await?;
-        let mut ws = self.connect(Some(end)).await;
+        self.still_works_in(&self.session).await
+    }
+
+    async fn still_works_in(&self, id: &str) -> Result<(), TestCaseError> {
+        let end = self.alive_at_in(id).await?;
+        let mut ws = self.connect_to(id, Some(end)).await;
         hello(&mut ws).await;
         let n = MARK.fetch_add(1, Ordering::SeqCst);
         let cmd = format!("\x15printf 'FZ''%s.' {n}\r");
@@ -359,12 +402,16 @@ fn raw_frame() -> impl Strategy<Value = RawFrame> {
 
 /// Opens the WebSocket by hand (so any bytes can follow) and returns the stream after the 101.
 async fn raw_upgrade(f: &Fixture, offset: u64) -> TcpStream {
+    raw_upgrade_to(f, &f.session, offset).await
+}
+
+async fn raw_upgrade_to(f: &Fixture, id: &str, offset: u64) -> TcpStream {
     let mut s = TcpStream::connect(f.addr).await.unwrap();
     let req = format!(
-        "GET /api/sessions/{}/ws?offset={offset} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\n\
+        "GET /api/sessions/{id}/ws?offset={offset} HTTP/1.1\r\nHost: {}\r\nAuthorization: Bearer {KEY}\r\n\
          Connection: Upgrade\r\nUpgrade: websocket\r\nSec-WebSocket-Version: 13\r\n\
          Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-        f.session, f.addr
+        f.addr
     );
     s.write_all(req.as_bytes()).await.unwrap();
     let mut head = Vec::new();
@@ -521,8 +568,11 @@ proptest! {
     ) {
         let f = fixture();
         f.rt.block_on(async {
-            let start = f.alive_at().await?;
-            let mut s = raw_upgrade(f, start).await;
+            // A session of its own: bytes a lying length turns into input (an open quote and a
+            // carriage return, say) cannot leave a later case's shell waiting for more.
+            let id = f.new_session().await;
+            let start = f.alive_at_in(&id).await?;
+            let mut s = raw_upgrade_to(f, &id, start).await;
             let mut bytes: Vec<u8> = frames.iter().flat_map(RawFrame::bytes).collect();
             if let Some(i) = cut {
                 bytes.truncate(i.index(bytes.len() + 1));
@@ -552,7 +602,9 @@ proptest! {
                     "a protocol error closes with 1002, got {:?}", code
                 );
             }
-            f.still_works().await
+            let works = f.still_works_in(&id).await;
+            f.delete(&id).await;
+            works
         })?;
     }
 }
