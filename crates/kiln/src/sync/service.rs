@@ -199,7 +199,7 @@ impl Task {
         mut token_changes: Option<watch::Receiver<u64>>,
         shutdown: CancellationToken,
     ) {
-        if let Err(e) = hooks::install(&self.opts.home, &self.opts.kiln_dir) {
+        if let Err(e) = self.install_hooks().await {
             tracing::warn!(error = %e, "cannot install kiln's git hooks; commits are found by the periodic scan");
         }
         for name in self.engine.local_projects() {
@@ -272,7 +272,7 @@ impl Task {
                 },
                 _ = inbox.tick() => self.read_inbox(&mut dirty),
                 _ = scan.tick() => {
-                    if let Err(e) = hooks::install(&self.opts.home, &self.opts.kiln_dir) {
+                    if let Err(e) = self.install_hooks().await {
                         tracing::debug!(error = %e, "hooks check failed");
                     }
                     self.scan(&mut dirty).await;
@@ -283,6 +283,15 @@ impl Task {
                 }
             }
         }
+    }
+
+    /// [`hooks::install`] (files and `git config --global`) on a blocking thread, off the
+    /// runtime.
+    async fn install_hooks(&self) -> std::io::Result<()> {
+        let (home, kiln_dir) = (self.opts.home.clone(), self.opts.kiln_dir.clone());
+        tokio::task::spawn_blocking(move || hooks::install(&home, &kiln_dir))
+            .await
+            .map_err(std::io::Error::other)?
     }
 
     fn read_inbox(&self, dirty: &mut BTreeSet<String>) {
