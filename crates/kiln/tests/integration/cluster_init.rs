@@ -219,11 +219,8 @@ async fn install_cache(cache: &Path, manifest: &Manifest) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+#[ignore = "needs the real agent CLIs (Node.js, npm and PyPI once): run with --run-ignored all, as scripts/test does"]
 async fn init_script_sets_up_the_agents_behind_the_cluster_gateway_idempotently() {
-    if std::env::var_os("KILN_SKIP_AGENT_E2E").is_some() {
-        eprintln!("SKIPPED: KILN_SKIP_AGENT_E2E is set");
-        return;
-    }
     let manifest = Manifest::built_in().unwrap();
     let cache = cache_dir();
     install_cache(&cache, &manifest).await;
