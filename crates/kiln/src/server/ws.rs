@@ -231,13 +231,15 @@ async fn output_loop(
             biased;
             _ = shutdown.cancelled() => continue,
             _ = session.changed(off), if !exit_sent && !is_paused => {}
-            r = paused.changed() => if r.is_err() { return Ok(()) }, // the client went away
-            _ = session.closed(), if exit_sent => {}
+            // Before `paused`: the input task queues the close frame for a frame it refused and
+            // then ends, which also ends `paused`; the close frame goes out first.
             msg = ctl_rx.recv() => match msg {
                 Some(m @ Message::Close(_)) => return tx.send(m).await,
                 Some(m) => tx.send(m).await?,
                 None => return Ok(()), // the client went away
             },
+            r = paused.changed() => if r.is_err() { return Ok(()) }, // the client went away
+            _ = session.closed(), if exit_sent => {}
             _ = ping.tick() => tx.send(Message::Ping(Bytes::new())).await?,
         }
     }
