@@ -54,9 +54,13 @@ pub fn plan(ctx: &Context) -> Result<GitPlan, ConfigureError> {
                 }
             }
         }
-        None => plan
-            .notes
-            .push("git identity not set: the Databricks identity is unknown".into()),
+        // Unknown (no token yet): only worth a note when the user has no identity either.
+        None => {
+            if global_value(home, "user.email")?.is_none() {
+                plan.notes
+                    .push("git identity not set: the Databricks identity is unknown".into());
+            }
+        }
     }
     if sets.is_empty() {
         return Ok(plan);

@@ -112,7 +112,7 @@ async fn setup_runs_at_start_and_again_when_a_token_is_pasted() {
     assert_eq!(settings["env"]["ANTHROPIC_AUTH_TOKEN"], key.trim());
     assert!(
         !std::fs::read_to_string(home.join(".gitconfig"))
-            .unwrap()
+            .unwrap_or_default()
             .contains("email")
     );
 
