@@ -10,8 +10,10 @@
 //!   the handler sees an error (a `4xx`) and the connection is closed.
 //! - **Connections**: at most [`Limits::max_connections`] at once, upgraded WebSockets included
 //!   (the slot is held by the socket itself); one more is answered `503` at once and closed.
-//! - WebSockets and long-polls are not affected: after an upgrade hyper's timers are gone (the
-//!   WebSocket pings every 20 s), and a long-poll is a request being answered, not an idle one.
+//! - WebSockets and long-polls are not affected: after an upgrade hyper's timers are gone and
+//!   the WebSocket keeps its own (a ping every [`Limits::ws_ping_every`]; a viewer that sends
+//!   nothing, pongs included, for three intervals, or does not take a frame for as long, is let
+//!   go), and a long-poll is a request being answered, not an idle one.
 //! - **Shutdown**: idle connections close, requests in flight get [`CLOSE_GRACE`] to finish.
 
 use axum::Router;
@@ -47,7 +49,14 @@ pub struct Limits {
     pub body_timeout: Duration,
     /// Most connections at once (256).
     pub max_connections: usize,
+    /// Interval of a terminal WebSocket's keep-alive pings (20 s). A viewer is let go after
+    /// [`WS_SILENT_PINGS`] intervals without a frame from it, or when one frame to it cannot be
+    /// sent for as long (a peer that vanished without closing).
+    pub ws_ping_every: Duration,
 }
+
+/// How many ping intervals a WebSocket viewer may stay silent, or leave a frame unsent (3).
+pub const WS_SILENT_PINGS: u32 = 3;
 
 impl Default for Limits {
     fn default() -> Self {
@@ -56,6 +65,7 @@ impl Default for Limits {
             body_idle_timeout: Duration::from_secs(30),
             body_timeout: Duration::from_secs(600),
             max_connections: 256,
+            ws_ping_every: Duration::from_secs(20),
         }
     }
 }

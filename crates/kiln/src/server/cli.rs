@@ -55,6 +55,12 @@ pub struct ServeArgs {
     /// Hours without user activity before a session is ended.
     #[arg(long, default_value_t = 24)]
     pub idle_hours: u64,
+    /// Seconds between the keep-alive pings of a terminal WebSocket (1 to 3600). A browser that
+    /// answers nothing for three intervals (it slept, its network dropped) is disconnected; it
+    /// reconnects where it left off when it wakes.
+    #[arg(long, env = "KILN_WS_PING_SECONDS", default_value_t = 20, value_name = "SECONDS",
+          value_parser = clap::value_parser!(u64).range(1..=3600))]
+    pub ws_ping_seconds: u64,
     /// Databricks configuration profile to take the token from (outside Databricks Apps).
     /// Default: the environment (`DATABRICKS_HOST`, `DATABRICKS_TOKEN`, …), then the config
     /// file's default profile.
@@ -123,6 +129,7 @@ fn options(args: &ServeArgs, apps: Option<AppsSettings>) -> Result<server::Optio
         .filter(|d| !d.is_empty())
         .map(PathBuf::from);
     opts.upload_limit = args.upload_limit_mib.max(1) << 20;
+    opts.limits.ws_ping_every = Duration::from_secs(args.ws_ping_seconds);
     let in_apps = apps.is_some();
     opts.credentials = credential_options(args, apps)?;
     let mut gateway = args

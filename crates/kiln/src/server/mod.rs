@@ -113,6 +113,8 @@ pub struct Inner {
     pub shutdown: CancellationToken,
     pub upload_limit: usize,
     pub input_wait: Duration,
+    /// See [`conn::Limits::ws_ping_every`].
+    pub ws_ping_every: Duration,
     pub uploads_dir: PathBuf,
     /// See [`Options::ui_dir`].
     pub ui_dir: Option<PathBuf>,
@@ -257,6 +259,7 @@ pub fn state(mut opts: Options, shutdown: CancellationToken) -> AppState {
         shutdown,
         upload_limit: opts.upload_limit,
         input_wait: opts.input_wait,
+        ws_ping_every: opts.limits.ws_ping_every,
         uploads_dir,
         ui_dir: opts.ui_dir,
         command: opts.command,

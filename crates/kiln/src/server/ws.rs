@@ -6,9 +6,16 @@
 //! `"flow":true`) may send `{"type":"pause"}` when it has more written to its terminal than it has
 //! drawn, and `{"type":"resume"}` once it caught up. A paused viewer is sent no output (its offset
 //! stays where it is; the ring keeps the bytes, as for any slow viewer), only control frames.
+//!
+//! Liveness: the server pings every `ws_ping_every` (20 s). A viewer from which no frame at all
+//! (pongs included) arrived for `WS_SILENT_PINGS` intervals, or that leaves one frame unsent for
+//! as long, is let go: a peer that vanished without closing (a laptop that slept, a dropped
+//! network) would otherwise hold its task, its socket and a connection slot until TCP gives up.
+//! It reconnects at its offset and loses nothing.
 
 use super::AppState;
 use super::sessions::ExitView;
+use crate::http::conn::WS_SILENT_PINGS;
 use crate::http::error::AppError;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade};
 use axum::extract::{Path, Query, State};
@@ -20,7 +27,8 @@ use kiln_term::{ReadResult, Session};
 use serde::Deserialize;
 use serde_json::json;
 use std::sync::Arc;
-use std::time::Duration;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 use tokio_util::sync::CancellationToken;
 
@@ -28,8 +36,6 @@ use tokio_util::sync::CancellationToken;
 pub const FRAME_BYTES: usize = 64 << 10;
 /// Largest client message: a 10 MB paste arrives as one message (16 MiB).
 const MAX_MESSAGE_BYTES: usize = 16 << 20;
-/// Keep-alive ping interval for proxies that drop idle connections.
-const PING_EVERY: Duration = Duration::from_secs(20);
 /// Close codes.
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -79,12 +85,13 @@ pub async fn upgrade(
         .get(&id)
         .ok_or_else(|| AppError::not_found("session"))?;
     let shutdown = st.shutdown.clone();
+    let ping_every = st.ws_ping_every;
     // The browser offers `kiln` and `kiln.key.<key>`; kiln picks `kiln`, never echoing the key.
     Ok(ws
         .protocols([super::access::WS_PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
-        .on_upgrade(move |socket| run(socket, session, offset, shutdown)))
+        .on_upgrade(move |socket| run(socket, session, offset, shutdown, ping_every)))
 }
 
 async fn run(
@@ -92,21 +99,80 @@ async fn run(
     session: Arc<Session>,
     offset: Option<u64>,
     shutdown: CancellationToken,
+    ping_every: Duration,
 ) {
     let _viewer = session.attach();
-    let (mut tx, rx) = socket.split();
+    let (tx, rx) = socket.split();
     let (ctl_tx, ctl_rx) = mpsc::channel::<Message>(8);
     let (paused_tx, paused_rx) = watch::channel(false);
-    let input = tokio::spawn(input_loop(rx, session.clone(), ctl_tx, paused_tx));
+    let heard = Arc::new(Heard::new());
+    let input = tokio::spawn(input_loop(
+        rx,
+        session.clone(),
+        ctl_tx,
+        paused_tx,
+        heard.clone(),
+    ));
     let viewer = Viewer {
         ctl: ctl_rx,
         paused: paused_rx,
+        heard,
+        ping_every,
     };
-    if let Err(e) = output_loop(&mut tx, &session, offset, &shutdown, viewer).await {
+    let mut out = Out {
+        tx,
+        limit: ping_every * WS_SILENT_PINGS,
+    };
+    if let Err(e) = output_loop(&mut out, &session, offset, &shutdown, viewer).await {
         tracing::debug!(session = %session.id(), error = %e, "viewer connection ended");
     }
     input.abort();
-    let _ = tx.close().await;
+    // Bounded too: a close frame to a peer that stopped reading would wait forever.
+    let _ = tokio::time::timeout(out.limit, out.tx.close()).await;
+}
+
+/// When the last frame from the viewer arrived (any frame: pongs prove it is there).
+struct Heard {
+    since: Instant,
+    last_ms: AtomicU64,
+}
+
+impl Heard {
+    fn new() -> Self {
+        Self {
+            since: Instant::now(),
+            last_ms: AtomicU64::new(0),
+        }
+    }
+
+    fn now(&self) {
+        let ms = u64::try_from(self.since.elapsed().as_millis()).unwrap_or(u64::MAX);
+        self.last_ms.store(ms, Ordering::Relaxed);
+    }
+
+    fn silent_for(&self) -> Duration {
+        let last = Duration::from_millis(self.last_ms.load(Ordering::Relaxed));
+        self.since.elapsed().saturating_sub(last)
+    }
+}
+
+/// The sending half, every frame bounded in time: a frame that cannot be handed to the socket
+/// within `limit` (the peer stopped reading and the buffers are full) ends the connection.
+struct Out {
+    tx: Tx,
+    limit: Duration,
+}
+
+impl Out {
+    async fn send(&mut self, msg: Message) -> Result<(), axum::Error> {
+        match tokio::time::timeout(self.limit, self.tx.send(msg)).await {
+            Ok(sent) => sent,
+            Err(_) => Err(axum::Error::new(std::io::Error::new(
+                std::io::ErrorKind::TimedOut,
+                format!("the viewer took no frame for {:?}", self.limit),
+            ))),
+        }
+    }
 }
 
 fn text(v: serde_json::Value) -> Message {
@@ -122,7 +188,7 @@ fn close(code: u16, reason: &str) -> Message {
 
 /// Sends a snapshot (after `header`, which announces it) and returns the offset live bytes
 /// continue from.
-async fn send_snapshot(tx: &mut Tx, session: &Session, hello: bool) -> Result<u64, axum::Error> {
+async fn send_snapshot(tx: &mut Out, session: &Session, hello: bool) -> Result<u64, axum::Error> {
     let snap = session.snapshot();
     let header = if hello {
         json!({"type": "hello", "protocol": 1, "session": session.id(), "offset": snap.offset,
@@ -139,14 +205,17 @@ async fn send_snapshot(tx: &mut Tx, session: &Session, hello: bool) -> Result<u6
     Ok(snap.offset)
 }
 
-/// What the input task tells the output loop: control frames to send, and pause/resume.
+/// What the input task tells the output loop: control frames to send, pause/resume, and when
+/// the viewer was last heard from.
 struct Viewer {
     ctl: mpsc::Receiver<Message>,
     paused: watch::Receiver<bool>,
+    heard: Arc<Heard>,
+    ping_every: Duration,
 }
 
 async fn output_loop(
-    tx: &mut Tx,
+    tx: &mut Out,
     session: &Session,
     offset: Option<u64>,
     shutdown: &CancellationToken,
@@ -155,6 +224,8 @@ async fn output_loop(
     let Viewer {
         ctl: mut ctl_rx,
         mut paused,
+        heard,
+        ping_every,
     } = viewer;
     let (mut cols, mut rows) = session.size();
     let mut off = match offset.map(|o| (o, session.read(o, 1))) {
@@ -177,7 +248,7 @@ async fn output_loop(
     // it has not sent is overwritten (a stalled viewer is let go after kiln_term::HOLD_MAX).
     let hold = session.hold(off);
     let mut exit_sent = false;
-    let mut ping = tokio::time::interval(PING_EVERY);
+    let mut ping = tokio::time::interval(ping_every);
     ping.tick().await;
     loop {
         // A pause that arrives during a burst stops it at the next frame.
@@ -240,7 +311,15 @@ async fn output_loop(
             },
             r = paused.changed() => if r.is_err() { return Ok(()) }, // the client went away
             _ = session.closed(), if exit_sent => {}
-            _ = ping.tick() => tx.send(Message::Ping(Bytes::new())).await?,
+            _ = ping.tick() => {
+                let silent = heard.silent_for();
+                if silent >= ping_every * WS_SILENT_PINGS {
+                    tracing::debug!(session = %session.id(), silent_ms = silent.as_millis() as u64,
+                                    "viewer sent nothing, not even a pong: letting it go");
+                    return Ok(());
+                }
+                tx.send(Message::Ping(Bytes::new())).await?
+            }
         }
     }
 }
@@ -265,10 +344,14 @@ async fn input_loop(
     session: Arc<Session>,
     ctl: mpsc::Sender<Message>,
     paused: watch::Sender<bool>,
+    heard: Arc<Heard>,
 ) {
     while let Some(next) = rx.next().await {
         let msg = match next {
-            Ok(msg) => msg,
+            Ok(msg) => {
+                heard.now();
+                msg
+            }
             Err(e) => {
                 tracing::debug!(session = %session.id(), error = %e, "bad frame from a viewer");
                 if let Some(close) = close_for(e) {

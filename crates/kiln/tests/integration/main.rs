@@ -36,4 +36,5 @@ mod sync;
 mod sync_serve;
 mod terminal;
 mod terminal_flow;
+mod terminal_liveness;
 mod whoami_metadata;
