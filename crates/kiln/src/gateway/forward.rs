@@ -6,13 +6,13 @@
 use super::errors::{base_ok, error_response, not_found};
 use super::filters;
 use super::http::forward_headers;
+use super::outcome::{Outcome, Tokens};
 use super::paths::{Flavour, ModelCall, Route, UpstreamPath, classify};
 use super::relay::{Finish, relay_response};
 use super::retry::retryable_status;
 use super::trace::CallRecord;
 use super::trace::turns::TurnHint;
 use super::upstream::{Chosen, UpstreamKind};
-use super::usage::{Outcome, Tokens};
 use super::{Gateway, auth};
 use crate::http::client::error_chain;
 use axum::extract::{Request, State};

@@ -30,6 +30,7 @@ pub mod filters;
 mod forward;
 mod http;
 mod options;
+pub mod outcome;
 pub mod paths;
 pub mod probe;
 mod relay;
@@ -127,7 +128,7 @@ impl Gateway {
     }
 
     /// Counts one finished call in this session's and today's usage.
-    pub fn record(&self, outcome: &usage::Outcome) {
+    pub fn record(&self, outcome: &outcome::Outcome) {
         self.usage.record(outcome);
         self.today.record(outcome);
     }

@@ -5,7 +5,7 @@
 //! Bounded like the session store: 512 entries, model names cut at 128 characters.
 
 use super::Gateway;
-use super::usage::{OTHER_MODELS, Outcome};
+use super::outcome::{MAX_ENTRIES, Outcome, entry_model};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
@@ -15,8 +15,6 @@ use tokio_util::sync::CancellationToken;
 
 /// File name in the state directory.
 pub const FILE_NAME: &str = "usage-today.json";
-const MAX_ENTRIES: usize = 512;
-const MAX_MODEL_CHARS: usize = 128;
 const SAVE_EVERY: Duration = Duration::from_secs(15);
 
 /// One agent and model's totals today.
@@ -97,12 +95,9 @@ impl TodayStore {
             day.entries.clear();
         }
         let agent = o.agent.name().to_owned();
-        let mut model: String = o.model.chars().take(MAX_MODEL_CHARS).collect();
-        if !day.entries.contains_key(&(agent.clone(), model.clone()))
-            && day.entries.len() >= MAX_ENTRIES
-        {
-            model = OTHER_MODELS.to_owned();
-        }
+        let model = entry_model(&o.model, day.entries.len(), |m| {
+            day.entries.contains_key(&(agent.clone(), m.to_owned()))
+        });
         let e = day
             .entries
             .entry((agent.clone(), model.clone()))
@@ -176,7 +171,7 @@ pub(super) fn spawn_saver(gw: Arc<Gateway>, cancel: CancellationToken) {
 mod tests {
     use super::*;
     use crate::gateway::Caller;
-    use crate::gateway::usage::Tokens;
+    use crate::gateway::outcome::Tokens;
 
     fn outcome(model: &str, input: u64) -> Outcome {
         Outcome {

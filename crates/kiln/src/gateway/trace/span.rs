@@ -5,8 +5,8 @@
 //! to first token, request ids). Nothing here ever holds a token or a key: the record is built
 //! from counts, names and ids only.
 
+use super::super::outcome::Tokens;
 use super::super::paths::{Caller, Flavour};
-use super::super::usage::Tokens;
 use super::turns::{Placement, TurnHint};
 use opentelemetry::trace::{SpanContext, SpanId, SpanKind, Status, TraceFlags, TraceState};
 use opentelemetry::{InstrumentationScope, KeyValue};
