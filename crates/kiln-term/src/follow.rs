@@ -17,10 +17,12 @@
 //! Locking: the ring is read without holding the state's lock, and a step whose offset was
 //! consumed meanwhile by someone else does nothing (`Session::resize` takes the state's lock
 //! inside the session's, so this one must never be held while taking that).
+//!
+//! The session reaches this module through [`Stream`], so this module does not depend on the
+//! session that owns the follower.
 
 use crate::ReadResult;
 use crate::screen::Screen;
-use crate::session::Session;
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex, MutexGuard};
 use tokio::sync::{Notify, watch};
@@ -31,6 +33,21 @@ const PARSE_CHUNK_BYTES: usize = 4 << 10;
 const LAZY_BACKLOG_BYTES: u64 = 256 << 10;
 /// Smallest backlog worth trying to skip (a skip must leave a screen and scrollback of lines).
 const SKIP_MIN_BYTES: u64 = 16 << 10;
+
+/// What a follower consumes: a session's output stream as its ring holds it (implemented by
+/// `Session`).
+pub(crate) trait Stream {
+    /// The follower of this stream.
+    fn follower(&self) -> &Follower;
+    /// Offset one past the last byte of the stream.
+    fn end_offset(&self) -> u64;
+    /// Up to `max` bytes from `offset`.
+    fn read(&self, offset: u64, max: usize) -> ReadResult;
+    /// Whether the reader has finished (the stream will not grow).
+    fn reader_finished(&self) -> bool;
+    /// The session's id (for logs).
+    fn id(&self) -> &str;
+}
 
 struct Term {
     screen: Screen,
@@ -81,7 +98,7 @@ impl Follower {
 
     /// Brings the state up to the end of `session`'s stream, then returns the snapshot bytes,
     /// the offset they are exact at, and the size they were taken at.
-    pub fn snapshot(&self, session: &Session) -> (Vec<u8>, u64, u16, u16) {
+    pub fn snapshot(&self, session: &impl Stream) -> (Vec<u8>, u64, u16, u16) {
         // Up to the end as it is now: a flood that outruns the parser cannot keep this going.
         let target = session.end_offset();
         while *self.consumed.borrow() < target && self.step(session, usize::MAX) {}
@@ -111,13 +128,13 @@ impl Follower {
         self.wake.notify_one();
     }
 
-    fn backlog(&self, session: &Session) -> u64 {
+    fn backlog(&self, session: &impl Stream) -> u64 {
         session.end_offset().saturating_sub(*self.consumed.borrow())
     }
 
     /// Consumes part of the backlog: a skip when one is possible, else up to `max_parse` bytes
     /// parsed. Returns whether the state moved on (by this call or another consumer).
-    fn step(&self, session: &Session, max_parse: usize) -> bool {
+    fn step(&self, session: &impl Stream, max_parse: usize) -> bool {
         let (at, may_skip) = {
             let t = self.lock();
             (t.consumed, t.consumed >= t.no_skip_before)
@@ -216,17 +233,17 @@ impl Follower {
 
 /// The background task of `session`'s state: sleeps until the backlog is due, consumes it, and
 /// ends with the reader (a snapshot consumes whatever is left).
-pub(crate) async fn run(session: Arc<Session>) {
+pub(crate) async fn run(session: Arc<impl Stream>) {
     let f = session.follower();
     loop {
-        while f.backlog(&session) < f.lazy_bytes {
+        while f.backlog(&*session) < f.lazy_bytes {
             if session.reader_finished() {
                 return;
             }
             f.wake.notified().await;
         }
-        while f.backlog(&session) > f.lazy_bytes / 4 {
-            if !f.step(&session, PARSE_CHUNK_BYTES) {
+        while f.backlog(&*session) > f.lazy_bytes / 4 {
+            if !f.step(&*session, PARSE_CHUNK_BYTES) {
                 break;
             }
             tokio::task::yield_now().await;

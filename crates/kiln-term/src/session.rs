@@ -7,7 +7,7 @@
 //! the other way round); neither is held across an `.await`. Progress (end offset, exit, removal, resizes) is published on a
 //! `watch` channel so any number of viewers wait without a queue of their own.
 
-use crate::follow::Follower;
+use crate::follow::{Follower, Stream};
 use crate::hold::{Hold, Holds};
 use crate::procs;
 use crate::pty;
@@ -151,14 +151,6 @@ impl Session {
         self.state
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
-    }
-
-    pub(crate) fn follower(&self) -> &Follower {
-        &self.follower
-    }
-
-    pub(crate) fn reader_finished(&self) -> bool {
-        self.reader_done.load(Ordering::Acquire)
     }
 
     pub(crate) fn seq(&self) -> u64 {
@@ -393,6 +385,28 @@ impl Session {
                 procs::signal_session(sid, Signal::KILL);
             }
         });
+    }
+}
+
+impl Stream for Session {
+    fn follower(&self) -> &Follower {
+        &self.follower
+    }
+
+    fn end_offset(&self) -> u64 {
+        Session::end_offset(self)
+    }
+
+    fn read(&self, offset: u64, max: usize) -> ReadResult {
+        Session::read(self, offset, max)
+    }
+
+    fn reader_finished(&self) -> bool {
+        self.reader_done.load(Ordering::Acquire)
+    }
+
+    fn id(&self) -> &str {
+        Session::id(self)
     }
 }
 
