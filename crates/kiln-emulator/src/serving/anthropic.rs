@@ -6,10 +6,10 @@
 
 use super::ServingState;
 use super::answer::{Answer, AnswerBody, Part, json_deltas, object_args, text_deltas, text_of};
+use super::call::{Reply, required_array, required_str, resolve, stream_flag};
 use super::catalog::API_ANTHROPIC;
 use super::error::ServingError;
 use super::quirks::check_anthropic;
-use super::routes::{Reply, required_array, required_str, resolve, stream_flag};
 use super::sse::SseEvent;
 use super::time::rfc3339;
 use serde_json::{Value, json};

@@ -5,9 +5,9 @@
 
 use super::ServingState;
 use super::answer::{Answer, AnswerBody, Part, json_deltas, str_field, text_deltas, text_of};
+use super::call::{Reply, required_array, required_str, resolve_chat, stream_flag};
 use super::error::ServingError;
 use super::quirks::check_chat;
-use super::routes::{Reply, required_array, required_str, resolve_chat, stream_flag};
 use super::sse::SseEvent;
 use super::time::unix_now;
 use serde_json::{Map, Value, json};

@@ -6,9 +6,9 @@
 
 use super::ServingState;
 use super::answer::{Answer, AnswerBody, Part, input_tokens, object_args, text_deltas};
+use super::call::{Reply, required_array, resolve};
 use super::catalog::API_GEMINI;
 use super::error::ServingError;
-use super::routes::{Reply, required_array, resolve};
 use super::sse::SseEvent;
 use serde_json::{Value, json};
 

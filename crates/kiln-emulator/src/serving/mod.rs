@@ -43,6 +43,7 @@
 mod admin;
 mod answer;
 mod anthropic;
+mod call;
 mod catalog;
 mod chat;
 mod error;

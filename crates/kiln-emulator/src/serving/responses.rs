@@ -7,9 +7,9 @@
 
 use super::ServingState;
 use super::answer::{Answer, AnswerBody, Part, json_deltas, str_field, text_deltas, text_of};
+use super::call::{Reply, required_str, resolve, resolve_chat, stream_flag};
 use super::catalog::API_RESPONSES;
 use super::error::ServingError;
-use super::routes::{Reply, required_str, resolve, resolve_chat, stream_flag};
 use super::sse::SseEvent;
 use super::time::unix_now;
 use serde_json::{Value, json};
