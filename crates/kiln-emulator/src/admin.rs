@@ -19,7 +19,8 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::faults::Fault;
 use crate::net::ConnInfo;
-use crate::world::{Settings, Shared, StateDelays};
+use crate::settings::{Settings, StateDelays};
+use crate::world::Shared;
 
 /// The admin router (state applied).
 pub fn router(shared: Arc<Shared>) -> Router {

@@ -14,7 +14,8 @@ use sha2::{Digest, Sha256};
 
 use crate::error::ApiError;
 use crate::ids;
-use crate::world::{Caller, Shared};
+use crate::principals::Caller;
+use crate::world::Shared;
 
 /// Identity recorded on the response for the request log (user name only, never a token).
 #[derive(Debug, Clone)]

@@ -14,10 +14,16 @@
 //! # let _ = (host, pat); Ok(()) }
 //! ```
 //!
-//! Rooms: `world` (state), `auth` + `oidc` (credentials), `scim`, `tokens`, `apps`,
-//! `workspace`, `files` (volumes), `clusters`, `serving_control` + `serving` (model serving),
-//! `faults`, `reqlog`, `admin` (HTTP controls), `control` (controls shared with this handle),
-//! `net` (resettable connections), `server` (router assembly).
+//! Rooms: `world` (the workspace's state, composed of the stores below, and the handlers'
+//! `Shared`), `principals` and `settings` (plain data every store and handler reads), `auth` +
+//! `oidc` (credentials), `scim`, `tokens`, `apps`, `workspace`, `files` (volumes), `secrets`,
+//! `clusters`, `serving_control` + `serving` (model serving), `faults`, `reqlog`, `admin`
+//! (HTTP controls), `control` (controls shared with this handle), `net` (resettable
+//! connections), `server` (router assembly).
+//!
+//! Layering (no module cycles, checked by `scripts/module-cycles`): a store's state lives in a
+//! `model` module that never imports `world`; `world` composes the stores; the routes and
+//! middleware (`routes`, `layer`) import `world`, and nothing `world` imports imports them.
 
 mod admin;
 mod apps;
@@ -33,12 +39,14 @@ mod ids;
 mod net;
 mod oidc;
 mod otel;
+mod principals;
 mod reqlog;
 mod scim;
 mod secrets;
 mod server;
 pub mod serving;
 mod serving_control;
+mod settings;
 mod tokens;
 mod workspace;
 mod world;
@@ -55,8 +63,8 @@ pub use clusters::RecordedInitScript;
 pub use faults::{Fault, FaultAction};
 pub use reqlog::RequestRecord;
 pub use serving::{EndpointSpec, ServingState};
+pub use settings::{Settings, StateDelays};
 pub use world::{Identities, SeededUser};
-pub use world::{Settings, StateDelays};
 
 use world::{Shared, World};
 
@@ -411,7 +419,7 @@ impl RunningEmulator {
             ("X-Forwarded-Host".into(), "localhost".into()),
             (
                 "X-Forwarded-Preferred-Username".into(),
-                world::display_name_from_email(email),
+                principals::display_name_from_email(email),
             ),
             (
                 "X-Forwarded-User".into(),

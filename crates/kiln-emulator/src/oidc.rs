@@ -15,7 +15,8 @@ use serde_json::json;
 
 use crate::auth::oauth_key;
 use crate::ids;
-use crate::world::{OauthToken, Shared};
+use crate::principals::OauthToken;
+use crate::world::Shared;
 
 /// Routes of this module.
 pub fn router() -> Router<Arc<Shared>> {

@@ -11,7 +11,8 @@ use serde_json::{Map, Value, json};
 
 use crate::error::{ApiError, ApiResult};
 use crate::extract::Params;
-use crate::world::{Caller, Principal, Shared};
+use crate::principals::{Caller, Principal};
+use crate::world::Shared;
 
 const USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:core:2.0:User";
 const WORKSPACE_USER_SCHEMA: &str = "urn:ietf:params:scim:schemas:extension:workspace:2.0:User";

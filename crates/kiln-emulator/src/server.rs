@@ -30,8 +30,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(apps::routes::router())
         .merge(apps::permissions::router())
         .merge(workspace::routes::router())
-        .merge(files::router())
-        .merge(secrets::router())
+        .merge(files::routes::router())
+        .merge(secrets::routes::router())
         .merge(otel::router())
         .merge(clusters::routes::router())
         .merge(serving_control::router())
@@ -41,8 +41,8 @@ pub fn router(shared: Arc<Shared>) -> Router {
         .merge(admin::router(shared.clone()))
         .layer(DefaultBodyLimit::max(BODY_LIMIT_BYTES))
         .layer(from_fn_with_state(shared.clone(), auth::layer))
-        .layer(from_fn_with_state(shared.clone(), faults::layer))
-        .layer(from_fn_with_state(shared, reqlog::layer))
+        .layer(from_fn_with_state(shared.clone(), faults::layer::layer))
+        .layer(from_fn_with_state(shared, reqlog::layer::layer))
 }
 
 async fn unknown_endpoint(method: Method, uri: Uri) -> ApiError {

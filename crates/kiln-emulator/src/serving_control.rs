@@ -10,7 +10,8 @@ use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
 use crate::error::{ApiError, ApiResult};
-use crate::world::{Caller, Shared};
+use crate::principals::Caller;
+use crate::world::Shared;
 
 /// Routes of this module.
 pub fn router() -> Router<Arc<Shared>> {

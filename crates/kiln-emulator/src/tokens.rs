@@ -13,7 +13,8 @@ use serde_json::{Value, json};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
 use crate::ids;
-use crate::world::{Caller, Pat, Shared, World};
+use crate::principals::{Caller, Pat};
+use crate::world::{Shared, World};
 
 /// Lifetime of a token created without `lifetime_seconds` (the SDK documents two years).
 pub const DEFAULT_LIFETIME_SECS: i64 = 2 * 365 * 24 * 3600;

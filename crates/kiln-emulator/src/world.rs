@@ -1,12 +1,15 @@
 //! The emulated workspace's state: principals (users and service principals), personal
 //! access tokens, OAuth access tokens, settings, and the per-API stores. One `World` lives
 //! behind a mutex in [`Shared`]; handlers lock it briefly and never across `.await`.
+//!
+//! This module composes leaves: the stores' `model` modules, `principals` and `settings`
+//! import nothing from here (routes and middleware do), so there is no module cycle.
 
 use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::sync::{Arc, Mutex, MutexGuard};
 
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use crate::apps::Apps;
 use crate::clock::Clock;
@@ -14,148 +17,11 @@ use crate::clusters::Clusters;
 use crate::faults::Faults;
 use crate::files::Volumes;
 use crate::ids;
+use crate::principals::{OauthToken, Pat, Principal, display_name_from_email};
 use crate::reqlog::RequestLog;
 use crate::serving::ServingState;
+use crate::settings::{Settings, StateDelays};
 use crate::workspace::tree::Tree;
-
-/// Switches that change how the emulated workspace answers; all can be changed at run time.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct Settings {
-    /// Whether an app's own service principal may `GET /api/2.0/apps/{its name}` (undocumented in
-    /// the real product, so switchable). Default `true`.
-    pub sp_can_read_own_app: bool,
-    /// Personal access tokens per principal before `QUOTA_EXCEEDED` (real workspaces: 600).
-    pub token_quota: usize,
-    /// Auth errors carry a numeric `error_code` (`403`, `401`) as observed from real
-    /// workspaces; `false` gives `PERMISSION_DENIED` / `UNAUTHENTICATED`. Default `true`.
-    pub numeric_auth_error_codes: bool,
-    /// Lifetime of OAuth access tokens minted by `/oidc/v1/token`, seconds (real: 3600).
-    pub oauth_token_lifetime_secs: u64,
-    /// OAuth tokens are refused this many seconds before they expire (real: about 30).
-    pub oauth_expiry_margin_secs: u64,
-    /// Admin cap on new PAT lifetimes, seconds; `None` means no cap.
-    pub max_token_lifetime_secs: Option<u64>,
-    /// Real seconds an app process gets between SIGTERM and SIGKILL (the platform: 15).
-    pub app_stop_grace_secs: u64,
-    /// Real seconds a deployed app has to answer on its port before the deployment fails.
-    pub app_start_timeout_secs: u64,
-    /// Simulates a failing init script: when set, every cluster start whose init scripts
-    /// exist fails with `INIT_SCRIPT_FAILURE` and this text as the script's error. Default off.
-    pub init_script_failure: Option<String>,
-    /// Largest workspace file `import-file` accepts, bytes (reference §6: "recalled 500 MB",
-    /// uncertain; default 500 MiB). Larger uploads get 400 `MAX_FILE_SIZE_EXCEEDED`.
-    pub max_workspace_file_bytes: u64,
-}
-
-impl Default for Settings {
-    fn default() -> Self {
-        Self {
-            sp_can_read_own_app: true,
-            token_quota: 600,
-            numeric_auth_error_codes: true,
-            oauth_token_lifetime_secs: 3600,
-            oauth_expiry_margin_secs: 30,
-            max_token_lifetime_secs: None,
-            app_stop_grace_secs: 15,
-            app_start_timeout_secs: 300,
-            init_script_failure: None,
-            max_workspace_file_bytes: 500 << 20,
-        }
-    }
-}
-
-/// How long (in emulator-clock seconds) each state-machine step takes.
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
-#[serde(default)]
-pub struct StateDelays {
-    /// Cluster `PENDING`/`RESTARTING` → `RUNNING`.
-    pub cluster_start_secs: u64,
-    /// Cluster `TERMINATING` → `TERMINATED`.
-    pub cluster_terminate_secs: u64,
-    /// App compute `STARTING` → `ACTIVE`.
-    pub app_start_secs: u64,
-    /// App compute `STOPPING` → `STOPPED`.
-    pub app_stop_secs: u64,
-    /// App deployment `IN_PROGRESS` → `SUCCEEDED`/`FAILED`.
-    pub app_deploy_secs: u64,
-    /// App `DELETING` → gone.
-    pub app_delete_secs: u64,
-}
-
-impl Default for StateDelays {
-    fn default() -> Self {
-        Self {
-            cluster_start_secs: 20,
-            cluster_terminate_secs: 5,
-            app_start_secs: 10,
-            app_stop_secs: 5,
-            app_deploy_secs: 5,
-            app_delete_secs: 5,
-        }
-    }
-}
-
-/// A user or a service principal.
-#[derive(Debug, Clone)]
-pub struct Principal {
-    /// SCIM id.
-    pub id: u64,
-    /// Email for users, application (client) id UUID for service principals.
-    pub user_name: String,
-    /// Display name.
-    pub display_name: String,
-    /// Workspace admin.
-    pub admin: bool,
-    /// `Some` for service principals: SHA-256 ids of its OAuth secrets.
-    pub sp_secrets: Option<Vec<String>>,
-}
-
-impl Principal {
-    /// Whether this is a service principal.
-    pub fn is_sp(&self) -> bool {
-        self.sp_secrets.is_some()
-    }
-}
-
-/// A personal access token (the value itself is never stored, only its SHA-256 id).
-#[derive(Debug, Clone)]
-pub struct Pat {
-    /// SHA-256 hex of the value.
-    pub token_id: String,
-    /// Principal id.
-    pub owner: u64,
-    /// Epoch ms.
-    pub created_ms: i64,
-    /// Epoch ms, `-1` = never.
-    pub expiry_ms: i64,
-    /// Free text.
-    pub comment: Option<String>,
-    /// Scoped-PAT scopes.
-    pub scopes: Option<Vec<String>>,
-}
-
-/// An OAuth access token minted by the token endpoint.
-#[derive(Debug, Clone)]
-pub struct OauthToken {
-    /// Principal id.
-    pub owner: u64,
-    /// Epoch ms.
-    pub expiry_ms: i64,
-}
-
-/// Who made a request (inserted into request extensions by the auth layer).
-#[derive(Debug, Clone)]
-pub struct Caller {
-    /// Principal id.
-    pub id: u64,
-    /// Email or SP application id.
-    pub user_name: String,
-    /// Service principal?
-    pub is_sp: bool,
-    /// Workspace admin?
-    pub admin: bool,
-}
 
 /// Everything the emulator knows about its workspace.
 pub struct World {
@@ -301,23 +167,6 @@ impl World {
     }
 }
 
-/// "alice.smith@example.com" → "Alice Smith".
-pub fn display_name_from_email(email: &str) -> String {
-    let local = email.split('@').next().unwrap_or(email);
-    local
-        .split(['.', '_', '-', '+'])
-        .filter(|s| !s.is_empty())
-        .map(|w| {
-            let mut c = w.chars();
-            match c.next() {
-                Some(f) => f.to_uppercase().collect::<String>() + c.as_str(),
-                None => String::new(),
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
-}
-
 /// State shared by every handler.
 pub struct Shared {
     /// The emulator clock.
@@ -400,19 +249,5 @@ impl fmt::Debug for Identities {
             .field("sp_client_id", &self.sp_client_id)
             .field("sp_client_secret", &"<redacted>")
             .finish()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn display_names() {
-        assert_eq!(
-            display_name_from_email("alice.smith@example.com"),
-            "Alice Smith"
-        );
-        assert_eq!(display_name_from_email("bob@x"), "Bob");
     }
 }

@@ -6,10 +6,11 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use super::permissions::Grant;
+use super::acl::{Grant, Grantee, Level};
 use super::runtime::LaunchSpec;
 use crate::clock::iso8601;
-use crate::world::StateDelays;
+use crate::principals::Principal;
+use crate::settings::StateDelays;
 
 /// App compute states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -199,6 +200,23 @@ pub struct App {
 }
 
 impl App {
+    /// The strongest level `p` holds on this app, if any (the creator and workspace admins
+    /// manage it).
+    pub fn level_of(&self, p: &Principal) -> Option<Level> {
+        if p.admin || (!p.is_sp() && self.creator.eq_ignore_ascii_case(&p.user_name)) {
+            return Some(Level::CanManage);
+        }
+        self.acl
+            .iter()
+            .filter(|g| match &g.grantee {
+                Grantee::User(u) => !p.is_sp() && u.eq_ignore_ascii_case(&p.user_name),
+                Grantee::ServicePrincipal(s) => p.is_sp() && s.eq_ignore_ascii_case(&p.user_name),
+                Grantee::Group(g) => g == "users",
+            })
+            .map(|g| g.level)
+            .max()
+    }
+
     /// The deployment in progress, if any.
     pub fn pending(&self) -> Option<&Deployment> {
         self.deployments

@@ -1,7 +1,8 @@
 //! App permissions (`CAN_MANAGE`, `CAN_USE`): who may open an app through its proxy and who
 //! may change it, and the Permissions API routes `GET/PUT/PATCH /api/2.0/permissions/apps/
 //! {name}` and `…/permissionLevels` (reference §5.1). The creator holds `CAN_MANAGE`, workspace
-//! admins inherit it; grants go to users, service principals or the `users` / `admins` groups.
+//! admins inherit it; grants go to users, service principals or the `users` / `admins` groups
+//! (the grants themselves are `acl`, who holds what `App::level_of`).
 
 use std::sync::Arc;
 
@@ -10,72 +11,12 @@ use axum::routing::get;
 use axum::{Extension, Json, Router};
 use serde_json::{Value, json};
 
+use super::acl::{Grant, Grantee, Level};
 use super::model::App;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::JsonBody;
-use crate::world::{Caller, Principal, Shared, World};
-
-/// A permission level on an app, weakest first.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub enum Level {
-    /// Open the app.
-    CanUse,
-    /// Change, deploy, stop, delete, grant.
-    CanManage,
-}
-
-impl Level {
-    fn as_str(self) -> &'static str {
-        match self {
-            Self::CanUse => "CAN_USE",
-            Self::CanManage => "CAN_MANAGE",
-        }
-    }
-
-    fn parse(s: &str) -> Option<Self> {
-        match s {
-            "CAN_USE" => Some(Self::CanUse),
-            "CAN_MANAGE" => Some(Self::CanManage),
-            _ => None,
-        }
-    }
-}
-
-/// Who a grant is for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Grantee {
-    /// A user, by email.
-    User(String),
-    /// A service principal, by application id.
-    ServicePrincipal(String),
-    /// `users` (everyone) or `admins`.
-    Group(String),
-}
-
-/// One direct permission.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Grant {
-    /// Who.
-    pub grantee: Grantee,
-    /// What.
-    pub level: Level,
-}
-
-/// The strongest level `p` holds on `app`, if any.
-pub fn effective(app: &App, p: &Principal) -> Option<Level> {
-    if p.admin || (!p.is_sp() && app.creator.eq_ignore_ascii_case(&p.user_name)) {
-        return Some(Level::CanManage);
-    }
-    app.acl
-        .iter()
-        .filter(|g| match &g.grantee {
-            Grantee::User(u) => !p.is_sp() && u.eq_ignore_ascii_case(&p.user_name),
-            Grantee::ServicePrincipal(s) => p.is_sp() && s.eq_ignore_ascii_case(&p.user_name),
-            Grantee::Group(g) => g == "users",
-        })
-        .map(|g| g.level)
-        .max()
-}
+use crate::principals::Caller;
+use crate::world::{Shared, World};
 
 /// Routes of this module.
 pub fn router() -> Router<Arc<Shared>> {
@@ -99,7 +40,7 @@ fn no_such_app(name: &str) -> ApiError {
 }
 
 fn caller_level(w: &World, caller: &Caller, app: &App) -> Option<Level> {
-    w.principals.get(&caller.id).and_then(|p| effective(app, p))
+    w.principals.get(&caller.id).and_then(|p| app.level_of(p))
 }
 
 /// ObjectPermissions JSON.

@@ -19,11 +19,12 @@ use axum::response::{IntoResponse, Response};
 use hyper_util::rt::TokioIo;
 use tokio_util::sync::CancellationToken;
 
-use super::permissions;
+use super::acl;
 use super::runtime::ProxyHandle;
 use crate::auth::oauth_key;
 use crate::ids;
-use crate::world::{Principal, Shared};
+use crate::principals::Principal;
+use crate::world::Shared;
 
 /// Name of the cookie that carries an emulator browser session.
 pub const SESSION_COOKIE: &str = "kiln_emulator_session";
@@ -189,12 +190,9 @@ async fn handle(
     };
     let level = {
         let w = st.shared.world();
-        w.apps
-            .by_name
-            .get(&st.app)
-            .map(|a| permissions::effective(a, &who))
+        w.apps.by_name.get(&st.app).map(|a| a.level_of(&who))
     };
-    if req.uri().path() == "/logz" && level == Some(Some(permissions::Level::CanManage)) {
+    if req.uri().path() == "/logz" && level == Some(Some(acl::Level::CanManage)) {
         return (
             StatusCode::OK,
             [(header::CONTENT_TYPE, "text/plain; charset=utf-8")],

@@ -13,19 +13,20 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::acl::Level;
 use super::appyaml;
 use super::deploy::{launch_spec, snapshot};
 use super::model::{App, Compute, DeployState, Deployment, RunState, secs_ms};
-use super::permissions::{Level, effective};
 use super::proxy;
 use super::store::insert_app;
 use super::supervisor::{self, Start};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, parse_bool};
 use crate::ids;
+use crate::principals::Caller;
 use crate::workspace::access::can_read;
 use crate::workspace::tree::normalize;
-use crate::world::{Caller, Shared, World};
+use crate::world::{Shared, World};
 
 /// Routes of this module.
 pub fn router() -> Router<Arc<Shared>> {
@@ -74,7 +75,7 @@ fn manageable<'a>(w: &'a mut World, caller: &Caller, name: &str) -> ApiResult<&'
     let level = w
         .principals
         .get(&caller.id)
-        .and_then(|p| w.apps.by_name.get(name).and_then(|a| effective(a, p)));
+        .and_then(|p| w.apps.by_name.get(name).and_then(|a| a.level_of(p)));
     let app = w
         .apps
         .by_name

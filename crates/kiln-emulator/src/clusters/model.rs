@@ -8,8 +8,8 @@ use serde_json::{Map, Value, json};
 
 use crate::apps::model::secs_ms;
 use crate::files::{self, Volumes};
+use crate::settings::StateDelays;
 use crate::workspace::tree::{self, Tree};
-use crate::world::StateDelays;
 
 /// Cluster states.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -16,7 +16,8 @@ use crate::clock::mmdd_hhmmss;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params};
 use crate::ids;
-use crate::world::{Caller, Shared, World};
+use crate::principals::Caller;
+use crate::world::{Shared, World};
 
 /// Routes of this module, under both API versions.
 pub fn router() -> Router<Arc<Shared>> {

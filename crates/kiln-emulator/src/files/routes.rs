@@ -1,7 +1,6 @@
 //! The Files API routes: upload, download (with `Range` and `If-Unmodified-Since`),
 //! metadata, delete, mkdir -p, list with paging, rmdir.
 
-use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
 use std::time::UNIX_EPOCH;
 
@@ -15,12 +14,12 @@ use base64::Engine;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::model::{VolumeFile, depth, volume_path};
 use crate::clock::http_date;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Params, parse_bool};
 use crate::principals::Caller;
 use crate::world::Shared;
-use super::model::{VolumeFile, Volumes, depth, volume_path};
 
 /// Default and largest directory-listing page.
 const MAX_PAGE: usize = 1000;

@@ -5,7 +5,6 @@ use std::sync::Mutex;
 
 use serde::Serialize;
 
-
 /// Entries kept (oldest dropped first).
 pub const LOG_CAPACITY: usize = 10_000;
 

@@ -10,11 +10,11 @@ use axum::{Extension, Json, Router};
 use serde::Deserialize;
 use serde_json::{Value, json};
 
+use super::model::Entry;
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params};
 use crate::principals::Caller;
 use crate::world::Shared;
-use super::model::{Entry, Secrets};
 
 /// Routes of this module.
 pub fn router() -> Router<Arc<Shared>> {

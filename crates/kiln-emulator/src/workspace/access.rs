@@ -2,7 +2,7 @@
 //! (`/Users/<me>`) and `/Shared`; everybody may read outside the homes. Used by the Workspace
 //! routes and by the Apps routes (a deployment's source must be readable by the deployer).
 
-use crate::world::Caller;
+use crate::principals::Caller;
 
 /// Whether the caller may read `path` (normalised).
 pub fn can_read(caller: &Caller, path: &str) -> bool {

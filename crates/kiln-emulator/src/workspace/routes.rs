@@ -21,7 +21,8 @@ use super::notebook::{self, Language};
 use super::tree::{Kind, MAX_IMPORT_BYTES, missing, normalize, object_info};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{JsonBody, Params, parse_bool};
-use crate::world::{Caller, Shared};
+use crate::principals::Caller;
+use crate::world::Shared;
 
 /// Routes of this module.
 pub fn router() -> Router<Arc<Shared>> {
