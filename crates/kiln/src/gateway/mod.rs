@@ -8,7 +8,8 @@
 //! Rooms: `paths` (URL layout, flavours), `auth` (local key), `forward` (one call: limits,
 //! filters, retries before the first byte), `relay` (streaming the answer, usage, errors after
 //! the first byte), `errors` (each protocol's error shape), `filters` (compatibility fixes),
-//! `upstream` (resolution order), `probe`, `retry`, `sse`, `usage` (per agent and model, this
+//! `upstream` (resolution order), `probe`, `retry`, `sse`, `outcome` (what one call reported,
+//! the bounds of the per-agent stores), `usage` (per agent and model, this
 //! session), `today` (today's totals, kept across restarts), `trace` (calls as MLflow traces),
 //! `discovery` (`~/.kiln/gateway.json`), `options`, `cli` (`kiln gateway`), `serve` (inside
 //! `kiln serve`).
