@@ -121,24 +121,6 @@ impl Drop for TempDir {
     }
 }
 
-fn kiln_binary(args: &GatewayArgs) -> anyhow::Result<PathBuf> {
-    if let Some(k) = &args.kiln {
-        return Ok(k.clone());
-    }
-    let exe = std::env::current_exe().context("cannot locate this executable")?;
-    let dir = exe
-        .parent()
-        .ok_or_else(|| anyhow!("no directory for {}", exe.display()))?;
-    let kiln = dir.join("kiln");
-    if !kiln.exists() {
-        bail!(
-            "{} not found: build it (cargo build --release -p kiln) or pass --kiln",
-            kiln.display()
-        );
-    }
-    Ok(kiln)
-}
-
 fn start_gateway(
     kiln: &PathBuf,
     emu: &RunningEmulator,
@@ -276,7 +258,7 @@ fn large_text(mib: usize) -> String {
 
 async fn run(args: &GatewayArgs) -> anyhow::Result<GatewayResults> {
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let kiln = kiln_binary(args)?;
+    let kiln = crate::kiln::locate(args.kiln.as_deref())?;
     let emu = Emulator::start(EmulatorOptions::default()).await?;
     emu.serving().set_stream_interval(Duration::ZERO);
     let gw = start_gateway(&kiln, &emu, args.otlp_endpoint.as_deref())?;

@@ -159,7 +159,8 @@ pub fn locate(explicit: Option<&Path>) -> anyhow::Result<PathBuf> {
     };
     if !kiln.is_file() {
         bail!(
-            "no kiln binary at {} (build it with `cargo build -p kiln`, or pass --kiln)",
+            "no kiln binary at {} (build it with `cargo build -p kiln`, `--release` for \
+             benchmarks, or pass --kiln)",
             kiln.display()
         );
     }

@@ -22,6 +22,7 @@ mod run;
 mod soak;
 mod startup;
 mod stats;
+mod table;
 mod term;
 mod throughput;
 mod versus;

@@ -4,6 +4,7 @@
 use crate::concurrent::ConcurrentResult;
 use crate::echo::EchoResult;
 use crate::results::Results;
+use crate::table::{self, DASH};
 use crate::throughput::StreamResult;
 
 /// One table line.
@@ -33,8 +34,6 @@ fn row(
         met,
     }
 }
-
-const DASH: &str = "-";
 
 fn ms(v: f64) -> String {
     format!("{v:.3} ms")
@@ -250,7 +249,7 @@ fn rows(r: &Results) -> Vec<Row> {
     rows
 }
 
-fn table(r: &Results) -> String {
+fn raw_vs_kiln(r: &Results) -> String {
     let rows: Vec<Row> = rows(r)
         .into_iter()
         .filter(|x| x.raw != DASH || x.kiln != DASH)
@@ -264,43 +263,19 @@ fn table(r: &Results) -> String {
         "met",
     ];
     let cells: Vec<[String; 6]> = rows
-        .iter()
+        .into_iter()
         .map(|x| {
-            let met = match x.met {
-                Some(true) => "yes",
-                Some(false) => "NO",
-                None => "",
-            };
             [
-                x.what.clone(),
-                x.raw.clone(),
-                x.kiln.clone(),
-                x.cmp.clone(),
+                x.what,
+                x.raw,
+                x.kiln,
+                x.cmp,
                 x.target.to_owned(),
-                met.to_owned(),
+                table::met(x.met).to_owned(),
             ]
         })
         .collect();
-    let mut width = head.map(str::len);
-    for c in &cells {
-        for (w, s) in width.iter_mut().zip(c) {
-            *w = (*w).max(s.len());
-        }
-    }
-    let line = |c: &[String]| {
-        let parts: Vec<String> = c
-            .iter()
-            .zip(width)
-            .map(|(s, w)| format!("{s:<w$}"))
-            .collect();
-        format!("| {} |\n", parts.join(" | "))
-    };
-    let mut out = line(&head.map(str::to_owned));
-    out += &line(&width.map(|w| "-".repeat(w)));
-    for c in &cells {
-        out += &line(c);
-    }
-    out
+    table::render(head, &cells)
 }
 
 /// Prints the results: a table with the machine on stdout, or JSON with `--json`.
@@ -326,7 +301,7 @@ pub fn print(r: &Results, json: bool) {
         "echo: {} samples per measurement, one keystroke every {} ms\n",
         r.samples, r.keystroke_interval_ms
     );
-    print!("{}", table(r));
+    print!("{}", raw_vs_kiln(r));
     if let Some(v) = &r.versus {
         print!("{}", crate::versus_report::table(v, r.memory.as_ref()));
     }

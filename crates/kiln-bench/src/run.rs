@@ -9,7 +9,7 @@ use crate::raw::RawPty;
 use crate::results::Results;
 use crate::ws::KilnTerm;
 use crate::{concurrent, memory, pattern, startup, throughput, vtparse};
-use anyhow::{Context, bail};
+use anyhow::Context;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::Duration;
@@ -69,19 +69,7 @@ impl Ctx {
 
 fn context(args: BenchArgs) -> anyhow::Result<Ctx> {
     let exe = std::env::current_exe().context("cannot locate this executable")?;
-    let kiln = match &args.kiln {
-        Some(k) => k.clone(),
-        None => exe
-            .parent()
-            .map(|d| d.join("kiln"))
-            .context("this executable has no parent directory")?,
-    };
-    if !kiln.is_file() {
-        bail!(
-            "no kiln binary at {} (build it with `cargo build --release -p kiln`, or pass --kiln)",
-            kiln.display()
-        );
-    }
+    let kiln = kiln::locate(args.kiln.as_deref())?;
     let cfg = ServerConfig {
         kiln,
         shell: args.shell.clone(),

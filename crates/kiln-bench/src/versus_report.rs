@@ -3,9 +3,8 @@
 //! issue 14.
 
 use crate::memory::MemoryResult;
+use crate::table::{self, DASH};
 use crate::versus::{FloodRun, SideRuns, StreamRun, VersusResult};
-
-const DASH: &str = "-";
 
 /// Median of the values (`None` when there are none; NaN values are left out).
 fn median(mut v: Vec<f64>) -> Option<f64> {
@@ -270,38 +269,16 @@ pub fn table(v: &VersusResult, memory: Option<&MemoryResult>) -> String {
         .into_iter()
         .map(|l| {
             let [a, b, c, d, e] = l.cells;
-            let met = match l.met {
-                Some(true) => "yes",
-                Some(false) => "NO",
-                None => "",
-            };
-            [l.what, a, b, c, d, e, l.target.to_owned(), met.to_owned()]
+            let met = table::met(l.met).to_owned();
+            [l.what, a, b, c, d, e, l.target.to_owned(), met]
         })
         .collect();
-    let mut width = head.map(str::len);
-    for r in &rows {
-        for (w, s) in width.iter_mut().zip(r) {
-            *w = (*w).max(s.len());
-        }
-    }
-    let fmt_row = |c: &[String]| {
-        let parts: Vec<String> = c
-            .iter()
-            .zip(width)
-            .map(|(s, w)| format!("{s:<w$}"))
-            .collect();
-        format!("| {} |\n", parts.join(" | "))
-    };
     let mut out = format!(
         "\nkiln against the reference relay: medians of {} repetitions, {} MB per stream\n\n",
         v.repeats,
         v.bytes / 1_000_000
     );
-    out += &fmt_row(&head.map(str::to_owned));
-    out += &fmt_row(&width.map(|w| "-".repeat(w)));
-    for r in &rows {
-        out += &fmt_row(r);
-    }
+    out += &table::render(head, &rows);
     out
 }
 
