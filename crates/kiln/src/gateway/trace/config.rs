@@ -147,6 +147,19 @@ fn parse_http(name: &'static str, raw: &str) -> Result<Url, TraceConfigError> {
     Ok(url)
 }
 
+fn is_http(uri: &str) -> bool {
+    uri.starts_with("http://") || uri.starts_with("https://")
+}
+
+/// `path` under `base`'s path (`http://h/mlflow/` + `v1/traces` -> `http://h/mlflow/v1/traces`),
+/// without `base`'s query.
+pub(super) fn under(base: &Url, path: &str) -> Url {
+    let mut u = base.clone();
+    u.set_path(&format!("{}/{path}", base.path().trim_end_matches('/')));
+    u.set_query(None);
+    u
+}
+
 fn non_empty(v: &Option<String>) -> Option<String> {
     v.as_deref()
         .map(str::trim)
@@ -166,9 +179,7 @@ impl TraceArgs {
         let target = if let Some(endpoint) = non_empty(&self.otlp_endpoint) {
             let endpoint = parse_http("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", &endpoint)?;
             let tracking_uri = match uri.as_deref() {
-                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
-                    Some(parse_http("MLFLOW_TRACKING_URI", u)?)
-                }
+                Some(u) if is_http(u) => Some(parse_http("MLFLOW_TRACKING_URI", u)?),
                 _ => None,
             };
             Target::Otlp {
@@ -193,13 +204,10 @@ impl TraceArgs {
                     }
                     Target::Databricks { uc_table: table }
                 }
-                Some(u) if u.starts_with("http://") || u.starts_with("https://") => {
+                Some(u) if is_http(u) => {
                     let base = parse_http("MLFLOW_TRACKING_URI", u)?;
-                    let mut endpoint = base.clone();
-                    endpoint.set_path(&format!("{}/v1/traces", base.path().trim_end_matches('/')));
-                    endpoint.set_query(None);
                     Target::Otlp {
-                        endpoint,
+                        endpoint: under(&base, "v1/traces"),
                         tracking_uri: Some(base),
                     }
                 }
