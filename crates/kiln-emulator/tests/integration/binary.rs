@@ -49,7 +49,6 @@ fn spawn(args: &[&str]) -> (Proc, HashMap<String, String>) {
 
 #[tokio::test]
 async fn flags_seed_identities() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (_p, info) = spawn(&[
         "--port",
         "0",
@@ -81,10 +80,7 @@ async fn flags_seed_identities() {
     assert_eq!(info["DATABRICKS_APP_NAME"], "agent-terminal");
     assert!(info["DATABRICKS_APP_URL"].starts_with("http://127.0.0.1:"));
 
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = crate::support::http_client();
     let me: serde_json::Value = http
         .get(format!("{host}/api/2.0/preview/scim/v2/Me"))
         .bearer_auth("dapi11112222333344445555666677778888")
@@ -138,14 +134,10 @@ fn non_loopback_bind_is_refused() {
 /// SIGTERM to the emulator ends the app processes it started (no orphans).
 #[tokio::test]
 async fn sigterm_ends_the_apps_it_runs() {
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let (mut p, info) = spawn(&["--port", "0", "--user", "owner@example.com"]);
     let host = info["DATABRICKS_HOST"].clone();
     let token = info["DATABRICKS_TOKEN"].clone();
-    let http = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .build()
-        .unwrap();
+    let http = crate::support::http_client();
     let src = "/Users/owner@example.com/srv";
     let r = http
         .post(format!("{host}/api/2.0/workspace/mkdirs"))

@@ -6,10 +6,6 @@ use futures_util::StreamExt;
 use kiln_emulator::serving::{self, ANSWER_MARKER, BODY_LIMIT_BYTES, ScriptStep, ServingState};
 use serde_json::{Value, json};
 use std::sync::Arc;
-use std::time::Duration;
-
-/// Generous bound for any one HTTP exchange.
-const TIMEOUT: Duration = Duration::from_secs(30);
 
 struct Server {
     base: String,
@@ -25,7 +21,7 @@ impl Drop for Server {
 }
 
 async fn start() -> Server {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let client = crate::support::http_client();
     let state = Arc::new(ServingState::new(ServingState::default_catalog()));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -33,7 +29,6 @@ async fn start() -> Server {
     let task = tokio::spawn(async move {
         axum::serve(listener, app).await.unwrap();
     });
-    let client = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap();
     Server {
         base: format!("http://{addr}"),
         state,

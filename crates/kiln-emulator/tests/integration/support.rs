@@ -38,10 +38,15 @@ pub async fn start() -> Ctx {
 
 /// Starts an emulator with `opts`.
 pub async fn start_with(opts: EmulatorOptions) -> Ctx {
-    let _ = rustls::crypto::ring::default_provider().install_default();
+    let http = http_client();
     let emu = Emulator::start(opts).await.unwrap();
-    let http = reqwest::Client::builder().timeout(TIMEOUT).build().unwrap();
     Ctx { emu, http }
+}
+
+/// The tests' HTTP client: rustls' crypto provider installed, [`TIMEOUT`] per exchange.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::builder().timeout(TIMEOUT).build().unwrap()
 }
 
 impl Ctx {

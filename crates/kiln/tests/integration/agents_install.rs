@@ -9,10 +9,7 @@ use kiln::agents::manifest::Manifest;
 use std::sync::{Arc, Mutex};
 
 fn closed_port_url(path: &str) -> String {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-    let port = l.local_addr().unwrap().port();
-    drop(l);
-    format!("http://127.0.0.1:{port}{path}")
+    format!("http://127.0.0.1:{}{path}", crate::support::free_port())
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -108,11 +108,7 @@ fn setup_children_never_see_kilns_environment() {
         ),
     );
     let path = format!("{}:{}", bin.display(), std::env::var("PATH").unwrap());
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port();
+    let port = crate::support::free_port();
     let child = Command::new(env!("CARGO_BIN_EXE_kiln"))
         .args(["serve", "--bind", &format!("127.0.0.1:{port}")])
         .env_clear()

@@ -14,8 +14,6 @@ use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 const NOBODY: u32 = 65534;
 
@@ -36,16 +34,8 @@ fn is_root() -> bool {
     rustix::process::geteuid().is_root()
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
 fn spawn_kiln(world: &World, home: &std::path::Path, log: &std::path::Path) -> Proc {
-    let port = free_port();
+    let port = crate::support::free_port();
     let kiln = env!("CARGO_BIN_EXE_kiln");
     let mut cmd = if is_root() {
         let mut c = Command::new("setpriv");
@@ -204,11 +194,12 @@ async fn the_app_process_keeps_its_secrets_from_terminals_and_logs() {
         .as_str()
         .unwrap()
         .to_owned();
-    let mut req = format!("ws://127.0.0.1:{}/api/sessions/{id}/ws", kiln.port)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .insert("x-forwarded-email", HeaderValue::from_str(&owner).unwrap());
+    let req = crate::support::ws_request_with(
+        format_args!("127.0.0.1:{}", kiln.port),
+        &id,
+        None,
+        &[("x-forwarded-email", &owner)],
+    );
     let (mut ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
     let mut seen = String::new();
     let mut n = 0;

@@ -264,10 +264,7 @@ async fn failing_endpoint() -> (String, Arc<Failing>) {
 
 #[tokio::test]
 async fn dead_and_failing_endpoints_never_break_a_call() {
-    let dead = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
-        format!("http://{}/v1/traces", l.local_addr().unwrap())
-    };
+    let dead = format!("http://127.0.0.1:{}/v1/traces", crate::support::free_port());
     let (failing, seen) = failing_endpoint().await;
     for endpoint in [dead, failing] {
         let e = endpoint.clone();

@@ -8,18 +8,10 @@ use kiln::credentials::OwnerState;
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::time::Duration;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 
 /// Status of a WebSocket upgrade with the given headers (101 when it succeeds).
 async fn upgrade_status(k: &Kiln, id: &str, headers: &[(&'static str, &str)]) -> u16 {
-    let mut req = format!("ws://{}/api/sessions/{id}/ws", k.addr)
-        .into_client_request()
-        .unwrap();
-    for (n, v) in headers {
-        req.headers_mut()
-            .insert(*n, HeaderValue::from_str(v).unwrap());
-    }
+    let req = crate::support::ws_request_with(k.addr, id, None, headers);
     match tokio_tungstenite::connect_async(req).await {
         Ok((_, resp)) => resp.status().as_u16(),
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => resp.status().as_u16(),
@@ -272,14 +264,14 @@ async fn repeated_identity_headers_are_refused() {
         .await
         .unwrap();
     let id = created["id"].as_str().unwrap();
-    let mut req = format!("ws://{}/api/sessions/{id}/ws", k.addr)
-        .into_client_request()
-        .unwrap();
-    req.headers_mut()
-        .append("x-forwarded-email", HeaderValue::from_str(&owner).unwrap());
-    req.headers_mut().append(
-        "x-forwarded-email",
-        HeaderValue::from_static("bob@example.com"),
+    let req = crate::support::ws_request_with(
+        k.addr,
+        id,
+        None,
+        &[
+            ("x-forwarded-email", &owner),
+            ("x-forwarded-email", "bob@example.com"),
+        ],
     );
     match tokio_tungstenite::connect_async(req).await {
         Err(tokio_tungstenite::tungstenite::Error::Http(resp)) => {

@@ -68,10 +68,7 @@ async fn missing_or_wrong_key_is_401_and_health_is_public() {
     assert!(!page.text().await.unwrap().contains(KEY));
     // A WebSocket upgrade without the key is refused before any session is touched.
     let id = srv.create_id().await;
-    let req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        format!("ws://{}/api/sessions/{id}/ws", srv.addr),
-    )
-    .unwrap();
+    let req = crate::support::ws_request_with(srv.addr, &id, None, &[]);
     let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
     assert!(err.to_string().contains("401"), "refused with 401: {err}");
 }
@@ -161,23 +158,22 @@ async fn a_one_time_code_signs_in_and_no_cookie_is_ever_set() {
     assert_eq!(r.status(), StatusCode::UNAUTHORIZED, "a query is no key");
     // A WebSocket carries the key as a subprotocol; kiln answers with `kiln`, not the key.
     let id = srv.create_id().await;
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        format!("ws://{}/api/sessions/{id}/ws", srv.addr),
-    )
-    .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_str(&format!("kiln, kiln.key.{KEY}")).unwrap(),
+    let req = crate::support::ws_request_with(
+        srv.addr,
+        &id,
+        None,
+        &[("sec-websocket-protocol", &format!("kiln, kiln.key.{KEY}"))],
     );
     let (_ws, resp) = tokio_tungstenite::connect_async(req).await.unwrap();
     assert_eq!(resp.headers()["sec-websocket-protocol"], "kiln");
-    let mut req = tokio_tungstenite::tungstenite::client::IntoClientRequest::into_client_request(
-        format!("ws://{}/api/sessions/{id}/ws", srv.addr),
-    )
-    .unwrap();
-    req.headers_mut().insert(
-        "sec-websocket-protocol",
-        HeaderValue::from_static("kiln, kiln.key.wrong-key-0123456789"),
+    let req = crate::support::ws_request_with(
+        srv.addr,
+        &id,
+        None,
+        &[(
+            "sec-websocket-protocol",
+            "kiln, kiln.key.wrong-key-0123456789",
+        )],
     );
     let err = tokio_tungstenite::connect_async(req).await.unwrap_err();
     assert!(err.to_string().contains("401"), "refused with 401: {err}");

@@ -30,11 +30,9 @@ use std::time::Duration;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
-const KEY: &str = "fuzz-key-0123456789abcdef";
+use crate::support::KEY;
 const WAIT: Duration = Duration::from_secs(30);
 /// Largest message the server takes (kiln's `MAX_MESSAGE_BYTES`).
 const LIMIT: usize = 16 << 20;
@@ -79,7 +77,7 @@ fn fixture() -> &'static Fixture {
             .build()
             .unwrap();
         let home = tempfile::tempdir().unwrap();
-        let (addr, session, http) = rt.block_on(async {
+        let addr = rt.block_on(async {
             let mut opts = server::Options::new(AccessKey::fixed(KEY).unwrap());
             opts.term.home = Some(home.path().to_path_buf());
             opts.term.extra_env = vec![
@@ -99,36 +97,16 @@ fn fixture() -> &'static Fixture {
                 opts,
                 tokio_util::sync::CancellationToken::new(),
             ));
-            let http = reqwest::Client::new();
-            let created: Value = http
-                .post(format!("http://{addr}/api/sessions"))
-                .bearer_auth(KEY)
-                .json(&serde_json::json!({"cols": 80, "rows": 24}))
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
-            let session = created["id"].as_str().unwrap().to_owned();
-            (addr, session, http)
+            addr
         });
-        let f = Fixture {
+        let mut f = Fixture {
             rt,
             addr,
-            session,
-            http,
+            session: String::new(),
+            http: reqwest::Client::new(),
             _home: home,
         };
-        f.rt.block_on(async {
-            let mut ws = f.connect(Some(0)).await;
-            hello(&mut ws).await;
-            let setup = b"stty -ixon -isig; printf 'FZ''%s.' 0\r";
-            ws.send(Message::Binary(setup.to_vec().into()))
-                .await
-                .unwrap();
-            read_until(&mut ws, b"FZ0.").await;
-        });
+        f.session = f.rt.block_on(f.new_session());
         f
     })
 }
@@ -139,14 +117,7 @@ impl Fixture {
     }
 
     async fn connect_to(&self, id: &str, offset: Option<u64>) -> Ws {
-        let q = offset.map(|o| format!("?offset={o}")).unwrap_or_default();
-        let mut req = format!("ws://{}/api/sessions/{id}/ws{q}", self.addr)
-            .into_client_request()
-            .unwrap();
-        req.headers_mut().insert(
-            "authorization",
-            HeaderValue::from_str(&format!("Bearer {KEY}")).unwrap(),
-        );
+        let req = crate::support::ws_request(self.addr, id, offset);
         tokio_tungstenite::connect_async(req).await.unwrap().0
     }
 

@@ -22,8 +22,6 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
-use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -404,20 +402,13 @@ impl Kiln {
 
     /// A terminal connection as the owner.
     pub async fn term(&self, id: &str) -> Term {
-        let mut req = format!("ws://{}/api/sessions/{id}/ws", self.addr)
-            .into_client_request()
-            .unwrap();
-        if self.apps {
-            req.headers_mut().insert(
-                "x-forwarded-email",
-                HeaderValue::from_str(&self.owner).unwrap(),
-            );
+        let key = format!("Bearer {KEY}");
+        let header = if self.apps {
+            ("x-forwarded-email", self.owner.as_str())
         } else {
-            req.headers_mut().insert(
-                "authorization",
-                HeaderValue::from_str(&format!("Bearer {KEY}")).unwrap(),
-            );
-        }
+            ("authorization", key.as_str())
+        };
+        let req = super::ws_request_with(self.addr, id, None, &[header]);
         let (ws, _) = tokio_tungstenite::connect_async(req).await.unwrap();
         Term {
             ws,

@@ -42,11 +42,7 @@ impl Mlflow {
     pub async fn start() -> Mlflow {
         let _ = rustls::crypto::ring::default_provider().install_default();
         let dir = tempfile::tempdir().unwrap();
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let port = super::free_port();
         // Everything that can fail comes before the spawn, so a started server always has an
         // owner whose drop stops it.
         let http = reqwest::Client::builder()

@@ -16,7 +16,7 @@ use std::time::Duration;
 use tokio::net::TcpStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
-use tokio_tungstenite::tungstenite::http::HeaderValue;
+use tokio_tungstenite::tungstenite::http::{HeaderName, HeaderValue};
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 use tokio_util::sync::CancellationToken;
 
@@ -185,20 +185,49 @@ pub struct TermClient {
     pub controls: Vec<Value>,
 }
 
-pub fn ws_request(
-    addr: SocketAddr,
+/// A loopback port nothing listens on (bound, then released): for a server started later, or
+/// an address that refuses connections.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A WebSocket upgrade request for session `id` at `addr` (with `?offset=` when given) carrying
+/// `headers`, appended in order (a name may repeat).
+pub fn ws_request_with(
+    addr: impl std::fmt::Display,
     id: &str,
     offset: Option<u64>,
+    headers: &[(&str, &str)],
 ) -> tokio_tungstenite::tungstenite::handshake::client::Request {
     let q = offset.map(|o| format!("?offset={o}")).unwrap_or_default();
     let mut req = format!("ws://{addr}/api/sessions/{id}/ws{q}")
         .into_client_request()
         .unwrap();
-    req.headers_mut().insert(
-        "authorization",
-        HeaderValue::from_str(&format!("Bearer {KEY}")).unwrap(),
-    );
+    for (name, value) in headers {
+        req.headers_mut().append(
+            HeaderName::from_bytes(name.as_bytes()).unwrap(),
+            HeaderValue::from_str(value).unwrap(),
+        );
+    }
     req
+}
+
+/// [`ws_request_with`] the access key.
+pub fn ws_request(
+    addr: SocketAddr,
+    id: &str,
+    offset: Option<u64>,
+) -> tokio_tungstenite::tungstenite::handshake::client::Request {
+    ws_request_with(
+        addr,
+        id,
+        offset,
+        &[("authorization", &format!("Bearer {KEY}"))],
+    )
 }
 
 impl TermClient {
