@@ -4,61 +4,38 @@
 // its log and a Retry button for failed ones. Nothing shows when setup is off (404).
 // `window.__kilnSetup` is a read-only view for the browser tests.
 
-import { ApiError } from './api';
 import { h } from './dom';
-import { type StatusSlot, statusSlot } from './status-area';
+import { Panel, type PanelHooks, retryButton } from './panel';
 import { type SetupItem, type SetupSnapshot, fetchSetup, retrySetup, stepLine, summaryText } from './setup-api';
 
 /** Polling while a run is in progress, and when idle (ms). */
 const BUSY_POLL_MS = 1000;
 const IDLE_POLL_MS = 10_000;
 
-/** What the panel needs from the page. */
-export interface SetupHooks {
-  notify: (message: string, kind?: 'info' | 'error') => void;
-}
-
 class SetupUi {
   private snap: SetupSnapshot | null = null;
   private off = false;
   private timer: ReturnType<typeof setTimeout> | undefined;
   private reportedFailures = new Set<string>();
-  private readonly indicator: HTMLButtonElement;
-  private readonly slot: StatusSlot;
-  private readonly dialog: HTMLDialogElement;
+  private readonly panel: Panel;
   private readonly list: HTMLElement;
   private readonly header: HTMLElement;
   /** Log tails the user opened stay open across re-renders. */
   private readonly openLogs = new Set<string>();
 
-  constructor(private readonly hooks: SetupHooks) {
-    this.slot = statusSlot({
-      id: 'setup-indicator',
+  constructor(private readonly hooks: PanelHooks) {
+    this.header = h('p', { id: 'setup-summary', class: 'setup-summary' });
+    this.list = h('ul', { id: 'setup-items', class: 'setup-items' });
+    this.panel = new Panel({
+      key: 'setup',
       name: 'Coding agents',
       order: 20,
       className: 'setup-indicator',
       title: 'Coding agents: install and configuration progress',
-      open: () => this.open(),
       openLabel: 'Open the agents panel',
+      content: [this.header, this.list],
+      render: () => this.render(),
     });
-    this.indicator = this.slot.button;
-
-    this.header = h('p', { id: 'setup-summary', class: 'setup-summary' });
-    this.list = h('ul', { id: 'setup-items', class: 'setup-items' });
-    const close = h('button', { class: 'button', type: 'submit', value: 'close' }, 'Close');
-    this.dialog = h(
-      'dialog',
-      { id: 'setup-dialog', class: 'dialog setup-dialog', 'aria-labelledby': 'setup-title' },
-      h(
-        'form',
-        { method: 'dialog' },
-        h('h2', { id: 'setup-title', class: 'setup-title' }, 'Coding agents'),
-        this.header,
-        this.list,
-        h('div', { class: 'dialog-buttons' }, close),
-      ),
-    );
-    document.body.append(this.dialog);
   }
 
   start(): void {
@@ -77,7 +54,7 @@ class SetupUi {
       const snap = await fetchSetup();
       if (snap === null) {
         this.off = true;
-        this.slot.hide();
+        this.panel.slot.hide();
         return;
       }
       this.snap = snap;
@@ -106,12 +83,12 @@ class SetupUi {
     const state = snap.items.some((i) => i.status === 'failed') ? 'failed' : snap.running ? 'running' : 'ok';
     const failed = snap.items.filter((i) => i.status === 'failed').map((i) => i.display);
     const done = snap.items.filter((i) => i.status === 'ok').length;
-    this.slot.update({
+    this.panel.slot.update({
       text: summaryText(snap),
       level: state === 'failed' ? 'bad' : state === 'running' ? 'busy' : 'ok',
       detail: `${done} of ${snap.items.length} agents set up${snap.running ? ', setup running' : ''}.${failed.length ? ` Failed: ${failed.join(', ')}.` : ''}`,
     });
-    this.indicator.dataset.state = state;
+    this.panel.indicator.dataset.state = state;
     const models = snap.models_source ? `Models: ${snap.models_source}.` : '';
     this.header.textContent = `${snap.running ? 'Setting up…' : 'Set up.'} ${models}`.trim();
     this.list.replaceChildren(...snap.items.map((item) => this.renderItem(item)));
@@ -136,40 +113,23 @@ class SetupUi {
       children.push(log);
     }
     if (item.status === 'failed') {
-      const retry = h('button', { class: 'button setup-retry', type: 'button', 'data-agent': item.name }, 'Retry');
-      retry.addEventListener('click', () => void this.retry(item.name, retry));
-      children.push(retry);
+      children.push(retryButton({ class: 'button setup-retry', 'data-agent': item.name }, () => retrySetup(item.name), this.hooks, () => this.refresh()));
     }
     return h('li', { class: 'setup-item', 'data-agent': item.name, 'data-status': item.status }, ...children);
-  }
-
-  private async retry(name: string, button: HTMLButtonElement): Promise<void> {
-    button.disabled = true;
-    try {
-      await retrySetup(name);
-    } catch (e) {
-      this.hooks.notify(e instanceof ApiError ? e.message : String(e), 'error');
-    }
-    await this.refresh();
-  }
-
-  open(): void {
-    this.render();
-    if (!this.dialog.open) this.dialog.showModal();
   }
 
   view() {
     return Object.freeze({
       snapshot: () => this.snap,
       off: () => this.off,
-      indicator: () => (this.indicator.hidden ? '' : (this.indicator.textContent ?? '')),
-      panelOpen: () => this.dialog.open,
+      indicator: () => this.panel.indicatorText(),
+      panelOpen: () => this.panel.dialog.open,
     });
   }
 }
 
 /** Builds the indicator and panel and starts following the setup progress. */
-export function startSetup(hooks: SetupHooks): void {
+export function startSetup(hooks: PanelHooks): void {
   const ui = new SetupUi(hooks);
   Object.defineProperty(window, '__kilnSetup', { value: ui.view() });
   ui.start();

@@ -3,49 +3,34 @@
 // progress, skipped files and the reason of a failure, with a Retry button. Hidden when sync is
 // off. `window.__kilnSync` is a read-only view for the browser tests.
 
-import { ApiError } from './api';
 import { h } from './dom';
-import { type StatusSlot, statusSlot } from './status-area';
+import { Panel, type PanelHooks, retryButton } from './panel';
 import { type SyncProject, type SyncSnapshot, fetchSync, projectLine, retrySync, syncSummary } from './sync-api';
 
 /** Polling interval (ms). */
 const POLL_MS = 3000;
 
-/** What the panel needs from the page. */
-export interface SyncHooks {
-  notify: (message: string, kind?: 'info' | 'error') => void;
-}
-
 class SyncUi {
   private snap: SyncSnapshot | null = null;
   private off = false;
-  private readonly indicator: HTMLButtonElement;
-  private readonly slot: StatusSlot;
-  private readonly dialog: HTMLDialogElement;
+  private readonly panel: Panel;
   private readonly list: HTMLElement;
   private readonly header: HTMLElement;
   private reported = new Set<string>();
 
-  constructor(private readonly hooks: SyncHooks) {
-    this.slot = statusSlot({
-      id: 'sync-indicator',
+  constructor(private readonly hooks: PanelHooks) {
+    this.header = h('p', { id: 'sync-summary', class: 'setup-summary' });
+    this.list = h('ul', { id: 'sync-items', class: 'setup-items' });
+    this.panel = new Panel({
+      key: 'sync',
       name: 'Workspace sync',
       order: 40,
       className: 'setup-indicator sync-indicator',
       title: 'Workspace sync of ~/projects',
-      open: () => this.open(),
       openLabel: 'Open the sync panel',
+      content: [this.header, this.list],
+      render: () => this.render(),
     });
-    this.indicator = this.slot.button;
-    this.header = h('p', { id: 'sync-summary', class: 'setup-summary' });
-    this.list = h('ul', { id: 'sync-items', class: 'setup-items' });
-    const close = h('button', { class: 'button', type: 'submit', value: 'close' }, 'Close');
-    this.dialog = h(
-      'dialog',
-      { id: 'sync-dialog', class: 'dialog setup-dialog', 'aria-labelledby': 'sync-title' },
-      h('form', { method: 'dialog' }, h('h2', { id: 'sync-title', class: 'setup-title' }, 'Workspace sync'), this.header, this.list, h('div', { class: 'dialog-buttons' }, close)),
-    );
-    document.body.append(this.dialog);
   }
 
   async refresh(): Promise<void> {
@@ -53,7 +38,7 @@ class SyncUi {
       const snap = await fetchSync();
       if (snap === null) {
         this.off = true;
-        this.slot.hide();
+        this.panel.slot.hide();
         return;
       }
       this.snap = snap;
@@ -80,12 +65,12 @@ class SyncUi {
     if (!snap) return;
     const bad = snap.projects.some((p) => p.state === 'failed' || p.state === 'conflict');
     const busy = snap.projects.some((p) => ['pending', 'syncing', 'restoring'].includes(p.state));
-    this.slot.update({
+    this.panel.slot.update({
       text: syncSummary(snap),
       level: bad ? 'bad' : busy ? 'busy' : 'ok',
       detail: snap.projects.length ? snap.projects.map((p) => `${p.name}: ${projectLine(p)}`).join('\n') : (snap.note ?? 'No projects under ~/projects yet.'),
     });
-    this.indicator.dataset.state = bad ? 'failed' : busy ? 'running' : 'ok';
+    this.panel.indicator.dataset.state = bad ? 'failed' : busy ? 'running' : 'ok';
     this.header.textContent = snap.note ?? (snap.workspace ? `Projects under ~/projects are copied to ${snap.workspace} on every commit.` : '');
     this.list.replaceChildren(...snap.projects.map((p) => this.renderProject(p)));
   }
@@ -97,39 +82,26 @@ class SyncUi {
       children.push(h('details', { class: 'setup-log' }, h('summary', {}, `${p.skipped.length} file(s) skipped`), h('pre', {}, p.skipped.map((s) => `${s.path}: ${s.reason}`).join('\n'))));
     }
     if (p.state === 'failed' || p.state === 'conflict') {
-      const retry = h('button', { class: 'button setup-retry sync-retry', type: 'button', 'data-project': p.name }, 'Retry');
-      retry.addEventListener('click', () => void this.retry(p.name, retry));
-      children.push(retry);
+      const retry = async () => {
+        await retrySync(p.name);
+        this.hooks.notify(`${p.name}: sync queued`);
+      };
+      children.push(retryButton({ class: 'button setup-retry sync-retry', 'data-project': p.name }, retry, this.hooks));
     }
     return h('li', { class: 'setup-item', 'data-project': p.name, 'data-state': p.state }, ...children);
-  }
-
-  private async retry(name: string, button: HTMLButtonElement): Promise<void> {
-    button.disabled = true;
-    try {
-      await retrySync(name);
-      this.hooks.notify(`${name}: sync queued`);
-    } catch (e) {
-      this.hooks.notify(e instanceof ApiError ? e.message : String(e), 'error');
-    }
-  }
-
-  open(): void {
-    this.render();
-    if (!this.dialog.open) this.dialog.showModal();
   }
 
   view() {
     return Object.freeze({
       snapshot: () => this.snap,
       off: () => this.off,
-      indicator: () => (this.indicator.hidden ? '' : (this.indicator.textContent ?? '')),
+      indicator: () => this.panel.indicatorText(),
     });
   }
 }
 
 /** Builds the indicator and panel and starts following the sync status. */
-export function startSync(hooks: SyncHooks): void {
+export function startSync(hooks: PanelHooks): void {
   const ui = new SyncUi(hooks);
   Object.defineProperty(window, '__kilnSync', { value: ui.view() });
   void ui.refresh();

@@ -4,7 +4,7 @@
 // `window.__kilnUsage` is a read-only view for the browser tests.
 
 import { h } from './dom';
-import { type StatusSlot, statusSlot } from './status-area';
+import { Panel } from './panel';
 import { type AgentUsage, type UsageSnapshot, fetchUsage, tokens, tracingLine, usageSummary } from './usage-api';
 
 /** Polling interval (ms). */
@@ -13,30 +13,21 @@ const POLL_MS = 5000;
 class UsageUi {
   private snap: UsageSnapshot | null = null;
   private off = false;
-  private readonly indicator: HTMLButtonElement;
-  private readonly slot: StatusSlot;
-  private readonly dialog: HTMLDialogElement;
+  private readonly panel: Panel;
   private readonly body: HTMLElement;
 
   constructor() {
-    this.slot = statusSlot({
-      id: 'usage-indicator',
+    this.body = h('div', { id: 'usage-body' });
+    this.panel = new Panel({
+      key: 'usage',
       name: 'Model usage',
       order: 50,
       className: 'setup-indicator usage-indicator',
       title: 'Model usage and tracing',
-      open: () => this.open(),
       openLabel: 'Open the usage panel',
+      content: [this.body],
+      render: () => this.render(),
     });
-    this.indicator = this.slot.button;
-    this.body = h('div', { id: 'usage-body' });
-    const close = h('button', { class: 'button', type: 'submit', value: 'close' }, 'Close');
-    this.dialog = h(
-      'dialog',
-      { id: 'usage-dialog', class: 'dialog setup-dialog', 'aria-labelledby': 'usage-title' },
-      h('form', { method: 'dialog' }, h('h2', { id: 'usage-title', class: 'setup-title' }, 'Model usage'), this.body, h('div', { class: 'dialog-buttons' }, close)),
-    );
-    document.body.append(this.dialog);
   }
 
   async refresh(): Promise<void> {
@@ -54,12 +45,12 @@ class UsageUi {
   private render(): void {
     const snap = this.snap;
     if (!snap) {
-      this.slot.hide();
+      this.panel.slot.hide();
       return;
     }
     const failing = snap.tracing.state === 'failing';
-    this.slot.update({ text: usageSummary(snap), level: failing ? 'warn' : 'ok', detail: tracingLine(snap.tracing) });
-    this.indicator.dataset.state = failing ? 'failed' : 'ok';
+    this.panel.slot.update({ text: usageSummary(snap), level: failing ? 'warn' : 'ok', detail: tracingLine(snap.tracing) });
+    this.panel.indicator.dataset.state = failing ? 'failed' : 'ok';
     this.body.replaceChildren(
       h('p', { id: 'usage-tracing', class: 'setup-summary', 'data-state': snap.tracing.state }, tracingLine(snap.tracing)),
       h('h3', {}, `Today (${snap.today.date} UTC)`),
@@ -69,16 +60,11 @@ class UsageUi {
     );
   }
 
-  open(): void {
-    this.render();
-    if (!this.dialog.open) this.dialog.showModal();
-  }
-
   view() {
     return Object.freeze({
       snapshot: () => this.snap,
       off: () => this.off,
-      indicator: () => (this.indicator.hidden ? '' : (this.indicator.textContent ?? '')),
+      indicator: () => this.panel.indicatorText(),
     });
   }
 }
