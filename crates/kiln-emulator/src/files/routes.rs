@@ -24,6 +24,16 @@ use crate::world::Shared;
 /// Default and largest directory-listing page.
 const MAX_PAGE: usize = 1000;
 
+fn already_exists(message: String) -> ApiError {
+    ApiError::new(StatusCode::CONFLICT, "ALREADY_EXISTS", message)
+}
+
+fn parent_is_a_file(at: &str, path: &str) -> ApiError {
+    already_exists(format!(
+        "The parent path {at} of {path} is an existing file."
+    ))
+}
+
 fn not_found_file(path: &str) -> ApiError {
     ApiError::new(
         StatusCode::NOT_FOUND,
@@ -80,25 +90,17 @@ async fn upload(
         ));
     }
     if let Err(at) = v.ancestors_are_dirs(&path) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "ALREADY_EXISTS",
-            format!("The parent path {at} of {path} is an existing file."),
-        ));
+        return Err(parent_is_a_file(&at, &path));
     }
     if v.dirs.contains(&path) || v.dir_exists(&path) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "ALREADY_EXISTS",
-            format!("The file being created points to an existing directory: {path}"),
-        ));
+        return Err(already_exists(format!(
+            "The file being created points to an existing directory: {path}"
+        )));
     }
     if v.files.contains_key(&path) && !overwrite {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "ALREADY_EXISTS",
-            format!("The file being created already exists: {path}"),
-        ));
+        return Err(already_exists(format!(
+            "The file being created already exists: {path}"
+        )));
     }
     v.files.insert(
         path,
@@ -238,18 +240,12 @@ async fn mkdir(
         return Err(not_found_dir(&path));
     }
     if v.files.contains_key(&path) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "ALREADY_EXISTS",
-            format!("The directory being created points to an existing file: {path}"),
-        ));
+        return Err(already_exists(format!(
+            "The directory being created points to an existing file: {path}"
+        )));
     }
     if let Err(at) = v.ancestors_are_dirs(&path) {
-        return Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "ALREADY_EXISTS",
-            format!("The parent path {at} of {path} is an existing file."),
-        ));
+        return Err(parent_is_a_file(&at, &path));
     }
     if depth(&path) > 3 {
         v.dirs.insert(path);
