@@ -4,9 +4,8 @@
 
 use crate::kiln::{self, Api};
 use crate::stats;
-use crate::term::{self, Chunk, Term};
+use crate::term::{self, Term};
 use crate::ws::KilnTerm;
-use anyhow::Context;
 use serde::Serialize;
 use std::path::Path;
 use std::time::{Duration, Instant};
@@ -42,22 +41,6 @@ pub struct SnapshotResult {
     pub live_attach_ms: f64,
 }
 
-/// Waits for the first output byte of a fresh session (its shell is up).
-async fn first_output(t: &mut KilnTerm) -> anyhow::Result<()> {
-    let wait = async {
-        loop {
-            match t.recv().await? {
-                Chunk::Data(d) if !d.is_empty() => return anyhow::Ok(()),
-                Chunk::End => anyhow::bail!("the session ended at once"),
-                _ => {}
-            }
-        }
-    };
-    tokio::time::timeout(term::WAIT, wait)
-        .await
-        .context("no prompt within 30 s")?
-}
-
 /// Opens `n` sessions, fills their rings, measures memory and snapshots, deletes them.
 pub async fn measure(
     api: &Api,
@@ -75,7 +58,7 @@ pub async fn measure(
     for _ in 0..n {
         let id = api.create_session().await?;
         let mut t = KilnTerm::connect(api, &id, Some(0)).await?;
-        first_output(&mut t).await?;
+        term::first_output(&mut t).await?;
         t.close().await;
         ids.push(id);
     }

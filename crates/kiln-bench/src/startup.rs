@@ -3,9 +3,8 @@
 
 use crate::kiln::{KilnServer, ServerConfig, TempHome};
 use crate::stats;
-use crate::term::{self, Chunk, Term};
+use crate::term;
 use crate::ws::KilnTerm;
-use anyhow::Context;
 use serde::Serialize;
 use std::time::{Duration, Instant};
 
@@ -38,18 +37,7 @@ async fn once(cfg: &ServerConfig) -> anyhow::Result<Run> {
         let id = server.api.create_session().await?;
         let session = started.elapsed();
         let mut t = KilnTerm::connect(&server.api, &id, Some(0)).await?;
-        let wait = async {
-            loop {
-                match t.recv().await? {
-                    Chunk::Data(d) if !d.is_empty() => return anyhow::Ok(()),
-                    Chunk::End => anyhow::bail!("the session ended at once"),
-                    _ => {}
-                }
-            }
-        };
-        tokio::time::timeout(term::WAIT, wait)
-            .await
-            .context("no first byte within 30 s")??;
+        term::first_output(&mut t).await?;
         let first_byte = started.elapsed();
         t.close().await;
         anyhow::Ok(Run {

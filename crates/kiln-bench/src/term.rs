@@ -59,6 +59,22 @@ pub fn fill_command(exe: &Path, bytes: u64) -> Vec<u8> {
     .into_bytes()
 }
 
+/// Waits for the first output byte of a fresh session (its shell is up).
+pub async fn first_output<T: Term>(t: &mut T) -> anyhow::Result<()> {
+    let wait = async {
+        loop {
+            match t.recv().await? {
+                Chunk::Data(d) if !d.is_empty() => return anyhow::Ok(()),
+                Chunk::End => anyhow::bail!("the session ended at once"),
+                _ => {}
+            }
+        }
+    };
+    tokio::time::timeout(WAIT, wait)
+        .await
+        .context("no output within 30 s")?
+}
+
 /// Reads until `marker` has appeared and returns the bytes that followed it in the same read.
 /// After a gap the marker is also looked for in the snapshot (then nothing is returned).
 pub async fn wait_for<T: Term>(t: &mut T, marker: &[u8], limit: Duration) -> anyhow::Result<Bytes> {
