@@ -1,35 +1,46 @@
 // Browser tests of keyboard-only use and the key bindings (issue 13): every control of the chrome
-// is reachable with Tab, has a name and shows where the focus is, at desktop and phone sizes; the
-// owner rebinds kiln's shortcuts in Settings (kept by kiln, listed in the overlay, conflicts
-// refused with the reason), including plain Esc to leave the terminal; and every theme's rendered
-// text/background pairs reach WCAG AA (4.5:1), computed from the colours Chromium draws.
+// is reachable with Tab, has a name and shows where the focus is; the owner rebinds kiln's
+// shortcuts in Settings (kept by kiln, listed in the overlay, conflicts refused with the reason),
+// including plain Esc to leave the terminal; and every theme's rendered text/background pairs
+// reach WCAG AA (4.5:1), computed from the colours Chromium draws. The Tab walk and the contrast
+// run at every profile (desktop and phone, DPR 1 and 2: support/profiles.mjs); the key bindings
+// are a physical keyboard's, so they run on a desktop at both DPRs.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openPage, saveScreenshot, startEmulator, startKiln, typeLine, useBrowser, waitFor, waitForLine, waitForPrompt, waitForState, withQuery } from './support/kiln.mjs';
+import { openPage, startEmulator, startKiln, toolButton, typeLine, useBrowser, waitFor, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
+import { ALL, DESKTOPS, eachProfile, press, profileShot, withProfilePage } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
-/** Runs `body` against kiln and a page; with `token`, kiln holds a token of the emulator, so the
- *  status area shows its chips (they are controls too). */
-async function withKiln(options, body) {
-  const emu = options.token ? await startEmulator() : undefined;
+/** Starts kiln; with `token`, kiln holds a token of a fresh emulator, so the status area shows
+ *  its chips (they are controls too). `stop()` ends both. */
+async function kilnFor({ token = false } = {}) {
+  const emu = token ? await startEmulator() : undefined;
   let kiln;
-  let ui;
   try {
-    kiln = await startKiln({ ...(options.kiln ?? {}), ...(emu ? { env: { DATABRICKS_HOST: emu.host } } : {}) });
+    kiln = await startKiln(emu ? { env: { DATABRICKS_HOST: emu.host } } : {});
     if (emu) {
       const pat = (await emu.admin('POST', '/tokens', { user: emu.user, lifetime_seconds: 3600 })).token_value;
       const res = await kiln.api('/api/credentials', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ token: pat }) });
       assert.equal(res.status, 200, JSON.stringify(res.body));
     }
-    ui = await openPage(browser(), options.query ? withQuery(kiln.url, options.query) : kiln.url, options.page ?? {});
-    if (emu) await waitFor(ui.page, 'the token chip', () => (window.__kilnStatus?.parts() ?? []).some((p) => p.id === 'credentials-indicator' && p.level === 'ok'));
-    await body(kiln, ui);
-  } finally {
-    await ui?.close();
+  } catch (e) {
     await kiln?.stop();
     await emu?.stop();
+    throw e;
   }
+  return {
+    kiln,
+    async stop() {
+      await kiln.stop();
+      await emu?.stop();
+    },
+  };
+}
+
+/** Waits until the page shows the token's part of the status area. */
+function tokenShown(page) {
+  return waitFor(page, 'the token chip', () => (window.__kilnStatus?.parts() ?? []).some((p) => p.id === 'credentials-indicator' && p.level === 'ok'));
 }
 
 /** Activates the key button of shortcut `id` in the open settings dialog and presses `keys`. */
@@ -43,87 +54,92 @@ async function rebind(page, id, keys) {
 }
 
 describe('keyboard', () => {
-  test('key bindings: rebind, refuse conflicts with the reason, show in the overlay, kept by kiln', async () => {
-    await withKiln({}, async (kiln, { page, cspViolations }) => {
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-      await page.getByRole('button', { name: 'Got it' }).click();
-      await page.locator('#settings-open').click();
-      const dialog = page.getByRole('dialog', { name: 'Settings' });
-      await dialog.waitFor();
-      await dialog.getByRole('group', { name: 'Key bindings' }).waitFor();
+  // A physical keyboard's shortcuts: meaningless on a phone, so both DPRs on a desktop.
+  test('key bindings: rebind, refuse conflicts with the reason, show in the overlay, kept by kiln', async (t) => {
+    const { kiln, stop } = await kilnFor();
+    try {
+      await eachProfile(t, DESKTOPS, (profile) => withProfilePage(browser(), kiln, profile, async ({ page, cspViolations }) => {
+        await waitForState(page, 'connected');
+        await waitForPrompt(page);
+        await page.getByRole('button', { name: 'Got it' }).click();
+        await page.locator('#settings-open').click();
+        const dialog = page.getByRole('dialog', { name: 'Settings' });
+        await dialog.waitFor();
+        await dialog.getByRole('group', { name: 'Key bindings' }).waitFor();
 
-      // Conflicts and keys the shell needs are refused, saying why; nothing is stored.
-      assert.match(await rebind(page, 'new-tab', 'Control+Shift+S'), /^Not changed: Ctrl\+Shift\+S is already the key for “sessions/);
-      assert.match(await rebind(page, 'new-tab', 'Control+C'), /^Not changed: Ctrl\+C belongs to the terminal's programs/);
-      assert.match(await rebind(page, 'new-tab', 'Control+Shift+V'), /^Not changed: Ctrl\+Shift\+V is kiln's key for paste/);
-      assert.match(await rebind(page, 'new-tab', 'KeyN'), /^Not changed: N types into the terminal/);
-      assert.equal(await page.locator('#key-new-tab').innerText(), 'Ctrl+Shift+T');
-      assert.equal((await kiln.api('/api/settings')).body.settings.keys, undefined);
-
-      // A free combination is taken, and plain Esc may leave the terminal (the owner's choice).
-      assert.match(await rebind(page, 'new-tab', 'Control+Alt+KeyN'), /is now Ctrl\+Alt\+N/);
-      assert.match(await rebind(page, 'leave', 'Escape'), /is now Esc/);
-      assert.equal(await page.locator('#key-new-tab').innerText(), 'Ctrl+Alt+N');
-      // Esc while recording was the new key, so the dialog is still open.
-      assert.ok(await dialog.isVisible());
-      await waitFor(page, 'saved', () => !window.__kiln.settings().pending && window.__kiln.settings().stored.keys?.leave === 'Esc');
-      assert.deepEqual((await kiln.api('/api/settings')).body.settings.keys, { 'new-tab': 'Ctrl+Alt+N', leave: 'Esc' });
-      await saveScreenshot(page, 'keyboard-key-bindings');
-      await dialog.getByRole('button', { name: 'Done' }).click();
-      await dialog.waitFor({ state: 'hidden' });
-
-      // In the terminal: the new keys act, the old one no longer does, and the shell saw none.
-      await page.locator('.panel:not(.inactive) .xterm').click();
-      await page.keyboard.press('Control+Alt+KeyN');
-      await waitFor(page, 'two tabs', () => window.__kiln.tabs().length === 2);
-      await waitForPrompt(page);
-      await page.keyboard.press('Escape');
-      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
-      await page.keyboard.press('Enter');
-      await typeLine(page, 'echo bound-keys-ok');
-      await waitForLine(page, 'bound-keys-ok');
-      assert.doesNotMatch(await page.evaluate(() => window.__kiln.text()), /\x1b|\^\[/);
-
-      // The overlay lists what is bound.
-      await page.keyboard.press('Control+Slash');
-      const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
-      await help.waitFor();
-      const rows = await help.innerText();
-      assert.match(rows, /Ctrl\+Alt\+N\s+new tab/);
-      assert.match(rows, /Esc\s+leave the terminal/);
-      assert.doesNotMatch(rows, /Ctrl\+Shift\+T\s+new tab/);
-      await help.getByRole('button', { name: 'Close' }).click();
-
-      // Another browser of the same owner gets the same keys; Default keys restores them.
-      const other = await openPage(browser(), `${kiln.origin}/`, { signedIn: true });
-      try {
-        await waitForState(other.page, 'connected');
-        await waitFor(other.page, 'the keys loaded', () => window.__kiln.settings().stored.keys?.['new-tab'] === 'Ctrl+Alt+N');
-        await other.page.locator('#settings-open').click();
-        assert.equal(await other.page.locator('#key-new-tab').innerText(), 'Ctrl+Alt+N');
-        await other.page.locator('#keys-reset').click();
-        assert.equal(await other.page.locator('#key-new-tab').innerText(), 'Ctrl+Shift+T');
-        await waitFor(other.page, 'saved', () => !window.__kiln.settings().pending && window.__kiln.settings().stored.keys === undefined);
+        // Conflicts and keys the shell needs are refused, saying why; nothing is stored.
+        assert.match(await rebind(page, 'new-tab', 'Control+Shift+S'), /^Not changed: Ctrl\+Shift\+S is already the key for “sessions/);
+        assert.match(await rebind(page, 'new-tab', 'Control+C'), /^Not changed: Ctrl\+C belongs to the terminal's programs/);
+        assert.match(await rebind(page, 'new-tab', 'Control+Shift+V'), /^Not changed: Ctrl\+Shift\+V is kiln's key for paste/);
+        assert.match(await rebind(page, 'new-tab', 'KeyN'), /^Not changed: N types into the terminal/);
+        assert.equal(await page.locator('#key-new-tab').innerText(), 'Ctrl+Shift+T');
         assert.equal((await kiln.api('/api/settings')).body.settings.keys, undefined);
-      } finally {
-        await other.close();
-      }
-      // kiln refuses garbage bindings with a clear message.
-      const bad = await kiln.api('/api/settings', { method: 'PUT', body: JSON.stringify({ keys: { 'new-tab': 42 } }), headers: { 'content-type': 'application/json' } });
-      assert.equal(bad.status, 400);
-      assert.match(JSON.stringify(bad.body), /key combination/);
-      assert.deepEqual(await cspViolations(), []);
-    });
+
+        // A free combination is taken, and plain Esc may leave the terminal (the owner's choice).
+        assert.match(await rebind(page, 'new-tab', 'Control+Alt+KeyN'), /is now Ctrl\+Alt\+N/);
+        assert.match(await rebind(page, 'leave', 'Escape'), /is now Esc/);
+        assert.equal(await page.locator('#key-new-tab').innerText(), 'Ctrl+Alt+N');
+        // Esc while recording was the new key, so the dialog is still open.
+        assert.ok(await dialog.isVisible());
+        await waitFor(page, 'saved', () => !window.__kiln.settings().pending && window.__kiln.settings().stored.keys?.leave === 'Esc');
+        assert.deepEqual((await kiln.api('/api/settings')).body.settings.keys, { 'new-tab': 'Ctrl+Alt+N', leave: 'Esc' });
+        await profileShot(page, 'keyboard-key-bindings', profile);
+        await dialog.getByRole('button', { name: 'Done' }).click();
+        await dialog.waitFor({ state: 'hidden' });
+
+        // In the terminal: the new keys act, the old one no longer does, and the shell saw none.
+        await page.locator('.panel:not(.inactive) .xterm').click();
+        await page.keyboard.press('Control+Alt+KeyN');
+        await waitFor(page, 'two tabs', () => window.__kiln.tabs().length === 2);
+        await waitForPrompt(page);
+        await page.keyboard.press('Escape');
+        assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
+        await page.keyboard.press('Enter');
+        await typeLine(page, 'echo bound-keys-ok');
+        await waitForLine(page, 'bound-keys-ok');
+        assert.doesNotMatch(await page.evaluate(() => window.__kiln.text()), /\x1b|\^\[/);
+
+        // The overlay lists what is bound.
+        await page.keyboard.press('Control+Slash');
+        const help = page.getByRole('dialog', { name: 'Keyboard shortcuts' });
+        await help.waitFor();
+        const rows = await help.innerText();
+        assert.match(rows, /Ctrl\+Alt\+N\s+new tab/);
+        assert.match(rows, /Esc\s+leave the terminal/);
+        assert.doesNotMatch(rows, /Ctrl\+Shift\+T\s+new tab/);
+        await help.getByRole('button', { name: 'Close' }).click();
+
+        // Another browser of the same owner gets the same keys; Default keys restores them.
+        const other = await openPage(browser(), `${kiln.origin}/`, { ...profile.page, signedIn: true });
+        try {
+          await waitForState(other.page, 'connected');
+          await waitFor(other.page, 'the keys loaded', () => window.__kiln.settings().stored.keys?.['new-tab'] === 'Ctrl+Alt+N');
+          await other.page.locator('#settings-open').click();
+          assert.equal(await other.page.locator('#key-new-tab').innerText(), 'Ctrl+Alt+N');
+          await other.page.locator('#keys-reset').click();
+          assert.equal(await other.page.locator('#key-new-tab').innerText(), 'Ctrl+Shift+T');
+          await waitFor(other.page, 'saved', () => !window.__kiln.settings().pending && window.__kiln.settings().stored.keys === undefined);
+          assert.equal((await kiln.api('/api/settings')).body.settings.keys, undefined);
+        } finally {
+          await other.close();
+        }
+        // kiln refuses garbage bindings with a clear message.
+        const bad = await kiln.api('/api/settings', { method: 'PUT', body: JSON.stringify({ keys: { 'new-tab': 42 } }), headers: { 'content-type': 'application/json' } });
+        assert.equal(bad.status, 400);
+        assert.match(JSON.stringify(bad.body), /key combination/);
+        assert.deepEqual(await cspViolations(), []);
+      }));
+    } finally {
+      await stop();
+    }
   });
 
-  for (const [name, viewport] of [
-    ['desktop', { width: 1440, height: 900 }],
-    ['phone', { width: 390, height: 844 }],
-  ]) {
-    test(`every control is reachable with Tab and shows its focus (${name})`, async () => {
-      const phone = name === 'phone';
-      await withKiln({ token: true, page: { viewport, hasTouch: phone, isMobile: phone } }, async (_kiln, { page }) => {
+  test('every control is reachable with Tab and shows its focus', async (t) => {
+    const { kiln, stop } = await kilnFor({ token: true });
+    try {
+      await eachProfile(t, ALL, (profile) => withProfilePage(browser(), kiln, profile, async ({ page }) => {
+        const { phone, id: name } = profile;
+        await tokenShown(page);
         await waitForState(page, 'connected');
         await waitForPrompt(page);
         // Leave the terminal with the documented key, then walk the page with Tab.
@@ -180,36 +196,47 @@ describe('keyboard', () => {
           await page.keyboard.press('Tab');
           assert.ok(await page.evaluate(() => !!document.activeElement?.closest('#tools')), 'Tab goes into the opened drawer');
         }
-        await saveScreenshot(page, `keyboard-focus-${name}`);
-      });
-    });
-  }
+        await profileShot(page, 'keyboard-focus', profile);
+      }));
+    } finally {
+      await stop();
+    }
+  });
 
-  test('every theme: rendered text/background pairs reach 4.5:1', async () => {
-    await withKiln({ token: true, query: 'renderer=dom' }, async (_kiln, { page }) => {
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-      await typeLine(page, 'echo contrast');
-      await waitForLine(page, 'contrast');
-      await page.evaluate(() => window.__kiln.notify('A notice to measure the contrast of', 'info'));
-      const themes = await page.locator('#set-theme option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
-      assert.ok(themes.length >= 8, `themes: ${themes.length}`);
-      const failures = [];
-      for (const id of themes) {
-        await page.locator('#settings-open').click();
-        await page.locator('#set-theme').selectOption(id);
-        await page.getByRole('button', { name: 'Done' }).click();
-        await waitFor(page, 'theme applied', (t) => window.__kiln.settings().theme === t, id);
-        const pairs = await page.evaluate(measureContrast);
-        assert.ok(pairs.length >= 6, `${id}: only ${pairs.length} text elements measured`);
-        assert.ok(pairs.some((p) => p.terminal && /echo contrast/.test(p.text)), `${id}: the terminal's text was measured`);
-        assert.ok(pairs.some((p) => p.what.includes('#notice')), `${id}: the notice was measured`);
-        assert.ok(pairs.some((p) => p.what.includes('#credentials-indicator')), `${id}: the status area was measured`);
-        for (const p of pairs) if (p.ratio < 4.5) failures.push(`${id}: ${p.what} ${p.fg} on ${p.bg} = ${p.ratio.toFixed(2)}`);
-        if (id === 'kiln-light' || id === 'kiln-dark') await saveScreenshot(page, `keyboard-contrast-${id}`);
-      }
-      assert.deepEqual(failures, []);
-    });
+  // Measured at every profile: the phone layout shows other parts (the key row, the summary
+  // button) and a DPR of 2 draws the text with other antialiasing.
+  test('every theme: rendered text/background pairs reach 4.5:1', async (t) => {
+    const { kiln, stop } = await kilnFor({ token: true });
+    try {
+      await eachProfile(t, ALL, (profile) => withProfilePage(browser(), kiln, profile, async ({ page }) => {
+        await tokenShown(page);
+        await waitForState(page, 'connected');
+        await waitForPrompt(page);
+        await typeLine(page, 'echo contrast');
+        await waitForLine(page, 'contrast');
+        await page.evaluate(() => window.__kiln.notify('A notice to measure the contrast of', 'info'));
+        const themes = await page.locator('#set-theme option').evaluateAll((os) => os.map((o) => o.value).filter(Boolean));
+        assert.ok(themes.length >= 8, `themes: ${themes.length}`);
+        const failures = [];
+        for (const id of themes) {
+          await press(await toolButton(page, 'Settings'), profile);
+          await page.locator('#set-theme').selectOption(id);
+          await press(page.getByRole('button', { name: 'Done' }), profile);
+          await waitFor(page, 'theme applied', (t) => window.__kiln.settings().theme === t, id);
+          const pairs = await page.evaluate(measureContrast);
+          assert.ok(pairs.length >= 6, `${id}: only ${pairs.length} text elements measured`);
+          assert.ok(pairs.some((p) => p.terminal && /echo contrast/.test(p.text)), `${id}: the terminal's text was measured`);
+          assert.ok(pairs.some((p) => p.what.includes('#notice')), `${id}: the notice was measured`);
+          const part = profile.phone ? '.state-summary-text' : '#credentials-indicator';
+          assert.ok(pairs.some((p) => p.what.includes(part)), `${id}: the status area (${part}) was measured`);
+          for (const p of pairs) if (p.ratio < 4.5) failures.push(`${id}: ${p.what} ${p.fg} on ${p.bg} = ${p.ratio.toFixed(2)}`);
+          if (id === 'kiln-light' || id === 'kiln-dark') await profileShot(page, `keyboard-contrast-${id}`, profile);
+        }
+        assert.deepEqual(failures, []);
+      }, { query: '?renderer=dom' }));
+    } finally {
+      await stop();
+    }
   });
 });
 

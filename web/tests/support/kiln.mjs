@@ -199,12 +199,14 @@ export function useBrowser() {
 
 /**
  * A fresh browser context and page that records CSP violations, console errors and page
- * errors from the first script on.
+ * errors from the first script on. `init` is a function (or a list of them) run in the page
+ * before its own scripts, from the first load on (a stand-in for a browser API, say): adding it
+ * after the page loaded and reloading would race the sign-in link's one-time code.
  */
 export async function openPage(
   browser,
   url,
-  { viewport = { width: 1000, height: 600 }, permissions = [], deviceScaleFactor = 1, hasTouch = false, isMobile = false, colorScheme = 'dark', storageState, signedIn = false } = {},
+  { viewport = { width: 1000, height: 600 }, permissions = [], deviceScaleFactor = 1, hasTouch = false, isMobile = false, colorScheme = 'dark', storageState, signedIn = false, init = [] } = {},
 ) {
   const context = await browser.newContext({ viewport, permissions, deviceScaleFactor, hasTouch, isMobile, colorScheme, storageState });
   const page = await context.newPage();
@@ -222,6 +224,7 @@ export async function openPage(
       window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI || 'inline'} ${e.sample}`);
     });
   });
+  for (const script of [init].flat()) await page.addInitScript(script);
   await page.goto(url);
   return {
     page,
