@@ -22,6 +22,8 @@ describe('help and shortcuts', () => {
           const notice = page.getByRole('region', { name: /real shells, with your authority/ });
           await notice.waitFor();
           assert.match(await notice.innerText(), /read and change your files/);
+          // Where the shortcuts are, also for a phone, which has no Ctrl+/.
+          assert.match(await notice.innerText(), /The \? button \(under ⋯ on a narrow screen\) or Ctrl\+\/ lists the shortcuts/);
           await profileShot(page, 'help-first-run', profile);
           await press(notice.getByRole('button', { name: 'Got it' }), profile);
           await notice.waitFor({ state: 'hidden' });
