@@ -2,7 +2,8 @@
 // types into the shell, the page never widens (20 tabs, a 300-character notice) at desktop and
 // phone sizes at DPR 1 and 2 and at every width from 320 px up, tabs past the session limit leave
 // no dead tabs, keyboard focus can leave the terminal and come back, and Enter after closing the
-// last tab opens a new one.
+// last tab opens a new one. Each item runs at every profile (support/profiles.mjs: desktop and
+// phone, DPR 1 and 2), but the keyboard focus one, a physical keyboard's, at both desktop DPRs.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
@@ -16,6 +17,7 @@ import {
   waitForPrompt,
   waitForState,
 } from './support/kiln.mjs';
+import { ALL, DESKTOPS, PROFILES, eachProfile, profileShot, withProfilePage } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -62,81 +64,82 @@ function overflow() {
 }
 
 describe('layout and focus', () => {
-  test('the renamed-tab text never reaches the shell', async () => {
-    await withKiln({}, async (kiln, { page }) => {
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-      await page.locator('.tab-item').first().locator('.tab-label').dblclick();
-      const input = page.getByRole('textbox', { name: 'New name for this tab' });
-      await input.waitFor();
-      await input.press('Control+a');
-      // Typed key by key, Space and all, as a user would.
-      await page.keyboard.type('zq renamed probe');
-      await page.keyboard.press('Enter');
-      await waitFor(page, 'the new label', () => window.__kiln.tabs()[0].label === 'zq renamed probe');
-      const id = (await page.evaluate(() => window.__kiln.active())).id;
-      assert.equal((await kiln.api(`/api/sessions/${id}`)).body.label, 'zq renamed probe');
-      // Focus went back to the tab, not the shell; the shell saw none of it.
-      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
-      await typeLine(page, 'echo marker-after-rename');
-      await waitForLine(page, 'marker-after-rename');
-      const text = await page.evaluate(() => window.__kiln.text());
-      assert.doesNotMatch(text, /renamed|probe|zq/);
-      // F2 renames from the keyboard too; Escape cancels without typing anything.
-      await page.getByRole('tab', { selected: true }).focus();
-      await page.keyboard.press('F2');
-      await page.keyboard.type('not this');
-      await page.keyboard.press('Escape');
-      await waitFor(page, 'the rename field to go', () => !document.querySelector('.tab-rename'));
-      assert.equal((await page.evaluate(() => window.__kiln.tabs()))[0].label, 'zq renamed probe');
-      assert.doesNotMatch(await page.evaluate(() => window.__kiln.text()), /not this/);
-    });
+  test('the renamed-tab text never reaches the shell', async (t) => {
+    const kiln = await startKiln();
+    try {
+      await eachProfile(t, ALL, (profile) => withProfilePage(browser(), kiln, profile, async ({ page }) => {
+        await waitForState(page, 'connected');
+        await waitForPrompt(page);
+        await page.locator('.tab-item').first().locator('.tab-label').dblclick();
+        const input = page.getByRole('textbox', { name: 'New name for this tab' });
+        await input.waitFor();
+        await input.press('Control+a');
+        // Typed key by key, Space and all, as a user would.
+        await page.keyboard.type('zq renamed probe');
+        await profileShot(page, 'layout-rename', profile);
+        await page.keyboard.press('Enter');
+        await waitFor(page, 'the new label', () => window.__kiln.tabs()[0].label === 'zq renamed probe');
+        const id = (await page.evaluate(() => window.__kiln.active())).id;
+        assert.equal((await kiln.api(`/api/sessions/${id}`)).body.label, 'zq renamed probe');
+        // Focus went back to the tab, not the shell; the shell saw none of it.
+        assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
+        await typeLine(page, 'echo marker-after-rename');
+        await waitForLine(page, 'marker-after-rename');
+        const text = await page.evaluate(() => window.__kiln.text());
+        assert.doesNotMatch(text, /renamed|probe|zq/);
+        // F2 renames from the keyboard too; Escape cancels without typing anything.
+        await page.getByRole('tab', { selected: true }).focus();
+        await page.keyboard.press('F2');
+        await page.keyboard.type('not this');
+        await page.keyboard.press('Escape');
+        await waitFor(page, 'the rename field to go', () => !document.querySelector('.tab-rename'));
+        assert.equal((await page.evaluate(() => window.__kiln.tabs()))[0].label, 'zq renamed probe');
+        assert.doesNotMatch(await page.evaluate(() => window.__kiln.text()), /not this/);
+      }));
+    } finally {
+      await kiln.stop();
+    }
   });
 
-  for (const [name, viewport] of [
-    ['desktop', { width: 1440, height: 900 }],
-    ['phone', { width: 390, height: 844 }],
-  ]) {
-    for (const dpr of [1, 2]) {
-      test(`20 tabs and a 300-character notice never widen the page (${name}, DPR ${dpr})`, async () => {
-        await withKiln({ kiln: { args: ['--max-sessions', '32'] }, page: { viewport, deviceScaleFactor: dpr } }, async (_kiln, { page }) => {
-          await waitForState(page, 'connected');
-          for (let n = 2; n <= 20; n++) {
-            await page.getByRole('button', { name: 'New terminal' }).click();
-            await waitFor(page, `${n} tabs connected`, (n) => {
-              const tabs = window.__kiln.tabs();
-              return tabs.length === n && tabs[n - 1].state === 'connected';
-            }, n);
-          }
-          await page.evaluate(() => window.__kiln.notify('x'.repeat(150) + ' ' + 'long-word-'.repeat(15), 'error'));
-          await waitFor(page, 'the notice', () => document.getElementById('notice').textContent.length > 290);
-          assert.deepEqual(await page.evaluate(overflow), []);
-          // The terminal fills the visible width, not a wider page: its columns fit the panel.
-          await waitForPrompt(page);
-          const fit = await page.evaluate(() => {
-            const panel = document.querySelector('.panel:not(.inactive)').getBoundingClientRect();
-            const screen = document.querySelector('.panel:not(.inactive) .xterm-screen').getBoundingClientRect();
-            return { panel: panel.width, screen: screen.width, cols: window.__kiln.active().cols };
-          });
-          assert.ok(fit.screen <= fit.panel, JSON.stringify(fit));
-          assert.ok(fit.screen > fit.panel * 0.8, `the terminal uses the width: ${JSON.stringify(fit)}`);
-          // Every control of the top bar stays on screen.
-          const offscreen = await page.evaluate(() =>
-            [...document.querySelectorAll('.topbar > button, .topbar > .toolbar button')]
-              .filter((b) => b.offsetParent !== null)
-              .filter((b) => b.getBoundingClientRect().right > window.innerWidth + 0.5)
-              .map((b) => b.getAttribute('aria-label') ?? b.textContent),
-          );
-          assert.deepEqual(offscreen, []);
-          await saveScreenshot(page, `layout-20-tabs-${name}-dpr${dpr}`);
-          // The rest of the tabs scroll into view when chosen from the keyboard.
-          await page.getByRole('tab', { selected: true }).focus();
-          await page.keyboard.press('Home');
-          await waitFor(page, 'the first tab active', () => window.__kiln.tabs()[0].active);
-          assert.deepEqual(await page.evaluate(overflow), []);
+  for (const profile of ALL.map((id) => PROFILES[id])) {
+    test(`20 tabs and a 300-character notice never widen the page (${profile.id}: ${profile.label})`, async () => {
+      await withKiln({ kiln: { args: ['--max-sessions', '32'] }, page: profile.page }, async (_kiln, { page }) => {
+        await waitForState(page, 'connected');
+        for (let n = 2; n <= 20; n++) {
+          await page.getByRole('button', { name: 'New terminal' }).click();
+          await waitFor(page, `${n} tabs connected`, (n) => {
+            const tabs = window.__kiln.tabs();
+            return tabs.length === n && tabs[n - 1].state === 'connected';
+          }, n);
+        }
+        await page.evaluate(() => window.__kiln.notify('x'.repeat(150) + ' ' + 'long-word-'.repeat(15), 'error'));
+        await waitFor(page, 'the notice', () => document.getElementById('notice').textContent.length > 290);
+        assert.deepEqual(await page.evaluate(overflow), []);
+        // The terminal fills the visible width, not a wider page: its columns fit the panel.
+        await waitForPrompt(page);
+        const fit = await page.evaluate(() => {
+          const panel = document.querySelector('.panel:not(.inactive)').getBoundingClientRect();
+          const screen = document.querySelector('.panel:not(.inactive) .xterm-screen').getBoundingClientRect();
+          return { panel: panel.width, screen: screen.width, cols: window.__kiln.active().cols };
         });
+        assert.ok(fit.screen <= fit.panel, JSON.stringify(fit));
+        assert.ok(fit.screen > fit.panel * 0.8, `the terminal uses the width: ${JSON.stringify(fit)}`);
+        // Every control of the top bar stays on screen.
+        const offscreen = await page.evaluate(() =>
+          [...document.querySelectorAll('.topbar > button, .topbar > .toolbar button')]
+            .filter((b) => b.offsetParent !== null)
+            .filter((b) => b.getBoundingClientRect().right > window.innerWidth + 0.5)
+            .map((b) => b.getAttribute('aria-label') ?? b.textContent),
+        );
+        assert.deepEqual(offscreen, []);
+        await profileShot(page, 'layout-20-tabs', profile);
+        // The rest of the tabs scroll into view when chosen from the keyboard.
+        await page.getByRole('tab', { selected: true }).focus();
+        await page.keyboard.press('Home');
+        await waitFor(page, 'the first tab active', () => window.__kiln.tabs()[0].active);
+        assert.deepEqual(await page.evaluate(overflow), []);
       });
-    }
+    });
   }
 
   test('every width from 320 px up: 12 tabs and a 300-character notice never widen the page', async () => {
@@ -163,54 +166,70 @@ describe('layout and focus', () => {
     });
   });
 
-  test('past the session limit: one clear message, no dead tabs', async () => {
-    await withKiln({ kiln: { args: ['--max-sessions', '2'] } }, async (kiln, { page }) => {
-      await waitForState(page, 'connected');
-      await page.getByRole('button', { name: 'New terminal' }).click();
-      await waitFor(page, 'two tabs connected', () => window.__kiln.tabs().filter((t) => t.state === 'connected').length === 2);
-      for (let i = 0; i < 3; i++) {
+  test('past the session limit: one clear message, no dead tabs', async (t) => {
+    const kiln = await startKiln({ args: ['--max-sessions', '2'] });
+    try {
+      await eachProfile(t, ALL, (profile) => withProfilePage(browser(), kiln, profile, async ({ page }) => {
+        await waitForState(page, 'connected');
         await page.getByRole('button', { name: 'New terminal' }).click();
-        await waitFor(page, 'the refusal', () => /session limit/.test(document.getElementById('notice').textContent));
-        await waitFor(page, 'two tabs again', () => window.__kiln.tabs().length === 2);
-        await page.evaluate(() => window.__kiln.notify(''));
-      }
-      const tabs = await page.evaluate(() => window.__kiln.tabs());
-      assert.deepEqual(tabs.map((t) => t.state), ['connected', 'connected']);
-      assert.equal(tabs.filter((t) => t.active).length, 1);
-      assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 2);
-      // The active tab still works.
-      await waitForPrompt(page);
-      await typeLine(page, 'echo still-works');
-      await waitForLine(page, 'still-works');
-    });
+        await waitFor(page, 'two tabs connected', () => window.__kiln.tabs().filter((t) => t.state === 'connected').length === 2);
+        for (let i = 0; i < 3; i++) {
+          await page.getByRole('button', { name: 'New terminal' }).click();
+          await waitFor(page, 'the refusal', () => /session limit/.test(document.getElementById('notice').textContent));
+          await waitFor(page, 'two tabs again', () => window.__kiln.tabs().length === 2);
+          if (i === 0) {
+            assert.deepEqual(await page.evaluate(overflow), [], 'the refusal widens nothing');
+            await profileShot(page, 'layout-session-limit', profile);
+          }
+          await page.evaluate(() => window.__kiln.notify(''));
+        }
+        const tabs = await page.evaluate(() => window.__kiln.tabs());
+        assert.deepEqual(tabs.map((t) => t.state), ['connected', 'connected']);
+        assert.equal(tabs.filter((t) => t.active).length, 1);
+        assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 2);
+        // The active tab still works.
+        await waitForPrompt(page);
+        await typeLine(page, 'echo still-works');
+        await waitForLine(page, 'still-works');
+      }));
+    } finally {
+      await kiln.stop();
+    }
   });
 
-  test('keyboard: Ctrl+Esc leaves the terminal, close buttons are reachable, Enter after the last close opens a new tab', async () => {
-    await withKiln({}, async (kiln, { page }) => {
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-      await typeLine(page, 'echo focus-test');
-      await waitForLine(page, 'focus-test');
-      await page.keyboard.press('Control+Escape');
-      assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
-      // Tab moves on to the tab's close button, which has a name and ends the shell.
-      await page.keyboard.press('Tab');
-      assert.match(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), /^Close shell 1/);
-      await page.keyboard.press('Enter');
-      await page.getByRole('button', { name: 'End shell' }).waitFor();
-      // The dialog starts on Cancel (the safe choice); Tab reaches End shell.
-      await page.keyboard.press('Tab');
-      await page.keyboard.press('Enter');
-      await waitFor(page, 'no tabs', () => window.__kiln.tabs().length === 0);
-      assert.equal(await page.evaluate(() => document.activeElement?.id), 'empty-new');
-      await page.keyboard.press('Enter');
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-      // The new terminal has the focus: typing reaches its shell.
-      await page.keyboard.type('echo typed-into-new');
-      await page.keyboard.press('Enter');
-      await waitForLine(page, 'typed-into-new');
-      assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 1);
-    });
+  // A physical keyboard's: meaningless on a phone, so both DPRs on a desktop.
+  test('keyboard: Ctrl+Esc leaves the terminal, close buttons are reachable, Enter after the last close opens a new tab', async (t) => {
+    const kiln = await startKiln();
+    try {
+      await eachProfile(t, DESKTOPS, (profile) => withProfilePage(browser(), kiln, profile, async ({ page }) => {
+        await waitForState(page, 'connected');
+        await waitForPrompt(page);
+        await typeLine(page, 'echo focus-test');
+        await waitForLine(page, 'focus-test');
+        await page.keyboard.press('Control+Escape');
+        assert.equal(await page.evaluate(() => document.activeElement?.getAttribute('role')), 'tab');
+        // Tab moves on to the tab's close button, which has a name and ends the shell.
+        await page.keyboard.press('Tab');
+        assert.match(await page.evaluate(() => document.activeElement?.getAttribute('aria-label')), /^Close shell 1/);
+        await page.keyboard.press('Enter');
+        await page.getByRole('button', { name: 'End shell' }).waitFor();
+        // The dialog starts on Cancel (the safe choice); Tab reaches End shell.
+        await page.keyboard.press('Tab');
+        await page.keyboard.press('Enter');
+        await waitFor(page, 'no tabs', () => window.__kiln.tabs().length === 0);
+        assert.equal(await page.evaluate(() => document.activeElement?.id), 'empty-new');
+        await page.keyboard.press('Enter');
+        await waitForState(page, 'connected');
+        await waitForPrompt(page);
+        // The new terminal has the focus: typing reaches its shell.
+        await page.keyboard.type('echo typed-into-new');
+        await page.keyboard.press('Enter');
+        await waitForLine(page, 'typed-into-new');
+        assert.equal((await kiln.api('/api/sessions')).body.sessions.length, 1);
+        await profileShot(page, 'layout-keyboard-new-tab', profile);
+      }));
+    } finally {
+      await kiln.stop();
+    }
   });
 });

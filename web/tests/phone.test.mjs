@@ -1,12 +1,11 @@
 // Browser tests of the phone layout (390x844, touch): the extra-keys row sends what an on-screen
 // keyboard lacks, its sticky Ctrl turns the next typed key into a control character (Ctrl+C
 // interrupts `sleep`), every control is a 44 px target, and the page follows the visual viewport
-// (the on-screen keyboard) so the prompt stays in view.
+// (the on-screen keyboard) so the prompt stays in view. Phone items: each runs at both phone
+// profiles (support/profiles.mjs, DPR 1 and 2).
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
-  openPage,
-  saveScreenshot,
   startKiln,
   typeLine,
   useBrowser,
@@ -15,18 +14,16 @@ import {
   waitForPrompt,
   waitForState,
 } from './support/kiln.mjs';
+import { PHONES, PROFILES, eachProfile, profileShot, withProfilePage } from './support/profiles.mjs';
 
 const browser = useBrowser();
-const PHONE = { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true };
 
-async function withPhone(dpr, body) {
+/** Runs `body(kiln, ui, profile)` at both phone profiles, with one kiln for both. */
+async function atPhones(t, body) {
   const kiln = await startKiln();
-  let ui;
   try {
-    ui = await openPage(browser(), kiln.url, { ...PHONE, deviceScaleFactor: dpr });
-    await body(kiln, ui);
+    await eachProfile(t, PHONES, (profile) => withProfilePage(browser(), kiln, profile, (ui) => body(kiln, ui, profile)));
   } finally {
-    await ui?.close();
     await kiln.stop();
   }
 }
@@ -34,32 +31,37 @@ async function withPhone(dpr, body) {
 const key = (page, name) => page.getByRole('toolbar', { name: 'Extra keys' }).getByRole('button', { name, exact: true });
 
 describe('phone', () => {
-  for (const dpr of [1, 2]) {
-    test(`Ctrl+C from the phone key row interrupts sleep (DPR ${dpr})`, async () => {
-      await withPhone(dpr, async (_kiln, { page }) => {
-        await waitForState(page, 'connected');
-        await waitForPrompt(page);
-        await typeLine(page, 'sleep 600; echo sleep-was-not-interrupted');
-        await waitFor(page, 'sleep to run', () => /sleep 600/.test(window.__kiln.text()));
-        await key(page, 'Ctrl').tap();
-        assert.equal(await key(page, 'Ctrl').getAttribute('aria-pressed'), 'true');
-        // The terminal kept the focus: the next key comes from the (on-screen) keyboard.
-        await page.keyboard.type('c');
-        await waitFor(page, 'the prompt after ^C', () => {
-          const lines = window.__kiln.text().split('\n');
-          return lines.some((l) => l.includes('^C')) && /[$#] ?$/.test(lines[lines.length - 1]);
+  for (const profile of PHONES.map((id) => PROFILES[id])) {
+    test(`Ctrl+C from the phone key row interrupts sleep (${profile.id}: ${profile.label})`, async () => {
+      const kiln = await startKiln();
+      try {
+        await withProfilePage(browser(), kiln, profile, async ({ page }) => {
+          await waitForState(page, 'connected');
+          await waitForPrompt(page);
+          await typeLine(page, 'sleep 600; echo sleep-was-not-interrupted');
+          await waitFor(page, 'sleep to run', () => /sleep 600/.test(window.__kiln.text()));
+          await key(page, 'Ctrl').tap();
+          assert.equal(await key(page, 'Ctrl').getAttribute('aria-pressed'), 'true');
+          // The terminal kept the focus: the next key comes from the (on-screen) keyboard.
+          await page.keyboard.type('c');
+          await waitFor(page, 'the prompt after ^C', () => {
+            const lines = window.__kiln.text().split('\n');
+            return lines.some((l) => l.includes('^C')) && /[$#] ?$/.test(lines[lines.length - 1]);
+          });
+          assert.equal(await key(page, 'Ctrl').getAttribute('aria-pressed'), 'false');
+          await typeLine(page, 'echo "status $?"');
+          await waitForLine(page, 'status 130');
+          assert.doesNotMatch(await page.evaluate(() => window.__kiln.text()), /sleep-was-not-interrupted\n/);
+          await profileShot(page, 'phone-keys', profile);
         });
-        assert.equal(await key(page, 'Ctrl').getAttribute('aria-pressed'), 'false');
-        await typeLine(page, 'echo "status $?"');
-        await waitForLine(page, 'status 130');
-        assert.doesNotMatch(await page.evaluate(() => window.__kiln.text()), /sleep-was-not-interrupted\n/);
-        await saveScreenshot(page, `phone-keys-dpr${dpr}`);
-      });
+      } finally {
+        await kiln.stop();
+      }
     });
   }
 
-  test('arrows, pipe and dash from the row; 44 px targets; nothing off screen', async () => {
-    await withPhone(1, async (_kiln, { page }) => {
+  test('arrows, pipe and dash from the row; 44 px targets; nothing off screen', async (t) => {
+    await atPhones(t, async (_kiln, { page }, profile) => {
       await waitForState(page, 'connected');
       await waitForPrompt(page);
       await page.locator('.panel:not(.inactive) .xterm').tap();
@@ -92,11 +94,12 @@ describe('phone', () => {
       );
       assert.deepEqual(small, []);
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+      await profileShot(page, 'phone-arrows', profile);
     });
   });
 
-  test('the app follows the visual viewport (an on-screen keyboard shrinks the terminal)', async () => {
-    await withPhone(1, async (_kiln, { page }) => {
+  test('the app follows the visual viewport (an on-screen keyboard shrinks the terminal)', async (t) => {
+    await atPhones(t, async (_kiln, { page }, profile) => {
       await waitForState(page, 'connected');
       await waitForPrompt(page);
       const rowsBefore = (await page.evaluate(() => window.__kiln.active())).rows;
@@ -113,6 +116,7 @@ describe('phone', () => {
         return screen.bottom <= window.visualViewport.height + 1;
       });
       assert.ok(visible);
+      await profileShot(page, 'phone-on-screen-keyboard', profile);
     });
   });
 });
