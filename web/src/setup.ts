@@ -6,6 +6,7 @@
 
 import { h } from './dom';
 import { Panel, type PanelHooks, retryButton } from './panel';
+import { whereToOpen } from './status-area';
 import { type SetupItem, type SetupSnapshot, fetchSetup, retrySetup, stepLine, summaryText } from './setup-api';
 
 /** Polling while a run is in progress, and when idle (ms). */
@@ -72,7 +73,7 @@ class SetupUi {
       const key = `${snap.runs}:${item.name}`;
       if (item.status === 'failed' && !this.reportedFailures.has(key)) {
         this.reportedFailures.add(key);
-        this.hooks.notify(`${item.display} could not be set up: open “agents” in the status bar`, 'error');
+        this.hooks.notify(`${item.display} could not be set up: ${whereToOpen('agents')}`, 'error');
       }
     }
   }

@@ -133,6 +133,11 @@ export class StatusArea {
     return slot;
   }
 
+  /** Whether the chips are folded into the summary button (narrow screens, by the style sheet). */
+  folded(): boolean {
+    return getComputedStyle(this.chips).display === 'none';
+  }
+
   /** The shown parts, in order. */
   visible(): StatusSlot[] {
     return this.slots.filter((s) => s.visible);
@@ -205,6 +210,14 @@ export function statusArea(): StatusArea {
     Object.defineProperty(window, '__kilnStatus', { value: area.view() });
   }
   return area;
+}
+
+/**
+ * Where a notice sends the user to see a part whose chip reads `chip` ("agents", "sync"): that
+ * chip, or on a narrow screen, where the chips are folded into one button, that button.
+ */
+export function whereToOpen(chip: string): string {
+  return statusArea().folded() ? 'open kiln’s state (the ● button in the status bar)' : `open “${chip}” in the status bar`;
 }
 
 /** Adds a part to the status area: the one way a part of kiln shows its state in the UI. */

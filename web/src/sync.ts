@@ -5,6 +5,7 @@
 
 import { h } from './dom';
 import { Panel, type PanelHooks, retryButton } from './panel';
+import { whereToOpen } from './status-area';
 import { type SyncProject, type SyncSnapshot, fetchSync, projectLine, retrySync, syncSummary } from './sync-api';
 
 /** Polling interval (ms). */
@@ -55,7 +56,7 @@ class SyncUi {
       const key = `${p.name}:${p.state}:${p.message ?? ''}`;
       if ((p.state === 'failed' || p.state === 'conflict') && !this.reported.has(key)) {
         this.reported.add(key);
-        this.hooks.notify(`${p.name}: not synced — open “sync” in the status bar`, 'error');
+        this.hooks.notify(`${p.name}: not synced — ${whereToOpen('sync')}`, 'error');
       }
     }
   }

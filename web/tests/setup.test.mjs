@@ -2,13 +2,15 @@
 // the kiln-emulator binary. npm is a stand-in script on PATH that lays packages out like npm (no
 // registry needed) and refuses the package named in a file while it exists, so one agent fails:
 // the status bar says so, the panel shows each agent's steps with durations and its log, and
-// Retry sets the failed one up once the "registry" has it.
+// Retry sets the failed one up once the "registry" has it. The failure is shown at every profile
+// (support/profiles.mjs; on a phone through the status area's summary button).
 import assert from 'node:assert/strict';
 import { chmod, mkdir, mkdtemp, readFile, rm, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
+import { ALL, eachProfile, openStatusPart, profileShot } from './support/profiles.mjs';
 import { loadSource } from './support/source.mjs';
 
 /** The stand-in npm. Its log and "registry refuses" file are written into the script: kiln gives
@@ -52,7 +54,7 @@ function waitSetup(page, what, fn, arg) {
 const browser = useBrowser();
 
 describe('agents setup', () => {
-  test('progress in the status bar and panel, a failed agent, retry', { timeout: 120_000 }, async () => {
+  test('progress in the status bar and panel, a failed agent, retry', { timeout: 180_000 }, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'kiln-web-setup-'));
     const home = join(dir, 'home');
     const tools = join(dir, 'tools');
@@ -84,6 +86,27 @@ describe('agents setup', () => {
 
       // The run finishes with codex failed: the indicator says so.
       await waitSetup(page, 'the failure in the status bar', () => window.__kilnSetup?.indicator() === 'agents: 1 failed');
+      await eachProfile(t, ALL, async (profile) => {
+        const view = await openPage(browser(), `${kiln.origin}/`, { ...profile.page, signedIn: true });
+        try {
+          await waitSetup(view.page, 'the failure in the status bar', () => window.__kilnSetup?.indicator() === 'agents: 1 failed');
+          // The notice says where to look: the chip, or on a phone the button the chips fold into.
+          const where = profile.phone ? 'open kiln’s state (the ● button in the status bar)' : 'open “agents” in the status bar';
+          await waitSetup(view.page, 'the notice', (w) => document.getElementById('notice').textContent === `Codex could not be set up: ${w}`, where);
+          await openStatusPart(view.page, profile, 'setup-indicator');
+          const codex = view.page.locator('.setup-item[data-agent="codex"]');
+          await codex.waitFor({ state: 'visible', timeout: WAIT_MS });
+          assert.equal(await codex.getAttribute('data-status'), 'failed');
+          assert.match(await codex.locator('.setup-steps li').first().innerText(), /install ✗ .*E404/);
+          const box = await view.page.locator('#setup-dialog').boundingBox();
+          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the panel fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(await view.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
+          await profileShot(view.page, 'setup-failed', profile);
+          assert.deepEqual(view.pageErrors, []);
+        } finally {
+          await view.close();
+        }
+      });
       await page.locator('#setup-indicator').click();
       const dialog = page.locator('#setup-dialog');
       await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });

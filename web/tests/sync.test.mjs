@@ -1,6 +1,8 @@
 // Browser test of the workspace sync indicator and panel, against the real `kiln serve` and the
 // kiln-emulator binary: a project syncs (`sync ✓`); during a workspace outage a commit fails and
-// the status bar and panel say so with the reason; after the outage, Retry syncs it.
+// the status bar and panel say so with the reason; after the outage, Retry syncs it. The failure
+// is shown at every profile (support/profiles.mjs; on a phone through the status area's summary
+// button).
 import assert from 'node:assert/strict';
 import { execFileSync } from 'node:child_process';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
@@ -8,6 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
+import { ALL, eachProfile, openStatusPart, profileShot } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -35,7 +38,7 @@ function waitSync(page, what, fn, arg) {
 }
 
 describe('workspace sync', () => {
-  test('synced, failed during an outage with the reason, retried', { timeout: 120_000 }, async () => {
+  test('synced, failed during an outage with the reason, retried', { timeout: 180_000 }, async (t) => {
     const dir = await mkdtemp(join(tmpdir(), 'kiln-web-sync-'));
     const home = join(dir, 'home');
     const repo = join(home, 'projects', 'demo');
@@ -60,6 +63,27 @@ describe('workspace sync', () => {
       await writeFile(join(repo, 'README.md'), 'hello again\n');
       git(home, repo, 'commit', '-q', '-am', 'during the outage');
       await waitSync(page, 'the failure in the status bar', () => window.__kilnSync?.indicator() === 'sync: 1 failed');
+      await eachProfile(t, ALL, async (profile) => {
+        const view = await openPage(browser(), `${kiln.origin}/`, { ...profile.page, signedIn: true });
+        try {
+          await waitSync(view.page, 'the failure in the status bar', () => window.__kilnSync?.indicator() === 'sync: 1 failed');
+          // The notice says where to look: the chip, or on a phone the button the chips fold into.
+          const where = profile.phone ? 'open kiln’s state (the ● button in the status bar)' : 'open “sync” in the status bar';
+          await waitSync(view.page, 'the notice', (w) => document.getElementById('notice').textContent === `demo: not synced — ${w}`, where);
+          await openStatusPart(view.page, profile, 'sync-indicator');
+          const item = view.page.locator('#sync-dialog .setup-item[data-project="demo"]');
+          await item.waitFor({ state: 'visible', timeout: WAIT_MS });
+          assert.equal(await item.getAttribute('data-state'), 'failed');
+          assert.match(await item.locator('.sync-line').innerText(), /failed: .*unavailable/);
+          const box = await view.page.locator('#sync-dialog').boundingBox();
+          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the panel fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(await view.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
+          await profileShot(view.page, 'sync-failed', profile);
+          assert.deepEqual(view.pageErrors, []);
+        } finally {
+          await view.close();
+        }
+      });
       await page.locator('#sync-indicator').click();
       const item = page.locator('#sync-dialog .setup-item[data-project="demo"]');
       await item.waitFor({ state: 'visible', timeout: WAIT_MS });

@@ -2,13 +2,15 @@
 // gateway) and the kiln-emulator binary: after a model call through the gateway the status bar
 // shows today's tokens and the tracing mark; the panel lists the agent and model for today and
 // this session, and says tracing is failing with the dropped spans (the exporter points at a
-// port nobody listens on, and the model call works all the same).
+// port nobody listens on, and the model call works all the same). The panel is then opened at
+// every profile (support/profiles.mjs; on a phone through the status area's summary button).
 import assert from 'node:assert/strict';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
+import { ALL, eachProfile, openStatusPart, profileShot } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -29,7 +31,7 @@ function waitUsage(page, what, fn, arg) {
 }
 
 describe('model usage', () => {
-  test('tokens per agent and model, tracing failing with dropped spans', { timeout: 120_000 }, async () => {
+  test('tokens per agent and model, tracing failing with dropped spans', { timeout: 180_000 }, async (t) => {
     const emu = await startEmulator();
     const port = await deadPort();
     const kiln = await startKiln({
@@ -53,17 +55,31 @@ describe('model usage', () => {
       await res.json();
 
       await waitUsage(page, 'tokens and the failing trace mark', () => /^tokens [1-9][0-9.k]* today · trace ✗$/.test(window.__kilnUsage?.indicator() ?? ''));
-      await page.locator('#usage-indicator').click();
-      const today = page.locator('#usage-dialog #usage-today tr[data-agent="opencode"][data-model="databricks-gpt-5"]');
-      await today.waitFor({ state: 'visible', timeout: WAIT_MS });
-      assert.match(await today.innerText(), /opencode\s+databricks-gpt-5\s+1\s+0\s+\d+/);
-      await page.locator('#usage-dialog #usage-session tr[data-agent="opencode"]').waitFor({ state: 'visible', timeout: WAIT_MS });
-      const tracing = page.locator('#usage-dialog #usage-tracing');
-      assert.equal(await tracing.getAttribute('data-state'), 'failing');
-      assert.match(await tracing.innerText(), /0 spans sent, 1 dropped/);
-
       assert.deepEqual(await ui.cspViolations(), []);
       assert.deepEqual(ui.pageErrors, []);
+
+      await eachProfile(t, ALL, async (profile) => {
+        const view = await openPage(browser(), `${kiln.origin}/`, { ...profile.page, signedIn: true });
+        try {
+          const { page } = view;
+          await waitUsage(page, 'tokens and the failing trace mark', () => /^tokens [1-9][0-9.k]* today · trace ✗$/.test(window.__kilnUsage?.indicator() ?? ''));
+          await openStatusPart(page, profile, 'usage-indicator');
+          const today = page.locator('#usage-dialog #usage-today tr[data-agent="opencode"][data-model="databricks-gpt-5"]');
+          await today.waitFor({ state: 'visible', timeout: WAIT_MS });
+          assert.match(await today.innerText(), /opencode\s+databricks-gpt-5\s+1\s+0\s+\d+/);
+          await page.locator('#usage-dialog #usage-session tr[data-agent="opencode"]').waitFor({ state: 'visible', timeout: WAIT_MS });
+          const tracing = page.locator('#usage-dialog #usage-tracing');
+          assert.equal(await tracing.getAttribute('data-state'), 'failing');
+          assert.match(await tracing.innerText(), /0 spans sent, 1 dropped/);
+          const box = await page.locator('#usage-dialog').boundingBox();
+          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the panel fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
+          await profileShot(page, 'usage-panel', profile);
+          assert.deepEqual(view.pageErrors, []);
+        } finally {
+          await view.close();
+        }
+      });
     } finally {
       await ui?.close();
       await kiln.stop();

@@ -83,3 +83,14 @@ export async function withProfilePage(browser, kiln, profile, body, { query = ''
 export function press(locator, profile) {
   return profile.page.hasTouch ? locator.tap() : locator.click();
 }
+
+/**
+ * Opens the panel of the status area's part `id` (e.g. "sync-indicator") as the profile's user
+ * would: its chip on a desktop; on a phone, where the chips fold into one summary button, that
+ * button and then the part's button in the overview.
+ */
+export async function openStatusPart(page, profile, id) {
+  if (!profile.phone) return page.locator(`#${id}`).click();
+  await page.locator('#state-summary').tap();
+  await page.locator(`[data-slot="${id}"] button`).tap();
+}
