@@ -3,10 +3,10 @@
 // scrolled to their last control, have 44 px targets, close again, and never widen the page.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { openPage, saveScreenshot, startKiln, toolButton, useBrowser, waitForState } from './support/kiln.mjs';
+import { openPage, startKiln, toolButton, useBrowser, waitForState } from './support/kiln.mjs';
+import { PHONES, PROFILES, profileShot } from './support/profiles.mjs';
 
 const browser = useBrowser();
-const PHONE = { viewport: { width: 390, height: 844 }, hasTouch: true, isMobile: true };
 
 /** Checks the open `dialog`: inside the screen, 44 px buttons, the page no wider than the screen. */
 async function fits(page, dialog, what) {
@@ -26,12 +26,12 @@ async function fits(page, dialog, what) {
 }
 
 describe('phone panels', () => {
-  for (const dpr of [1, 2]) {
-    test(`overlay and panels fit a phone (DPR ${dpr})`, async () => {
+  for (const profile of PHONES.map((id) => PROFILES[id])) {
+    test(`overlay and panels fit a phone (${profile.id}: ${profile.label})`, async () => {
       const kiln = await startKiln();
       let ui;
       try {
-        ui = await openPage(browser(), kiln.url, { ...PHONE, deviceScaleFactor: dpr });
+        ui = await openPage(browser(), kiln.url, profile.page);
         const { page } = ui;
         await waitForState(page, 'connected');
         // The tools sit in a drawer: the tab strip keeps its room.
@@ -40,6 +40,7 @@ describe('phone panels', () => {
         assert.ok(!clipped, 'the tab name shows whole');
         await page.getByRole('button', { name: 'More tools' }).tap();
         await fits(page, page.locator('#tools'), 'the tools drawer');
+        await profileShot(page, 'phone-tools-drawer', profile);
         await page.keyboard.press('Escape');
         await page.locator('#tools').waitFor({ state: 'hidden' });
         const panels = [
@@ -53,7 +54,7 @@ describe('phone panels', () => {
           await dialog.waitFor();
           if (name === 'Sessions') await dialog.getByText('1 session on this server.').waitFor();
           await fits(page, dialog, name);
-          await saveScreenshot(page, `phone-${name.toLowerCase().replace(/ /g, '-')}-dpr${dpr}`);
+          await profileShot(page, `phone-${name.toLowerCase().replace(/ /g, '-')}`, profile);
           await dialog.getByRole('button', { name: close, exact: true }).tap();
           await dialog.waitFor({ state: 'hidden' });
         }

@@ -25,8 +25,6 @@ export const ALL = ['desktop1', 'desktop2', 'phone1', 'phone2'];
 export const DESKTOPS = ['desktop1', 'desktop2'];
 /** For items of phones only (the extra-keys row, the on-screen keyboard): both DPRs on a phone. */
 export const PHONES = ['phone1', 'phone2'];
-/** The reduced set for slow items (docs/ui.md, Tests): both sizes and both DPRs, in three runs. */
-export const REDUCED = ['desktop1', 'desktop2', 'phone2'];
 
 /**
  * Runs `body(profile)` once per profile of `ids` as subtests of the test `t`, each named
