@@ -94,6 +94,15 @@ describe('phone', () => {
       );
       assert.deepEqual(small, []);
       assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth));
+      // Every key of the row is on screen, none scrolled out of sight past the right edge.
+      const outside = await page.evaluate(() =>
+        [...document.querySelectorAll('.extra-key')]
+          .map((b) => ({ name: b.getAttribute('aria-label') ?? b.textContent, r: b.getBoundingClientRect() }))
+          .filter(({ r }) => r.left < 0 || r.right > window.innerWidth + 0.5 || r.top < 0 || r.bottom > window.innerHeight + 0.5)
+          .map(({ name, r }) => `${name} at ${r.left}..${r.right}`),
+      );
+      assert.equal(await page.locator('.extra-key').count(), 12);
+      assert.deepEqual(outside, [], 'extra keys off screen');
       await profileShot(page, 'phone-arrows', profile);
     });
   });
