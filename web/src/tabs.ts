@@ -44,6 +44,10 @@ export class Tabs {
   private readonly confirmDialog = byId<HTMLDialogElement>('confirm');
   private creating = 0;
   private readonly host: TabHost;
+  /** Strip entries change width (a state such as "gone", a rename, a new tab): the active one
+   *  is kept in view, not pushed past the strip's edge. Sizes only: scrolling the strip by hand
+   *  is left alone. */
+  private readonly entrySizes = new ResizeObserver(() => this.active?.item.scrollIntoView?.({ block: 'nearest', inline: 'nearest' }));
 
   constructor(
     private readonly events: TabsEvents,
@@ -147,6 +151,7 @@ export class Tabs {
 
   private newPane(label: string): Tab {
     const tab = new Tab(this.host, label);
+    this.entrySizes.observe(tab.item);
     this.renderEmpty();
     return tab;
   }
@@ -388,6 +393,7 @@ export class Tabs {
 
   /** Takes `tab` out of the list, its strip entry and the page (its session is left alone). */
   private remove(tab: Tab): void {
+    this.entrySizes.unobserve(tab.item);
     const i = this.list.indexOf(tab);
     if (i >= 0) this.list.splice(i, 1);
     if (this.active === tab) this.active = null;

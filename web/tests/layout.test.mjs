@@ -115,6 +115,13 @@ describe('layout and focus', () => {
         await page.evaluate(() => window.__kiln.notify('x'.repeat(150) + ' ' + 'long-word-'.repeat(15), 'error'));
         await waitFor(page, 'the notice', () => document.getElementById('notice').textContent.length > 290);
         assert.deepEqual(await page.evaluate(overflow), []);
+        // The notice made the status bar taller: the terminal refits to the shorter panel (the
+        // refit is debounced, so until then it may reach into the key row or the status bar).
+        await waitFor(page, 'the terminal refitted in height', () => {
+          const panel = document.querySelector('.panel:not(.inactive)').getBoundingClientRect();
+          const screen = document.querySelector('.panel:not(.inactive) .xterm-screen').getBoundingClientRect();
+          return screen.bottom <= panel.bottom + 0.5;
+        });
         // The terminal fills the visible width, not a wider page: its columns fit the panel.
         await waitForPrompt(page);
         const fit = await page.evaluate(() => {

@@ -133,6 +133,12 @@ test('after a restart one action gives every tab a new shell, names kept', async
 
       second = await restartOn(first.port, first.home);
       await waitFor(page, 'every tab gone', () => window.__kiln.tabs().every((t) => t.state === 'gone'));
+      // The tabs grew a "gone" mark: the active one is still wholly in view in the strip.
+      await waitFor(page, 'the active tab wholly in view', () => {
+        const strip = document.getElementById('tabs').getBoundingClientRect();
+        const tab = document.querySelector('#tabs [role="tab"][aria-selected="true"]').closest('.tab-item').getBoundingClientRect();
+        return tab.left >= strip.left - 0.5 && tab.right <= strip.right + 0.5;
+      });
       const all = page.locator('.panel:not(.inactive) .banner').getByRole('button', { name: 'New shells in all 3 tabs' });
       await profileShot(page, 'restart-all-gone', profile);
       await all.click();
