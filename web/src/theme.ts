@@ -157,6 +157,8 @@ export function chromeColors(t: Theme): Record<string, string> {
     '--muted': onBars(mix(fg, bg, 0.35)),
     '--accent': t.term.cursor!,
     '--accent-text': contrast('#000000', t.term.cursor!) >= 4.5 ? '#000000' : '#ffffff',
+    // The accent as text on the bars (a pressed toggle, the open ⋯ drawer's button).
+    '--accent-on-bar': onBars(t.term.cursor!),
     '--ok': onBars(t.term.green!),
     '--warn': onBars(t.term.yellow!),
     '--bad': onBars(t.term.red!),

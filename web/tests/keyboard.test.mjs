@@ -223,7 +223,14 @@ describe('keyboard', () => {
           await page.locator('#set-theme').selectOption(id);
           await press(page.getByRole('button', { name: 'Done' }), profile);
           await waitFor(page, 'theme applied', (t) => window.__kiln.settings().theme === t, id);
+          // On a phone the tools are in the ⋯ drawer: measured open.
+          if (profile.phone) await page.getByRole('button', { name: 'More tools' }).tap();
           const pairs = await page.evaluate(measureContrast);
+          if (profile.phone) {
+            assert.ok(pairs.some((p) => p.what.includes('#help-open')), `${id}: the drawer's ? button was measured`);
+            await page.keyboard.press('Escape');
+            await page.locator('#tools').waitFor({ state: 'hidden' });
+          }
           assert.ok(pairs.length >= 6, `${id}: only ${pairs.length} text elements measured`);
           assert.ok(pairs.some((p) => p.terminal && /echo contrast/.test(p.text)), `${id}: the terminal's text was measured`);
           assert.ok(pairs.some((p) => p.what.includes('#notice')), `${id}: the notice was measured`);

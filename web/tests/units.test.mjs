@@ -75,7 +75,7 @@ test('every theme has AA contrast for the page text and a light and dark default
   assert.equal(new Set(THEMES.map((t) => t.id)).size, THEMES.length);
   for (const t of THEMES) {
     const c = chromeColors(t);
-    for (const text of ['--text', '--muted', '--ok', '--warn', '--bad']) {
+    for (const text of ['--text', '--muted', '--ok', '--warn', '--bad', '--accent-on-bar']) {
       for (const bg of ['--bar', '--bar-hover']) {
         assert.ok(contrast(c[text], c[bg]) >= 4.5, `${t.id}: ${text} ${c[text]} on ${bg} ${c[bg]}: ${contrast(c[text], c[bg]).toFixed(2)}`);
       }
