@@ -221,8 +221,13 @@ describe('keyboard', () => {
         for (const id of themes) {
           await press(await toolButton(page, 'Settings'), profile);
           await page.locator('#set-theme').selectOption(id);
-          await press(page.getByRole('button', { name: 'Done' }), profile);
           await waitFor(page, 'theme applied', (t) => window.__kiln.settings().theme === t, id);
+          // The dialogs are in the theme's colours too: the settings dialog, measured open (its
+          // own text only: the page behind is dimmed by the backdrop).
+          const inDialog = await page.evaluate(measureContrast, '#settings-dialog');
+          assert.ok(inDialog.some((p) => /Theme/.test(p.text)), `${id}: the settings dialog was measured`);
+          for (const p of inDialog) if (p.ratio < 4.5) failures.push(`${id}: ${p.what} ${p.fg} on ${p.bg} = ${p.ratio.toFixed(2)}`);
+          await press(page.getByRole('button', { name: 'Done' }), profile);
           // On a phone the tools are in the ⋯ drawer: measured open.
           if (profile.phone) await page.getByRole('button', { name: 'More tools' }).tap();
           const pairs = await page.evaluate(measureContrast);
@@ -247,8 +252,9 @@ describe('keyboard', () => {
   });
 });
 
-/** In the page: every visible text of the chrome and the terminal with its colour, its effective background and their contrast. */
-function measureContrast() {
+/** In the page: every visible text of the chrome and the terminal (or of the element `root`, a
+ *  selector) with its colour, its effective background and their contrast. */
+function measureContrast(root) {
   const parse = (c) => {
     const m = /rgba?\(([^)]+)\)/.exec(c);
     if (!m) return null;
@@ -283,7 +289,7 @@ function measureContrast() {
   const hex = ({ r, g, b }) => `rgb(${Math.round(r)},${Math.round(g)},${Math.round(b)})`;
   const out = [];
   const seen = new Set();
-  const walker = document.createTreeWalker(document.body, NodeFilter.SHOW_TEXT);
+  const walker = document.createTreeWalker(root ? document.querySelector(root) : document.body, NodeFilter.SHOW_TEXT);
   for (let n = walker.nextNode(); n; n = walker.nextNode()) {
     if (!n.textContent.trim()) continue;
     const el = n.parentElement;
