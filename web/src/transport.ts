@@ -256,7 +256,13 @@ export class Transport {
     window.removeEventListener('offline', this.onOffline);
     if (this.timer !== undefined) clearTimeout(this.timer);
     this.disconnect();
+    // Keys typed while reconnecting were promised to the shell; with none left to take them, say
+    // so (unless the page itself stopped this connection: the tab was closed).
+    if (this.pendingBytes > 0 && state.kind !== 'stopped') {
+      this.h.notice('What you typed while disconnected was not sent: the shell no longer exists.');
+    }
     this.pending = [];
+    this.pendingBytes = 0;
     this.setState(state);
   }
 

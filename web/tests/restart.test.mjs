@@ -133,6 +133,8 @@ test('after a restart one action gives every tab a new shell, names kept', async
 
       second = await restartOn(first.port, first.home);
       await waitFor(page, 'every tab gone', () => window.__kiln.tabs().every((t) => t.state === 'gone'));
+      // The key typed meanwhile had nowhere to go: the promise to send it is taken back.
+      await waitFor(page, 'the not-sent notice', () => /^What you typed while disconnected was not sent/.test(document.getElementById('notice').textContent));
       // The tabs grew a "gone" mark: the active one is still wholly in view in the strip.
       await waitFor(page, 'the active tab wholly in view', () => {
         const strip = document.getElementById('tabs').getBoundingClientRect();
