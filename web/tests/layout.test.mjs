@@ -45,6 +45,14 @@ function overflowFree() {
   return !(panel && screen && screen.getBoundingClientRect().right > panel.getBoundingClientRect().right + 0.5);
 }
 
+/** In the page: whether the active terminal ends above its panel's bottom (after a refit: the
+ *  panel shrinks at once when the status bar grows, the terminal follows debounced). */
+function fitsHeight() {
+  const panel = document.querySelector('.panel:not(.inactive)').getBoundingClientRect();
+  const screen = document.querySelector('.panel:not(.inactive) .xterm-screen').getBoundingClientRect();
+  return screen.bottom <= panel.bottom + 0.5;
+}
+
 /** The page's width problems: anything wider than the viewport, terminals wider than their panel. */
 function overflow() {
   const vw = window.innerWidth;
@@ -117,11 +125,7 @@ describe('layout and focus', () => {
         assert.deepEqual(await page.evaluate(overflow), []);
         // The notice made the status bar taller: the terminal refits to the shorter panel (the
         // refit is debounced, so until then it may reach into the key row or the status bar).
-        await waitFor(page, 'the terminal refitted in height', () => {
-          const panel = document.querySelector('.panel:not(.inactive)').getBoundingClientRect();
-          const screen = document.querySelector('.panel:not(.inactive) .xterm-screen').getBoundingClientRect();
-          return screen.bottom <= panel.bottom + 0.5;
-        });
+        await waitFor(page, 'the terminal refitted in height', fitsHeight);
         // The terminal fills the visible width, not a wider page: its columns fit the panel.
         await waitForPrompt(page);
         const fit = await page.evaluate(() => {
@@ -186,6 +190,7 @@ describe('layout and focus', () => {
           await waitFor(page, 'two tabs again', () => window.__kiln.tabs().length === 2);
           if (i === 0) {
             assert.deepEqual(await page.evaluate(overflow), [], 'the refusal widens nothing');
+            await waitFor(page, 'the terminal refitted under the taller status bar', fitsHeight);
             await profileShot(page, 'layout-session-limit', profile);
           }
           await page.evaluate(() => window.__kiln.notify(''));
