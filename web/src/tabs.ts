@@ -44,9 +44,9 @@ export class Tabs {
   private readonly confirmDialog = byId<HTMLDialogElement>('confirm');
   private creating = 0;
   private readonly host: TabHost;
-  /** Strip entries change width (a state such as "gone", a rename, a new tab): the active one
-   *  is kept in view, not pushed past the strip's edge. Sizes only: scrolling the strip by hand
-   *  is left alone. */
+  /** The strip or its entries change width (a narrower window, a state such as "gone", a rename,
+   *  a new tab): the active entry is kept in view, not pushed past the strip's edge. Sizes only:
+   *  scrolling the strip by hand is left alone. */
   private readonly entrySizes = new ResizeObserver(() => this.active?.item.scrollIntoView?.({ block: 'nearest', inline: 'nearest' }));
 
   constructor(
@@ -74,6 +74,7 @@ export class Tabs {
       action: (a) => this.act(a),
       ...switches,
     };
+    this.entrySizes.observe(this.strip);
     this.strip.addEventListener('keydown', (e) => this.onStripKey(e));
     this.strip.addEventListener('dblclick', (e) => {
       if ((e.target as Element).closest?.('.tab-rename')) return;

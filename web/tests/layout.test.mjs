@@ -3,12 +3,12 @@
 // phone sizes at DPR 1 and 2 and at every width from 320 px up, tabs past the session limit leave
 // no dead tabs, keyboard focus can leave the terminal and come back, and Enter after closing the
 // last tab opens a new one. Each item runs at every profile (support/profiles.mjs: desktop and
-// phone, DPR 1 and 2), but the keyboard focus one, a physical keyboard's, at both desktop DPRs.
+// phone, DPR 1 and 2), but the keyboard focus one, a physical keyboard's, at both desktop DPRs,
+// and the width sweep, which sets its own widths, with a mouse at DPR 1 and touch at DPR 2.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   openPage,
-  saveScreenshot,
   startKiln,
   typeLine,
   useBrowser,
@@ -51,6 +51,13 @@ function fitsHeight() {
   const panel = document.querySelector('.panel:not(.inactive)').getBoundingClientRect();
   const screen = document.querySelector('.panel:not(.inactive) .xterm-screen').getBoundingClientRect();
   return screen.bottom <= panel.bottom + 0.5;
+}
+
+/** In the page: whether the active tab's strip entry is wholly inside the strip's visible part. */
+function activeTabInView() {
+  const strip = document.getElementById('tabs').getBoundingClientRect();
+  const tab = document.querySelector('#tabs [role="tab"][aria-selected="true"]').closest('.tab-item').getBoundingClientRect();
+  return tab.left >= strip.left - 0.5 && tab.right <= strip.right + 0.5;
 }
 
 /** The page's width problems: anything wider than the viewport, terminals wider than their panel. */
@@ -153,28 +160,39 @@ describe('layout and focus', () => {
     });
   }
 
-  test('every width from 320 px up: 12 tabs and a 300-character notice never widen the page', async () => {
-    await withKiln({ kiln: { args: ['--max-sessions', '32'] }, page: { viewport: { width: 1440, height: 900 } } }, async (_kiln, { page }) => {
-      await waitForState(page, 'connected');
-      for (let n = 2; n <= 12; n++) {
-        await page.getByRole('button', { name: 'New terminal' }).click();
-        await waitFor(page, `${n} tabs connected`, (n) => {
-          const tabs = window.__kiln.tabs();
-          return tabs.length === n && tabs[n - 1].state === 'connected';
-        }, n);
-      }
-      await page.evaluate(() => window.__kiln.notify('y'.repeat(150) + ' ' + 'long-word-'.repeat(15), 'error'));
-      for (const width of [320, 360, 414, 480, 599, 600, 699, 700, 768, 1024, 1280, 1920]) {
-        await page.setViewportSize({ width, height: 800 });
-        // The terminal refits after the resize: wait for that, then nothing may stick out.
-        const problems = await waitFor(page, `no overflow at ${width} px`, overflowFree).then(
-          () => [],
-          () => page.evaluate(overflow),
-        );
-        assert.deepEqual(problems, [], `at ${width} px`);
-      }
-      await saveScreenshot(page, 'layout-12-tabs-320px');
-    });
+  // The sweep sets the widths itself: the profiles give it a mouse at DPR 1 and a touch screen
+  // (44 px targets) at DPR 2, the two ends of what changes the layout besides the width.
+  test('every width from 320 px up: 12 tabs and a 300-character notice never widen the page', async (t) => {
+    const kiln = await startKiln({ args: ['--max-sessions', '32'] });
+    try {
+      await eachProfile(t, ['desktop1', 'phone2'], (profile) =>
+        withProfilePage(browser(), kiln, profile, async ({ page }) => {
+          await waitForState(page, 'connected');
+          for (let n = 2; n <= 12; n++) {
+            await page.getByRole('button', { name: 'New terminal' }).click();
+            await waitFor(page, `${n} tabs connected`, (n) => {
+              const tabs = window.__kiln.tabs();
+              return tabs.length === n && tabs[n - 1].state === 'connected';
+            }, n);
+          }
+          await page.evaluate(() => window.__kiln.notify('y'.repeat(150) + ' ' + 'long-word-'.repeat(15), 'error'));
+          for (const width of [320, 360, 414, 480, 599, 600, 699, 700, 768, 1024, 1280, 1920]) {
+            await page.setViewportSize({ width, height: 800 });
+            // The terminal refits after the resize: wait for that, then nothing may stick out.
+            const problems = await waitFor(page, `no overflow at ${width} px`, overflowFree).then(
+              () => [],
+              () => page.evaluate(overflow),
+            );
+            assert.deepEqual(problems, [], `at ${width} px`);
+            await waitFor(page, `the terminal's height refitted at ${width} px`, fitsHeight);
+            await waitFor(page, `the active tab wholly in view at ${width} px`, activeTabInView);
+            if (width === 320) await profileShot(page, 'layout-12-tabs-320px', profile);
+          }
+        }),
+      );
+    } finally {
+      await kiln.stop();
+    }
   });
 
   test('past the session limit: one clear message, no dead tabs', async (t) => {
