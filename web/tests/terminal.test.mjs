@@ -1,11 +1,12 @@
 // Browser tests of the terminal UI against a real kiln: echo, reattach after reload, tabs,
 // exit display, resume after a dropped connection without loss or repetition, the long-poll
-// transport, and no CSP violation with either renderer.
+// transport, and no CSP violation with either renderer; finding text, at every profile.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import {
   openPage,
   startKiln,
+  toolButton,
   typeLine,
   useBrowser,
   waitFor,
@@ -14,6 +15,7 @@ import {
   waitForState,
   withQuery,
 } from './support/kiln.mjs';
+import { ALL, eachProfile, press, profileShot, withProfilePage } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -192,28 +194,42 @@ describe('terminal', () => {
     });
   });
 
-  test('Ctrl+Shift+F finds text in the terminal', async () => {
-    await withKiln('', async (_kiln, { page }) => {
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-      await typeLine(page, 'echo needle-in-haystack');
-      await waitForLine(page, 'needle-in-haystack');
-      await page.keyboard.press('Control+Shift+F');
-      const find = page.getByRole('searchbox', { name: 'Find' });
-      await find.waitFor();
-      await find.fill('needle-in');
-      await find.press('Enter');
-      assert.equal(await page.locator('.search-count').innerText(), '');
-      await find.fill('absent-words');
-      await find.press('Enter');
-      await page.locator('.search-count').getByText('No matches').waitFor();
-      await find.press('Escape');
-      await page.locator('.search-bar').waitFor({ state: 'hidden' });
-      // Focus is back in the terminal: typing reaches the shell.
-      await page.keyboard.type('echo typed-after-search');
-      await page.keyboard.press('Enter');
-      await waitForLine(page, 'typed-after-search');
-    });
+  // At every profile (support/profiles.mjs): Ctrl+Shift+F on a desktop, the drawer's Find
+  // button on a phone; the find bar fits the screen.
+  test('Ctrl+Shift+F (or the Find button) finds text in the terminal', async (t) => {
+    const kiln = await startKiln();
+    try {
+      await eachProfile(t, ALL, (profile) =>
+        withProfilePage(browser(), kiln, profile, async ({ page }) => {
+          await waitForState(page, 'connected');
+          await waitForPrompt(page);
+          await typeLine(page, 'echo needle-in-haystack');
+          await waitForLine(page, 'needle-in-haystack');
+          if (profile.phone) await press(await toolButton(page, 'Find in terminal'), profile);
+          else await page.keyboard.press('Control+Shift+F');
+          const find = page.getByRole('searchbox', { name: 'Find' });
+          await find.waitFor();
+          await find.fill('needle-in');
+          await find.press('Enter');
+          assert.equal(await page.locator('.search-count').innerText(), '');
+          await find.fill('absent-words');
+          await find.press('Enter');
+          await page.locator('.search-count').getByText('No matches').waitFor();
+          const bar = await page.locator('.search-bar').boundingBox();
+          assert.ok(bar.x >= 0 && bar.x + bar.width <= profile.page.viewport.width + 0.5, `the find bar fits the screen: ${JSON.stringify(bar)}`);
+          assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
+          await profileShot(page, 'terminal-find', profile);
+          await find.press('Escape');
+          await page.locator('.search-bar').waitFor({ state: 'hidden' });
+          // Focus is back in the terminal: typing reaches the shell.
+          await page.keyboard.type('echo typed-after-search');
+          await page.keyboard.press('Enter');
+          await waitForLine(page, 'typed-after-search');
+        }),
+      );
+    } finally {
+      await kiln.stop();
+    }
   });
 
   test('going offline shows it; back online the stream resumes', async () => {
