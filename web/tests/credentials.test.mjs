@@ -2,10 +2,12 @@
 // asks for a token (link to the workspace's token page, masked field), refuses a bad one with the
 // reason, takes a good one; the terminal works; a rotation happens (24-second tokens, renewed
 // after 16 s); an outage of the tokens API shows a banner with the time left, and the banner goes
-// once the next attempt succeeds.
+// once the next attempt succeeds. The dialog with a refused token is also shown at every
+// profile (support/profiles.mjs): it fits the screen, a phone's targets are 44 px.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, typeLine, useBrowser, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
+import { ALL, PROFILES, eachProfile, profileShot } from './support/profiles.mjs';
 
 /** Token lifetime given to kiln: rotation after 16 s, expiry after 24 s. */
 const LIFETIME_S = 24;
@@ -95,6 +97,41 @@ describe('credentials', () => {
       assert.deepEqual(errors, [], 'only the refused paste shows as a failed request');
     } finally {
       await ui?.close();
+      await kiln.stop();
+      await emu.stop();
+    }
+  });
+
+  test('the token dialog fits every screen', async (t) => {
+    const emu = await startEmulator();
+    const kiln = await startKiln({ env: { RUST_LOG: 'warn', DATABRICKS_HOST: emu.host } });
+    try {
+      await eachProfile(t, ALL, async (profile) => {
+        const ui = await openPage(browser(), `${kiln.origin}/`, { ...profile.page, signedIn: true });
+        try {
+          const { page } = ui;
+          const dialog = page.locator('#credentials-dialog');
+          await dialog.waitFor({ state: 'visible', timeout: WAIT_MS });
+          await page.locator('#credentials-token').fill('dapi-this-is-not-a-valid-token');
+          await page.locator('#credentials-dialog button[type=submit]').click();
+          await waitLong(page, 'the refusal', WAIT_MS, () => /refused/.test(document.getElementById('credentials-error')?.textContent ?? ''));
+          const { width, height } = PROFILES[profile.id].page.viewport;
+          const box = await dialog.boundingBox();
+          assert.ok(box.x >= 0 && box.x + box.width <= width && box.y >= 0 && box.y + box.height <= height, `the dialog fits the screen: ${JSON.stringify(box)}`);
+          if (profile.phone) {
+            const small = await dialog.locator('button:visible, input:visible').evaluateAll((els) =>
+              els.map((e) => [e.textContent.trim() || e.getAttribute('aria-label') || e.id, e.getBoundingClientRect()]).filter(([, r]) => r.height < 44).map(([n, r]) => `${n} ${r.width}x${r.height}`),
+            );
+            assert.deepEqual(small, [], '44 px targets');
+          }
+          assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
+          await profileShot(page, 'credentials-dialog', profile);
+          assert.deepEqual(await ui.cspViolations(), []);
+        } finally {
+          await ui.close();
+        }
+      });
+    } finally {
       await kiln.stop();
       await emu.stop();
     }
