@@ -12,6 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, KEY, startKiln, typeLine, waitFor, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
+import { ALL, eachProfile, profileShot } from './support/profiles.mjs';
 
 /** A plain HTTP server on another loopback port that records every request's headers. */
 async function startRecorder() {
@@ -126,7 +127,7 @@ test('the key stays with its origin: another loopback port never gets it, histor
   }
 });
 
-test('a used sign-in link asks for the key; pasting it signs in', async () => {
+test('a used sign-in link asks for the key; pasting it signs in', async (t) => {
   const kiln = await startKiln();
   const browser = await chromium.launch({ executablePath: CHROMIUM, args: ['--no-sandbox', '--disable-gpu', '--disable-dev-shm-usage'] });
   try {
@@ -135,20 +136,36 @@ test('a used sign-in link asks for the key; pasting it signs in', async () => {
     await a.goto(kiln.url);
     await waitForState(a, 'connected');
     await first.close();
-    // The same link in a browser without the key: spent, so the page asks.
-    const fresh = await browser.newContext();
-    const b = await fresh.newPage();
-    await b.goto(kiln.url);
-    const dialog = b.locator('#access-dialog');
-    await dialog.waitFor();
-    await b.fill('#access-key-input', 'not-the-key-0123456789');
-    await dialog.getByRole('button', { name: 'Sign in' }).click();
-    await dialog.getByText('That is not the access key of this kiln.').waitFor();
-    await b.fill('#access-key-input', KEY);
-    await dialog.getByRole('button', { name: 'Sign in' }).click();
-    await waitForState(b, 'connected');
-    await waitForPrompt(b);
-    await fresh.close();
+    // The same link in a browser without the key: spent, so the page asks. At every profile
+    // (support/profiles.mjs): the dialog fits the screen, a phone's targets are 44 px.
+    await eachProfile(t, ALL, async (profile) => {
+      const fresh = await browser.newContext(profile.page);
+      try {
+        const b = await fresh.newPage();
+        await b.goto(kiln.url);
+        const dialog = b.locator('#access-dialog');
+        await dialog.waitFor();
+        await b.fill('#access-key-input', 'not-the-key-0123456789');
+        await dialog.getByRole('button', { name: 'Sign in' }).click();
+        await dialog.getByText('That is not the access key of this kiln.').waitFor();
+        const { width, height } = profile.page.viewport;
+        const box = await dialog.boundingBox();
+        assert.ok(box.x >= 0 && box.x + box.width <= width && box.y >= 0 && box.y + box.height <= height, `the dialog fits the screen: ${JSON.stringify(box)}`);
+        if (profile.phone) {
+          const small = await dialog.locator('button:visible, input:visible').evaluateAll((els) =>
+            els.map((e) => [e.textContent.trim() || e.getAttribute('aria-label') || e.id, e.getBoundingClientRect()]).filter(([, r]) => r.height < 44).map(([n, r]) => `${n} ${r.width}x${r.height}`),
+          );
+          assert.deepEqual(small, [], '44 px targets');
+        }
+        await profileShot(b, 'access-key-dialog', profile);
+        await b.fill('#access-key-input', KEY);
+        await dialog.getByRole('button', { name: 'Sign in' }).click();
+        await waitForState(b, 'connected');
+        await waitForPrompt(b);
+      } finally {
+        await fresh.close();
+      }
+    });
   } finally {
     await browser.close();
     await kiln.stop();
