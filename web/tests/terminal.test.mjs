@@ -153,24 +153,36 @@ describe('terminal', () => {
     });
   });
 
-  test('an exited shell says how it ended and can be closed', async () => {
-    await withKiln('', async (kiln, { page }) => {
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-      await typeLine(page, 'exit 3');
-      await waitForState(page, 'exited');
-      const banner = page.locator('.panel:not(.inactive) .banner');
-      await banner.getByText('The shell exited with code 3.').waitFor();
-      assert.deepEqual((await page.evaluate(() => window.__kiln.active())).exit, { code: 3, signal: null });
-      await banner.getByRole('button', { name: 'Close tab' }).click();
-      await waitFor(page, 'no tabs', () => window.__kiln.tabs().length === 0);
-      await page.getByText('No terminals are open.').waitFor();
-      assert.deepEqual((await kiln.api('/api/sessions')).body.sessions, []);
-      // And a new one can be started from the empty state.
-      await page.locator('#empty-new').click();
-      await waitForState(page, 'connected');
-      await waitForPrompt(page);
-    });
+  // At every profile (support/profiles.mjs): the banner and the empty state on a phone too.
+  test('an exited shell says how it ended and can be closed', async (t) => {
+    const kiln = await startKiln();
+    try {
+      await eachProfile(t, ALL, (profile) =>
+        withProfilePage(browser(), kiln, profile, async ({ page }) => {
+          await waitForState(page, 'connected');
+          await waitForPrompt(page);
+          await typeLine(page, 'exit 3');
+          await waitForState(page, 'exited');
+          const banner = page.locator('.panel:not(.inactive) .banner');
+          await banner.getByText('The shell exited with code 3.').waitFor();
+          assert.deepEqual((await page.evaluate(() => window.__kiln.active())).exit, { code: 3, signal: null });
+          const box = await banner.boundingBox();
+          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width + 0.5, `the banner fits the screen: ${JSON.stringify(box)}`);
+          await profileShot(page, 'terminal-exited', profile);
+          await press(banner.getByRole('button', { name: 'Close tab' }), profile);
+          await waitFor(page, 'no tabs', () => window.__kiln.tabs().length === 0);
+          await page.getByText('No terminals are open.').waitFor();
+          assert.deepEqual((await kiln.api('/api/sessions')).body.sessions, []);
+          await profileShot(page, 'terminal-empty', profile);
+          // And a new one can be started from the empty state.
+          await press(page.locator('#empty-new'), profile);
+          await waitForState(page, 'connected');
+          await waitForPrompt(page);
+        }),
+      );
+    } finally {
+      await kiln.stop();
+    }
   });
 
   test('a dropped connection resumes from the last byte: nothing lost, nothing repeated', async () => {
