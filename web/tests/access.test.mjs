@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { chromium } from 'playwright-core';
 import { CHROMIUM, KEY, startKiln, typeLine, waitFor, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
-import { ALL, eachProfile, profileShot } from './support/profiles.mjs';
+import { ALL, eachProfile, onScreen, profileShot, smallTargets } from './support/profiles.mjs';
 
 /** A plain HTTP server on another loopback port that records every request's headers. */
 async function startRecorder() {
@@ -148,15 +148,9 @@ test('a used sign-in link asks for the key; pasting it signs in', async (t) => {
         await b.fill('#access-key-input', 'not-the-key-0123456789');
         await dialog.getByRole('button', { name: 'Sign in' }).click();
         await dialog.getByText('That is not the access key of this kiln.').waitFor();
-        const { width, height } = profile.page.viewport;
         const box = await dialog.boundingBox();
-        assert.ok(box.x >= 0 && box.x + box.width <= width && box.y >= 0 && box.y + box.height <= height, `the dialog fits the screen: ${JSON.stringify(box)}`);
-        if (profile.phone) {
-          const small = await dialog.locator('button:visible, input:visible').evaluateAll((els) =>
-            els.map((e) => [e.textContent.trim() || e.getAttribute('aria-label') || e.id, e.getBoundingClientRect()]).filter(([, r]) => r.height < 44).map(([n, r]) => `${n} ${r.width}x${r.height}`),
-          );
-          assert.deepEqual(small, [], '44 px targets');
-        }
+        assert.ok(onScreen(box, profile), `the dialog fits the screen: ${JSON.stringify(box)}`);
+        assert.deepEqual(await smallTargets(dialog, profile), [], '44 px targets');
         await profileShot(b, 'access-key-dialog', profile);
         await b.fill('#access-key-input', KEY);
         await dialog.getByRole('button', { name: 'Sign in' }).click();

@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, typeLine, useBrowser, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
-import { ALL, PROFILES, eachProfile, profileShot } from './support/profiles.mjs';
+import { ALL, eachProfile, onScreen, profileShot, smallTargets } from './support/profiles.mjs';
 
 /** Token lifetime given to kiln: rotation after 16 s, expiry after 24 s. */
 const LIFETIME_S = 24;
@@ -115,15 +115,9 @@ describe('credentials', () => {
           await page.locator('#credentials-token').fill('dapi-this-is-not-a-valid-token');
           await page.locator('#credentials-dialog button[type=submit]').click();
           await waitLong(page, 'the refusal', WAIT_MS, () => /refused/.test(document.getElementById('credentials-error')?.textContent ?? ''));
-          const { width, height } = PROFILES[profile.id].page.viewport;
           const box = await dialog.boundingBox();
-          assert.ok(box.x >= 0 && box.x + box.width <= width && box.y >= 0 && box.y + box.height <= height, `the dialog fits the screen: ${JSON.stringify(box)}`);
-          if (profile.phone) {
-            const small = await dialog.locator('button:visible, input:visible').evaluateAll((els) =>
-              els.map((e) => [e.textContent.trim() || e.getAttribute('aria-label') || e.id, e.getBoundingClientRect()]).filter(([, r]) => r.height < 44).map(([n, r]) => `${n} ${r.width}x${r.height}`),
-            );
-            assert.deepEqual(small, [], '44 px targets');
-          }
+          assert.ok(onScreen(box, profile), `the dialog fits the screen: ${JSON.stringify(box)}`);
+          assert.deepEqual(await smallTargets(dialog, profile), [], '44 px targets');
           assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
           await profileShot(page, 'credentials-dialog', profile);
           assert.deepEqual(await ui.cspViolations(), []);

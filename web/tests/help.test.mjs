@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { openPage, startKiln, toolButton, typeLine, useBrowser, waitFor, waitForLine, waitForPrompt, waitForState } from './support/kiln.mjs';
-import { ALL, DESKTOPS, eachProfile, press, profileShot, withProfilePage } from './support/profiles.mjs';
+import { ALL, DESKTOPS, eachProfile, onScreen, press, profileShot, withProfilePage } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -49,7 +49,7 @@ describe('help and shortcuts', () => {
           await help.waitFor();
           assert.match(await help.innerText(), /Ctrl\+Shift\+T/);
           const box = await help.boundingBox();
-          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the overlay fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(onScreen(box, profile), `the overlay fits the screen: ${JSON.stringify(box)}`);
           await profileShot(page, 'help-shortcuts', profile);
           await press(help.getByRole('button', { name: 'Close' }), profile);
           await help.waitFor({ state: 'hidden' });

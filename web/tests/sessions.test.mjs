@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { startKiln, toolButton, typeLine, useBrowser, waitFor, waitForPrompt, waitForState } from './support/kiln.mjs';
-import { ALL, eachProfile, press, profileShot, withProfilePage } from './support/profiles.mjs';
+import { ALL, eachProfile, onScreen, press, profileShot, withProfilePage } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -27,7 +27,7 @@ test('sessions panel: list, attach, rename, end, end all', async (t) => {
       await waitFor(page, 'the foreground process', () => /sleep/.test(document.querySelector('.session-row')?.textContent ?? ''));
       assert.match(await rows.nth(1).innerText(), /from-elsewhere[\s\S]*90×30[\s\S]*in no other window/);
       const box = await panel.boundingBox();
-      assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the panel fits the screen: ${JSON.stringify(box)}`);
+      assert.ok(onScreen(box, profile), `the panel fits the screen: ${JSON.stringify(box)}`);
       await profileShot(page, 'sessions-panel', profile);
       await press(panel.getByRole('button', { name: 'Show from-elsewhere' }), profile);
       await waitFor(page, 'the attached tab', (id) => window.__kiln.active()?.id === id && window.__kiln.active().state === 'connected', other.id);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
-import { ALL, eachProfile, openStatusPart, profileShot } from './support/profiles.mjs';
+import { ALL, eachProfile, onScreen, openStatusPart, profileShot } from './support/profiles.mjs';
 import { loadSource } from './support/source.mjs';
 
 /** The stand-in npm. Its log and "registry refuses" file are written into the script: kiln gives
@@ -99,7 +99,7 @@ describe('agents setup', () => {
           assert.equal(await codex.getAttribute('data-status'), 'failed');
           assert.match(await codex.locator('.setup-steps li').first().innerText(), /install ✗ .*E404/);
           const box = await view.page.locator('#setup-dialog').boundingBox();
-          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the panel fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(onScreen(box, profile), `the panel fits the screen: ${JSON.stringify(box)}`);
           assert.ok(await view.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
           await profileShot(view.page, 'setup-failed', profile);
           assert.deepEqual(view.pageErrors, []);

@@ -10,7 +10,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
-import { ALL, eachProfile, openStatusPart, profileShot } from './support/profiles.mjs';
+import { ALL, eachProfile, onScreen, openStatusPart, profileShot } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -76,7 +76,7 @@ describe('workspace sync', () => {
           assert.equal(await item.getAttribute('data-state'), 'failed');
           assert.match(await item.locator('.sync-line').innerText(), /failed: .*unavailable/);
           const box = await view.page.locator('#sync-dialog').boundingBox();
-          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the panel fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(onScreen(box, profile), `the panel fits the screen: ${JSON.stringify(box)}`);
           assert.ok(await view.page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
           await profileShot(view.page, 'sync-failed', profile);
           assert.deepEqual(view.pageErrors, []);

@@ -15,7 +15,7 @@ import {
   waitForState,
   withQuery,
 } from './support/kiln.mjs';
-import { ALL, eachProfile, press, profileShot, withProfilePage } from './support/profiles.mjs';
+import { ALL, eachProfile, onScreen, press, profileShot, withProfilePage } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -167,7 +167,7 @@ describe('terminal', () => {
           await banner.getByText('The shell exited with code 3.').waitFor();
           assert.deepEqual((await page.evaluate(() => window.__kiln.active())).exit, { code: 3, signal: null });
           const box = await banner.boundingBox();
-          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width + 0.5, `the banner fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(onScreen(box, profile), `the banner fits the screen: ${JSON.stringify(box)}`);
           await profileShot(page, 'terminal-exited', profile);
           await press(banner.getByRole('button', { name: 'Close tab' }), profile);
           await waitFor(page, 'no tabs', () => window.__kiln.tabs().length === 0);
@@ -228,7 +228,7 @@ describe('terminal', () => {
           await find.press('Enter');
           await page.locator('.search-count').getByText('No matches').waitFor();
           const bar = await page.locator('.search-bar').boundingBox();
-          assert.ok(bar.x >= 0 && bar.x + bar.width <= profile.page.viewport.width + 0.5, `the find bar fits the screen: ${JSON.stringify(bar)}`);
+          assert.ok(onScreen(bar, profile), `the find bar fits the screen: ${JSON.stringify(bar)}`);
           assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
           await profileShot(page, 'terminal-find', profile);
           await find.press('Escape');

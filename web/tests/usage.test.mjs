@@ -10,7 +10,7 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { WAIT_MS, openPage, startEmulator, startKiln, useBrowser } from './support/kiln.mjs';
-import { ALL, eachProfile, openStatusPart, profileShot } from './support/profiles.mjs';
+import { ALL, eachProfile, onScreen, openStatusPart, profileShot } from './support/profiles.mjs';
 
 const browser = useBrowser();
 
@@ -72,7 +72,7 @@ describe('model usage', () => {
           assert.equal(await tracing.getAttribute('data-state'), 'failing');
           assert.match(await tracing.innerText(), /0 spans sent, 1 dropped/);
           const box = await page.locator('#usage-dialog').boundingBox();
-          assert.ok(box.x >= 0 && box.x + box.width <= profile.page.viewport.width, `the panel fits the screen: ${JSON.stringify(box)}`);
+          assert.ok(onScreen(box, profile), `the panel fits the screen: ${JSON.stringify(box)}`);
           assert.ok(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth), 'the page is no wider than the screen');
           await profileShot(page, 'usage-panel', profile);
           assert.deepEqual(view.pageErrors, []);

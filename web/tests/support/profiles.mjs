@@ -92,3 +92,24 @@ export async function openStatusPart(page, profile, id) {
   await page.locator('#state-summary').tap();
   await page.locator(`[data-slot="${id}"] button`).tap();
 }
+
+/**
+ * The controls of a dialog (`dialog`, a locator) a finger cannot hit on a phone: every visible
+ * button and field shorter than 44 px, as "name WxH". Empty at a desktop profile, where the
+ * pointer is fine.
+ */
+export async function smallTargets(dialog, profile) {
+  if (!profile.phone) return [];
+  return dialog.locator('button:visible, input:visible').evaluateAll((els) =>
+    els
+      .map((e) => [e.textContent.trim() || e.getAttribute('aria-label') || e.id, e.getBoundingClientRect()])
+      .filter(([, r]) => r.height < 44)
+      .map(([n, r]) => `${n} ${r.width}x${r.height}`),
+  );
+}
+
+/** Whether the box `b` (a boundingBox) lies wholly on the profile's screen. */
+export function onScreen(b, profile) {
+  const { width, height } = profile.page.viewport;
+  return b.x >= 0 && b.y >= 0 && b.x + b.width <= width + 0.5 && b.y + b.height <= height + 0.5;
+}
