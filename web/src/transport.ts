@@ -58,9 +58,9 @@ const MAX_PENDING_BYTES = 64 << 10;
 /** Largest input message: WebSocket frames (1 MiB) and HTTP input bodies (the server's limit). */
 const INPUT_CHUNK_BYTES = 1 << 20;
 /** Output handed to the terminal and not yet written, above which the server is asked to pause. */
-export const FLOW_HIGH_BYTES = 256 << 10;
+export const FLOW_HIGH_BYTES = 128 << 10;
 /** Pending output below which a paused server is asked to resume. */
-export const FLOW_LOW_BYTES = 32 << 10;
+export const FLOW_LOW_BYTES = 16 << 10;
 
 /** Delay before reconnect attempt `attempt` (1-based). */
 export function backoffDelay(attempt: number, random: () => number = Math.random): number {

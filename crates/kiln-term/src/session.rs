@@ -446,11 +446,17 @@ pub(crate) fn validate_label(label: &str) -> Result<String, String> {
     Ok(label.to_owned())
 }
 
-/// How far the reader may run ahead of a live viewer: a quarter of the ring (1 MiB of the
-/// default 4 MiB), so a flood interrupted with Ctrl-C leaves little to draw before the prompt,
-/// and never less than two reads.
+/// Most the reader runs ahead of a live viewer (128 KiB): what a flood interrupted with Ctrl-C
+/// may still have to draw before the prompt, beyond what is already on its way to the browser.
+const HOLD_WINDOW_MAX: usize = 128 << 10;
+
+/// How far the reader may run ahead of a live viewer: a quarter of the ring, at most
+/// [`HOLD_WINDOW_MAX`], never less than two reads.
 fn hold_window(ring_bytes: usize, chunk: usize) -> usize {
-    (ring_bytes / 4).max(2 * chunk).min(ring_bytes)
+    (ring_bytes / 4)
+        .min(HOLD_WINDOW_MAX)
+        .max(2 * chunk)
+        .min(ring_bytes)
 }
 
 async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>) {
