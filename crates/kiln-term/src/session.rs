@@ -446,9 +446,9 @@ pub(crate) fn validate_label(label: &str) -> Result<String, String> {
     Ok(label.to_owned())
 }
 
-/// Most the reader runs ahead of a live viewer (128 KiB): what a flood interrupted with Ctrl-C
+/// Most the reader runs ahead of a live viewer (256 KiB): what a flood interrupted with Ctrl-C
 /// may still have to draw before the prompt, beyond what is already on its way to the browser.
-const HOLD_WINDOW_MAX: usize = 128 << 10;
+const HOLD_WINDOW_MAX: usize = 256 << 10;
 
 /// How far the reader may run ahead of a live viewer: a quarter of the ring, at most
 /// [`HOLD_WINDOW_MAX`], never less than two reads.
