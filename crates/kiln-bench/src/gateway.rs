@@ -129,6 +129,7 @@ fn start_gateway(
     let home = TempDir::new()?;
     let log = std::fs::File::create(home.0.join("gateway.log"))?;
     let mut command = Command::new(kiln);
+    crate::orphan::server_std(&mut command);
     command
         .args(["gateway", "--listen", "127.0.0.1:0", "--no-probe"])
         .env_clear()

@@ -101,6 +101,7 @@ impl KilnServer {
                 None => cmd.env_remove(name),
             };
         }
+        crate::orphan::server(&mut cmd);
         let mut child = cmd
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

@@ -13,6 +13,7 @@ mod gateway;
 mod gateway_report;
 mod kiln;
 mod memory;
+mod orphan;
 mod pattern;
 mod raw;
 mod relay;

@@ -57,7 +57,9 @@ pub fn spawn_shell(
     let env = kiln_term::env::build(&parent, home, &shell_s, &[]);
     let cwd = home.join("projects");
     std::fs::create_dir_all(&cwd)?;
-    let child = std::process::Command::new("setsid")
+    let mut cmd = std::process::Command::new("setsid");
+    crate::orphan::shell(&mut cmd);
+    let child = cmd
         .arg("-c")
         .arg(shell)
         .arg("-l")

@@ -87,7 +87,9 @@ struct RelayServer {
 
 impl RelayServer {
     async fn start(exe: &Path, shell: &Path, home: &Path) -> anyhow::Result<Self> {
-        let mut child = tokio::process::Command::new(exe)
+        let mut cmd = tokio::process::Command::new(exe);
+        crate::orphan::server(&mut cmd);
+        let mut child = cmd
             .arg("relay")
             .arg("--shell")
             .arg(shell)
