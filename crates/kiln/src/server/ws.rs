@@ -36,6 +36,9 @@ use tokio_util::sync::CancellationToken;
 pub const FRAME_BYTES: usize = 64 << 10;
 /// Largest client message: a 10 MB paste arrives as one message (16 MiB).
 const MAX_MESSAGE_BYTES: usize = 16 << 20;
+/// Read buffer of a viewer's connection (16 KiB, not the library's 128 KiB: what a viewer sends
+/// is mostly keystrokes, and every open viewer holds its buffer; a paste is read in more pieces).
+const READ_BUFFER_BYTES: usize = 16 << 10;
 /// Close codes.
 const CLOSE_NORMAL: u16 = 1000;
 const CLOSE_GOING_AWAY: u16 = 1001;
@@ -91,6 +94,7 @@ pub async fn upgrade(
         .protocols([super::access::WS_PROTOCOL])
         .max_message_size(MAX_MESSAGE_BYTES)
         .max_frame_size(MAX_MESSAGE_BYTES)
+        .read_buffer_size(READ_BUFFER_BYTES)
         .on_upgrade(move |socket| run(socket, session, offset, shutdown, ping_every)))
 }
 
