@@ -12,6 +12,34 @@
 //! - no scroll region is set (a cursor outside a region does not scroll and would keep
 //!   remnants of the skipped lines). [`region_change`] tracks that from the parsed bytes.
 
+/// Whether the 8 bytes of `w` may hold a byte [`plain`] refuses or must look closer at: one
+/// below 0x20 (a control, or `\r`, `\n`, `\t`, backspace, which are plain), 0x7f, or 0xc2 (the
+/// lead byte of a C1 control). Never false when such a byte is there; the caller checks the
+/// bytes of a word for which it is true one by one.
+fn suspect(w: u64) -> bool {
+    const ONES: u64 = 0x0101_0101_0101_0101;
+    const HIGH: u64 = 0x8080_8080_8080_8080;
+    // A byte below n (n <= 128) leaves its high bit set in (w - n) & !w.
+    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
+    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
+    below_space | zero_byte(w ^ (ONES * 0x7f)) | zero_byte(w ^ (ONES * 0xc2)) != 0
+}
+
+/// The first byte before `end` that may not be skipped, eight bytes at a time.
+fn first_not_plain(data: &[u8], end: usize) -> Option<usize> {
+    let mut i = 0;
+    for word in data[..end].chunks_exact(8) {
+        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
+        if suspect(w)
+            && let Some(k) = (i..i + 8).find(|&k| !plain(data, k))
+        {
+            return Some(k);
+        }
+        i += 8;
+    }
+    (i..end).find(|&k| !plain(data, k))
+}
+
 /// Whether `b` (at `i` in `data`) may be skipped.
 fn plain(data: &[u8], i: usize) -> bool {
     match data[i] {
@@ -40,7 +68,7 @@ pub(crate) fn skip_point(data: &[u8], lines: usize) -> Option<usize> {
     }
     let latest = latest?;
     // Only plain text before the cut: stop at the first byte that is not.
-    let limit = (0..latest).find(|&i| !plain(data, i)).unwrap_or(latest);
+    let limit = first_not_plain(data, latest).unwrap_or(latest);
     if limit == latest {
         return Some(latest);
     }
@@ -120,6 +148,30 @@ mod tests {
         assert_eq!(skip_point(&bel, 10), None);
         let utf8: Vec<u8> = "h\u{e9}llo \u{1F600}\r\n".repeat(50).into_bytes();
         assert!(skip_point(&utf8, 10).is_some(), "UTF-8 text is plain");
+    }
+
+    #[test]
+    fn the_word_scan_finds_what_the_byte_scan_finds() {
+        // Every byte value at every position of a word, in text of every length around it.
+        let text = b"plain text, 8 bytes at a time \xc3\xa9\r\n\t\x08 ~";
+        for bad in 0..=255u8 {
+            for follow in [b'a', 0x80, 0x9f, 0xa0] {
+                for at in 0..20 {
+                    for len in at + 1..at + 12 {
+                        let mut data: Vec<u8> = text.iter().cycle().take(len + 1).copied().collect();
+                        data[at] = bad;
+                        data[at + 1] = follow;
+                        let end = len;
+                        let expected = (0..end).find(|&k| !plain(&data, k));
+                        assert_eq!(
+                            first_not_plain(&data, end),
+                            expected,
+                            "byte {bad:#04x} then {follow:#04x} at {at} of {end}"
+                        );
+                    }
+                }
+            }
+        }
     }
 
     #[test]
