@@ -158,7 +158,8 @@ mod tests {
             for follow in [b'a', 0x80, 0x9f, 0xa0] {
                 for at in 0..20 {
                     for len in at + 1..at + 12 {
-                        let mut data: Vec<u8> = text.iter().cycle().take(len + 1).copied().collect();
+                        let mut data: Vec<u8> =
+                            text.iter().cycle().take(len + 1).copied().collect();
                         data[at] = bad;
                         data[at + 1] = follow;
                         let end = len;
