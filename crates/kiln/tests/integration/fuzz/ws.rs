@@ -190,49 +190,41 @@ impl Fixture {
     /// goes back out unchanged.
     async fn new_echo_session(&self) -> String {
         let id = self.new_session().await;
-        let mut ws = self
-            .connect_to(&id, Some(self.alive_at_in(&id).await.unwrap()))
-            .await;
-        hello(&mut ws).await;
         let n = MARK.fetch_add(1, Ordering::SeqCst);
         // The marker is printed after `stty` took effect; bytes sent after it wait in the
         // terminal's queue until `cat` reads them.
         let cmd = format!("\x15stty raw -echo; printf 'FZ''%s.' {n}; exec cat\r");
-        ws.send(Message::Binary(cmd.into_bytes().into()))
-            .await
-            .unwrap();
-        read_until(&mut ws, format!("FZ{n}.").as_bytes()).await;
-        let _ = ws.close(None).await;
+        self.round_trip(&id, cmd, &format!("FZ{n}.")).await.unwrap();
         id
     }
 
-    /// Sends a marker to an echo session on a fresh viewer at the live end and reads it back.
+    /// Sends a marker to an echo session and reads it back: the session still works.
     async fn still_echoes_in(&self, id: &str) -> Result<(), TestCaseError> {
-        let end = self.alive_at_in(id).await?;
-        let mut ws = self.connect_to(id, Some(end)).await;
-        hello(&mut ws).await;
         let marker = format!("FZ{}.", MARK.fetch_add(1, Ordering::SeqCst));
-        ws.send(Message::Binary(marker.clone().into_bytes().into()))
-            .await
-            .unwrap();
-        read_until(&mut ws, marker.as_bytes()).await;
-        let _ = ws.close(None).await;
+        self.round_trip(id, marker.clone(), &marker).await?;
         prop_assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a task panicked");
         Ok(())
     }
 
     async fn still_works_in(&self, id: &str) -> Result<(), TestCaseError> {
+        let n = MARK.fetch_add(1, Ordering::SeqCst);
+        let cmd = format!("\x15printf 'FZ''%s.' {n}\r");
+        self.round_trip(id, cmd, &format!("FZ{n}.")).await?;
+        prop_assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a task panicked");
+        Ok(())
+    }
+
+    /// Sends `input` on a fresh viewer at the live end of session `id` (after checking that it
+    /// runs) and reads until `marker` has come back.
+    async fn round_trip(&self, id: &str, input: String, marker: &str) -> Result<(), TestCaseError> {
         let end = self.alive_at_in(id).await?;
         let mut ws = self.connect_to(id, Some(end)).await;
         hello(&mut ws).await;
-        let n = MARK.fetch_add(1, Ordering::SeqCst);
-        let cmd = format!("\x15printf 'FZ''%s.' {n}\r");
-        ws.send(Message::Binary(cmd.into_bytes().into()))
+        ws.send(Message::Binary(input.into_bytes().into()))
             .await
             .unwrap();
-        read_until(&mut ws, format!("FZ{n}.").as_bytes()).await;
+        read_until(&mut ws, marker.as_bytes()).await;
         let _ = ws.close(None).await;
-        prop_assert_eq!(PANICS.load(Ordering::SeqCst), 0, "a task panicked");
         Ok(())
     }
 }
