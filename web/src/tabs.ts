@@ -562,6 +562,8 @@ export class Tabs {
 
   private renderEmpty(): void {
     this.empty.hidden = this.list.length > 0;
+    // Chrome that acts on a terminal (the phone's key row) has nothing to act on.
+    document.body.classList.toggle('no-terminal', this.list.length === 0);
   }
 }
 

@@ -173,11 +173,15 @@ describe('terminal', () => {
           await waitFor(page, 'no tabs', () => window.__kiln.tabs().length === 0);
           await page.getByText('No terminals are open.').waitFor();
           assert.deepEqual((await kiln.api('/api/sessions')).body.sessions, []);
+          const keyRow = page.getByRole('toolbar', { name: 'Extra keys' });
+          assert.equal(await keyRow.isVisible(), false, 'no key row without a terminal');
           await profileShot(page, 'terminal-empty', profile);
           // And a new one can be started from the empty state.
           await press(page.locator('#empty-new'), profile);
           await waitForState(page, 'connected');
           await waitForPrompt(page);
+          // A phone's key row is back with the terminal.
+          assert.equal(await keyRow.isVisible(), profile.phone, 'the key row shows on phones only');
         }),
       );
     } finally {
