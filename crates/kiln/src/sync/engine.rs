@@ -334,7 +334,7 @@ impl Engine {
             });
         }
         let history_root = self.remote.history_root(name).await?;
-        let obsolete = history::push(
+        history::push(
             &dir,
             self.remote.client(),
             &history_root,
@@ -358,7 +358,7 @@ impl Engine {
         self.store
             .save(&manifest)
             .map_err(|e| SyncError::Io(e.to_string()))?;
-        history::remove_obsolete(self.remote.client(), &history_root, &obsolete).await;
+        history::remove_unnamed(self.remote.client(), &history_root, &manifest).await;
         tracing::info!(project = name, commit = %short(&head), skipped = manifest.skipped.len(), "synced");
         self.mark_synced(name, &manifest);
         Ok(())

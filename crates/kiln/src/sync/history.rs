@@ -3,7 +3,8 @@
 //! small bundle of only the commits since the tips the earlier bundles hold (`--not <tips>`), so
 //! a commit costs an upload of its own objects, not of the whole history. After
 //! [`MAX_BUNDLES`] bundles the next sync writes one full bundle again and the old ones are
-//! deleted once the manifest names the new one. Restore applies the bundles in order into a
+//! deleted once the manifest names the new one. Parts no manifest names (a kiln killed during an
+//! upload, a delete that failed) are deleted after the next sync ([`remove_unnamed`]). Restore applies the bundles in order into a
 //! fresh repository, sets the refs from the manifest and checks HEAD out.
 
 use super::git::{self, GitError, Refs};
@@ -11,6 +12,7 @@ use super::manifest::{Bundle, Manifest};
 use super::upload::{Uploader, too_large};
 use bytes::Bytes;
 use kiln_databricks::{Client, Error};
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 
 /// Bundles kept before the history is compacted into one.
@@ -69,7 +71,8 @@ fn tips(refs: &Refs) -> Vec<String> {
 }
 
 /// Saves the history of the repository at `dir` up to `refs` into `history_root` and updates
-/// `manifest.history`. Returns bundles that become obsolete once the manifest is uploaded.
+/// `manifest.history`. Bundles the manifest no longer names stay until [`remove_unnamed`] runs
+/// after the manifest is uploaded.
 pub async fn push(
     dir: &Path,
     client: &Client,
@@ -77,7 +80,7 @@ pub async fn push(
     scratch_base: &Path,
     refs: &Refs,
     manifest: &mut Manifest,
-) -> Result<Vec<Bundle>, HistoryError> {
+) -> Result<(), HistoryError> {
     let compact = manifest.history.bundles.len() >= MAX_BUNDLES;
     let mut known = Vec::new();
     if !compact {
@@ -101,7 +104,7 @@ pub async fn push(
         manifest.history.bundles.push(name);
     }
     manifest.history.tips = tips(refs);
-    Ok(Vec::new())
+    Ok(())
 }
 
 async fn push_full(
@@ -111,14 +114,14 @@ async fn push_full(
     scratch_base: &Path,
     refs: &Refs,
     manifest: &mut Manifest,
-) -> Result<Vec<Bundle>, HistoryError> {
+) -> Result<(), HistoryError> {
     let scratch = Scratch::new(scratch_base)?;
     let file = scratch.path().join("b.bundle");
     git::bundle_create(dir, &file, &[]).await?;
     let name = upload_bundle(client, history_root, &file, manifest).await?;
-    let obsolete = std::mem::replace(&mut manifest.history.bundles, vec![name]);
+    manifest.history.bundles = vec![name];
     manifest.history.tips = tips(refs);
-    Ok(obsolete)
+    Ok(())
 }
 
 async fn upload_bundle(
@@ -158,18 +161,50 @@ async fn upload_bundle(
     }
 }
 
-/// Deletes bundles the manifest no longer names.
-pub async fn remove_obsolete(client: &Client, history_root: &str, bundles: &[Bundle]) {
-    for b in bundles {
-        for k in 0..b.parts {
-            let path = format!("{history_root}/bundles/{}.{k}", b.name);
-            if let Err(e) = client.workspace().delete(&path, false).await
-                && !e.is_not_found()
-            {
-                tracing::warn!(bundle = %b.name, error = %e, "cannot delete an old history bundle");
-            }
+/// Deletes every bundle part in `history_root` that `manifest` (just uploaded) does not name:
+/// bundles a compaction replaced, and parts left by an upload cut short (a kiln killed half-way
+/// leaves parts the next attempt, with fewer of them, does not overwrite). Only parts of
+/// bundles numbered below the manifest's next one: a newer part is nothing this manifest knows
+/// of. Files not named like a part are left alone. Failures are logged; the next sync tries
+/// again.
+pub async fn remove_unnamed(client: &Client, history_root: &str, manifest: &Manifest) {
+    let folder = format!("{history_root}/bundles");
+    let listed = match client.workspace().list(&folder).await {
+        Ok(l) => l,
+        Err(e) if e.is_not_found() => return,
+        Err(e) => {
+            tracing::warn!(error = %e, "cannot list the history bundles");
+            return;
+        }
+    };
+    let named: HashSet<String> = manifest
+        .history
+        .bundles
+        .iter()
+        .flat_map(|b| (0..b.parts).map(move |k| format!("{}.{k}", b.name)))
+        .collect();
+    for object in listed {
+        let file = object.path.rsplit('/').next().unwrap_or_default();
+        let Some(seq) = part_seq(file) else { continue };
+        if seq >= manifest.history.next_seq || named.contains(file) {
+            continue;
+        }
+        if let Err(e) = client.workspace().delete(&object.path, false).await
+            && !e.is_not_found()
+        {
+            tracing::warn!(part = file, error = %e, "cannot delete an unnamed history part");
         }
     }
+}
+
+/// The bundle number of a part's file name (`000012.bundle.3`: 12); `None` for other names.
+fn part_seq(file: &str) -> Option<u64> {
+    let (seq, part) = file.split_once(".bundle.")?;
+    let digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if !digits(seq) || !digits(part) {
+        return None;
+    }
+    seq.parse().ok()
 }
 
 /// Rebuilds the repository of `manifest` in `target` (which must not exist; a fresh
@@ -251,4 +286,27 @@ pub async fn restore(
         let _ = std::fs::remove_dir_all(&building);
     }
     result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::part_seq;
+
+    #[test]
+    fn only_part_names_have_a_bundle_number() {
+        assert_eq!(part_seq("000012.bundle.3"), Some(12));
+        assert_eq!(part_seq("1234567.bundle.0"), Some(1_234_567));
+        for other in [
+            "manifest.json",
+            "000012.bundle",
+            "000012.bundle.",
+            ".bundle.1",
+            "12a.bundle.1",
+            "000012.bundle.1.tmp",
+            "000012.bundle.-1",
+            "99999999999999999999999.bundle.0",
+        ] {
+            assert_eq!(part_seq(other), None, "{other}");
+        }
+    }
 }

@@ -302,3 +302,112 @@ fn a_global_hooks_path_of_the_users_keeps_running_behind_kiln_hooks() {
     assert_eq!(git(h, &dir, &["rev-parse", "HEAD"]), head);
     assert!(kiln::sync::hooks::drain_inbox(&kiln_dir).is_empty());
 }
+
+/// The file names in a workspace folder, sorted.
+async fn listed(engine: &Engine, folder: &str) -> Vec<String> {
+    let mut names: Vec<String> = engine
+        .remote()
+        .client()
+        .workspace()
+        .list(folder)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|o| o.path.rsplit('/').next().unwrap().to_owned())
+        .collect();
+    names.sort();
+    names
+}
+
+/// The bundle parts the workspace's manifest names.
+async fn named_parts(engine: &Engine, name: &str) -> Vec<String> {
+    let bytes = engine.remote().manifest(name).await.unwrap().unwrap();
+    let m = kiln::sync::manifest::Manifest::parse(&bytes, name).unwrap();
+    m.history
+        .bundles
+        .iter()
+        .flat_map(|b| (0..b.parts).map(move |k| format!("{}.{k}", b.name)))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn history_parts_no_manifest_names_are_deleted_and_the_history_still_restores() {
+    let emu = Emulator::start(EmulatorOptions::default()).await.unwrap();
+    let home = tempfile::tempdir().unwrap();
+    let h = home.path();
+    let name = "tidy";
+    let dir = new_repo(h, name, &[("a.txt", b"0\n")]);
+    let engine = engine(&emu, h);
+    engine.sync(name, false).await.unwrap();
+    let bundles = format!(
+        "{}/bundles",
+        engine.remote().history_root(name).await.unwrap()
+    );
+    // What a kiln killed while uploading bundle 1 in three parts leaves (the next attempt
+    // writes it in one), a stray part of bundle 0, a part newer than the manifest knows of,
+    // and a file of the user's.
+    let ws = engine.remote().client().workspace();
+    for (file, body) in [
+        ("000001.bundle.0", "cut short"),
+        ("000001.bundle.1", "cut short"),
+        ("000001.bundle.2", "cut short"),
+        ("000000.bundle.9", "stray"),
+        ("999999.bundle.0", "newer"),
+        ("notes.txt", "mine"),
+    ] {
+        ws.import_file(&format!("{bundles}/{file}"), body.into(), true)
+            .await
+            .unwrap();
+    }
+    let commit = |i: usize| {
+        write(&dir.join("a.txt"), format!("{i}\n").as_bytes());
+        git(h, &dir, &["commit", "-q", "-am", &format!("commit {i}")]);
+    };
+    commit(1);
+    engine.sync(name, false).await.unwrap();
+    let named = named_parts(&engine, name).await;
+    assert_eq!(named, ["000000.bundle.0", "000001.bundle.0"]);
+    assert_eq!(
+        listed(&engine, &bundles).await,
+        [
+            "000000.bundle.0",
+            "000001.bundle.0",
+            "999999.bundle.0",
+            "notes.txt"
+        ]
+    );
+    assert_ne!(
+        emu.workspace_file(&format!("{bundles}/000001.bundle.0")),
+        Some(b"cut short".to_vec()),
+        "bundle 1 is the new upload"
+    );
+
+    // Past the most bundles kept: one full bundle replaces the old ones, which are deleted.
+    for i in 2..2 + kiln::sync::history::MAX_BUNDLES {
+        commit(i);
+        engine.sync(name, false).await.unwrap();
+    }
+    let named = named_parts(&engine, name).await;
+    assert!(
+        named.len() < kiln::sync::history::MAX_BUNDLES,
+        "compacted: {named:?}"
+    );
+    let mut expected = named.clone();
+    expected.extend(["999999.bundle.0".to_owned(), "notes.txt".to_owned()]);
+    expected.sort();
+    assert_eq!(listed(&engine, &bundles).await, expected);
+
+    // What is left restores the whole history elsewhere.
+    let other = tempfile::tempdir().unwrap();
+    let elsewhere = self::engine(&emu, other.path());
+    elsewhere.restore(name).await.unwrap();
+    let restored = other.path().join("projects").join(name);
+    assert_eq!(
+        git(other.path(), &restored, &["rev-parse", "HEAD"]),
+        git(h, &dir, &["rev-parse", "HEAD"])
+    );
+    assert_eq!(
+        git(other.path(), &restored, &["rev-list", "--count", "HEAD"]).trim(),
+        (2 + kiln::sync::history::MAX_BUNDLES).to_string()
+    );
+}
