@@ -78,9 +78,13 @@ export function extraKeysRow(modifiers: Modifiers, target: () => ExtraKeysTarget
   return row;
 }
 
+/** Visible height (px) below which the app is `short` (a phone with its on-screen keyboard up). */
+const SHORT_PX = 600;
+
 /**
  * Sizes the app to the visual viewport, so an on-screen keyboard shrinks the terminal instead of
- * covering its prompt; `changed` runs after each change (to keep the cursor line in view).
+ * covering its prompt, and marks the app `short` when little height is left (the chrome then
+ * takes less of it); `changed` runs after each change (to keep the cursor line in view).
  */
 export function followVisualViewport(app: HTMLElement, changed: () => void): void {
   const vv = window.visualViewport;
@@ -88,6 +92,7 @@ export function followVisualViewport(app: HTMLElement, changed: () => void): voi
   const update = () => {
     app.style.setProperty('--app-height', `${Math.round(vv.height)}px`);
     app.style.setProperty('--app-top', `${Math.round(vv.offsetTop)}px`);
+    app.classList.toggle('short', vv.height < SHORT_PX);
     changed();
   };
   vv.addEventListener('resize', update);

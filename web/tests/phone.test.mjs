@@ -112,9 +112,19 @@ describe('phone', () => {
       await waitForState(page, 'connected');
       await waitForPrompt(page);
       const rowsBefore = (await page.evaluate(() => window.__kiln.active())).rows;
+      const notice = page.locator('#first-run');
+      const noticeMore = notice.locator('.first-run-more');
+      assert.ok(await noticeMore.isVisible(), 'the whole first-run notice at full height');
+      const fullNotice = (await notice.boundingBox()).height;
       // What an on-screen keyboard does: the visual viewport gets shorter than the layout one.
       await page.setViewportSize({ width: 390, height: 500 });
       await waitFor(page, 'fewer rows', (r) => window.__kiln.active().rows < r, rowsBefore);
+      // The first-run notice shrinks to its title and button, on one line.
+      await waitFor(page, 'the short notice', () => !document.querySelector('.first-run-more').checkVisibility());
+      assert.ok(await notice.getByText('These are real shells, with your authority.').isVisible());
+      assert.ok(await notice.getByRole('button', { name: 'Got it' }).isVisible());
+      const shortNotice = (await notice.boundingBox()).height;
+      assert.ok(shortNotice <= 64 && shortNotice < fullNotice / 2, `notice ${fullNotice} -> ${shortNotice} px`);
       const app = await page.evaluate(() => document.getElementById('app').getBoundingClientRect().height);
       assert.ok(app <= 500, `app height ${app}`);
       await typeLine(page, 'echo prompt-visible');
