@@ -3,7 +3,8 @@
 //! signal (`src/orphan.rs`) must end that server, and the server its shells.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
-use std::path::Path;
+mod support;
+
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
@@ -46,13 +47,7 @@ fn alive(pid: u32) -> bool {
 
 #[test]
 fn a_killed_bench_leaves_no_kiln_serve_running() {
-    let bench = env!("CARGO_BIN_EXE_kiln-bench");
-    let kiln = Path::new(bench).with_file_name("kiln");
-    assert!(
-        kiln.is_file(),
-        "{} is missing: build it first",
-        kiln.display()
-    );
+    let bench = support::bench();
     let mut child = Command::new(bench)
         .args(["--only", "memory", "--idle-sessions", "50"])
         .stdout(Stdio::null())

@@ -7,19 +7,14 @@
 //! previous token alive, and a clean stop leaves none.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod support;
+
 use serde_json::Value;
-use std::path::Path;
 use std::process::Command;
 
 #[test]
 fn a_short_soak_loses_no_byte_and_gives_back_every_descriptor() {
-    let bench = env!("CARGO_BIN_EXE_kiln-bench");
-    let kiln = Path::new(bench).with_file_name("kiln");
-    assert!(
-        kiln.is_file(),
-        "{} is missing: build it first (cargo build -p kiln; scripts/test builds every binary)",
-        kiln.display()
-    );
+    let bench = support::bench();
     let out = Command::new(bench)
         .args(["soak", "--sessions", "8", "--emulated-hours", "0.75"])
         .args([
