@@ -4,13 +4,15 @@
 //! a commit costs an upload of its own objects, not of the whole history. After
 //! [`MAX_BUNDLES`] bundles the next sync writes one full bundle again and the old ones are
 //! deleted once the manifest names the new one. Parts no manifest names (a kiln killed during an
-//! upload, a delete that failed) are deleted after the next sync ([`remove_unnamed`]). Restore applies the bundles in order into a
-//! fresh repository, sets the refs from the manifest and checks HEAD out.
+//! upload, a delete that failed) are deleted after the next sync ([`remove_unnamed`]). Restore
+//! applies the bundles in order into a fresh repository, sets the refs from the manifest and
+//! checks HEAD out.
 
 use super::git::{self, GitError, Refs};
 use super::manifest::{Bundle, Manifest};
 use super::upload::{Uploader, too_large};
 use bytes::Bytes;
+use kiln_databricks::api::workspace::ObjectType;
 use kiln_databricks::{Client, Error};
 use std::collections::HashSet;
 use std::path::{Path, PathBuf};
@@ -184,12 +186,17 @@ pub async fn remove_unnamed(client: &Client, history_root: &str, manifest: &Mani
         .flat_map(|b| (0..b.parts).map(move |k| format!("{}.{k}", b.name)))
         .collect();
     for object in listed {
+        // Only files, and only in this folder, whatever path the listing says.
+        if object.object_type != Some(ObjectType::File) {
+            continue;
+        }
         let file = object.path.rsplit('/').next().unwrap_or_default();
         let Some(seq) = part_seq(file) else { continue };
         if seq >= manifest.history.next_seq || named.contains(file) {
             continue;
         }
-        if let Err(e) = client.workspace().delete(&object.path, false).await
+        let path = format!("{folder}/{file}");
+        if let Err(e) = client.workspace().delete(&path, false).await
             && !e.is_not_found()
         {
             tracing::warn!(part = file, error = %e, "cannot delete an unnamed history part");
