@@ -115,6 +115,12 @@ impl Follower {
             .await;
     }
 
+    /// Whether `len` more bytes after `end` fit in the ring without overwriting bytes the state
+    /// has not consumed (answers at once; [`Follower::wait_room`] waits).
+    pub fn has_room(&self, end: u64, len: usize, capacity: usize) -> bool {
+        end + len as u64 <= *self.consumed.borrow() + capacity as u64
+    }
+
     /// Called by the reader after the stream grew to `end`: wakes the background task when the
     /// backlog is due.
     pub fn grew(&self, end: u64) {

@@ -96,6 +96,16 @@ impl Holds {
         }
     }
 
+    /// Whether reading `len` more bytes after `end` leaves every held viewer within `window`
+    /// (answers at once and lets no viewer go; [`Holds::wait_room`] waits).
+    pub(crate) fn has_room(&self, end: u64, len: usize, window: usize) -> bool {
+        let limit = end + len as u64;
+        self.lock()
+            .viewers
+            .values()
+            .all(|p| p.released || limit <= p.offset + window as u64)
+    }
+
     fn moved(&self, id: u64, offset: u64) {
         {
             let mut inner = self.lock();

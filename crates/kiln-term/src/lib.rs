@@ -20,7 +20,7 @@ mod skip;
 
 pub use hold::{HOLD_MAX, Hold};
 pub use manager::Manager;
-pub use session::{INPUT_QUEUE_BYTES, Session, ViewerGuard};
+pub use session::{INPUT_QUEUE_BYTES, READER_NICE, READER_THREAD_NAME, Session, ViewerGuard};
 
 use bytes::Bytes;
 use std::path::PathBuf;

@@ -102,11 +102,14 @@ pub(crate) fn raw(fd: &OwnedFd) -> i32 {
     fd.as_raw_fd()
 }
 
-/// Registers the master with tokio's reactor for non-blocking reads and writes.
+/// Registers the non-blocking master with tokio's reactor for writes only: the session's reader
+/// thread waits for output itself, and read readiness would wake the reactor for nothing.
 pub(crate) fn into_async(master: OwnedFd) -> io::Result<tokio::io::unix::AsyncFd<OwnedFd>> {
     // Safety: `OwnedFd` owns an open descriptor that stays open, and keeps referring to the same
     // open file description, until the `AsyncFd` (which takes ownership of it) is dropped;
     // `as_raw_fd` always returns that same number.
-    unsafe { tokio::io::unix::AsyncFd::register(master) }
-        .map_err(|e| io::Error::other(e.to_string()))
+    unsafe {
+        tokio::io::unix::AsyncFd::register_with_interest(master, tokio::io::Interest::WRITABLE)
+    }
+    .map_err(|e| io::Error::other(e.to_string()))
 }

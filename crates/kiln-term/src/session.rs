@@ -1,6 +1,16 @@
-//! One PTY session: the reader task (PTY -> ring + terminal state), the writer task (input queue
-//! bounded in bytes -> PTY), the lifecycle task (exit status, ending the whole session) and the read API
+//! One PTY session: the reader thread (PTY -> ring), the writer task (input queue bounded in
+//! bytes -> PTY), the lifecycle task (exit status, ending the whole session) and the read API
 //! viewers use at their own offsets.
+//!
+//! The reader is a thread of its own, not a task: it sleeps in the kernel (`poll`, then `read`)
+//! until the PTY has bytes, and runs at a lower priority than the runtime's workers
+//! ([`READER_NICE`]). A reader task waking through the reactor for every 4 KiB the line
+//! discipline hands over kept one stream at 0.6-0.85x of a bare relay; the thread reaches it, and
+//! under many floods the lower priority lets sending and keystrokes go first. It tells viewers of
+//! new bytes once per 32 KiB of a burst or when the burst ends, not per read, so senders wake
+//! less and send larger frames (`docs/performance.md`). Its only waits besides the PTY are for
+//! the terminal state and for live viewers (`follow.rs`, `hold.rs`): checked at once, and
+//! awaited on the runtime through its handle only when there is no room, after telling viewers.
 //!
 //! Locking: one short `std::sync::Mutex` per session guards the ring and metadata, another the
 //! terminal state (fed lazily by `follow.rs`, off the reader's path; taken inside the first, never
@@ -25,8 +35,13 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
 /// Bytes read from the PTY at once (64 KiB).
 const READ_CHUNK_BYTES: usize = 64 << 10;
-/// Bytes the reader copies before it yields to other tasks (32 KiB).
-const YIELD_EVERY_BYTES: usize = 32 << 10;
+/// Bytes a reader reads in a burst before it tells viewers (32 KiB); a burst's end is told at once.
+const PUBLISH_EVERY_BYTES: u64 = 32 << 10;
+/// Nice value of reader threads, above the workers' (0): under load, sending what was read and
+/// answering keystrokes come before reading still more of a flood.
+pub const READER_NICE: i32 = 5;
+/// Name of reader threads (as `/proc/<pid>/task/<tid>/comm` shows it).
+pub const READER_THREAD_NAME: &str = "kiln-pty-reader";
 /// Bytes of input queued per session, not yet written to the PTY, before writers wait (1 MiB).
 /// A shell that stops reading its input holds at most this much in kiln's memory, whatever the
 /// clients send; a larger message goes in in pieces as the shell reads.
@@ -134,7 +149,13 @@ impl Session {
             kill_grace: s.kill_grace,
         });
         let (reader_done_tx, reader_done_rx) = tokio::sync::oneshot::channel();
-        tokio::spawn(read_loop(session.clone(), reader_done_tx));
+        {
+            let session = session.clone();
+            let runtime = tokio::runtime::Handle::current();
+            std::thread::Builder::new()
+                .name(READER_THREAD_NAME.into())
+                .spawn(move || read_thread(session, runtime, reader_done_tx))?;
+        }
         tokio::spawn(crate::follow::run(session.clone()));
         tokio::spawn(write_loop(
             session.master.clone(),
@@ -459,62 +480,85 @@ fn hold_window(ring_bytes: usize, chunk: usize) -> usize {
         .min(ring_bytes)
 }
 
-async fn read_loop(session: Arc<Session>, done: tokio::sync::oneshot::Sender<()>) {
+/// The reader: PTY -> ring until the PTY reports the end (EIO once every slave descriptor is
+/// closed) or fails. Never overwrites what the terminal state has not consumed, and never runs
+/// more than the hold window ahead of a live viewer (bounded in time, see `hold.rs`).
+fn read_thread(
+    session: Arc<Session>,
+    runtime: tokio::runtime::Handle,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    use rustix::io::Errno;
+    if let Err(e) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), READER_NICE)
+    {
+        tracing::debug!(session = %session.id, error = %e, "reader priority unchanged");
+    }
     // Reads stay well under the ring's size so the follower always has room to catch up.
     let chunk = READ_CHUNK_BYTES.min((session.ring_bytes / 4).max(1));
+    let window = hold_window(session.ring_bytes, chunk);
     let mut buf = vec![0u8; chunk];
-    let mut since_yield = 0usize;
+    // The reader is the only writer of the ring: `end` is its end; viewers see `published`.
+    let mut end = session.end_offset();
+    let mut published = end;
+    let publish = |end: u64, published: &mut u64| {
+        if end > *published {
+            *published = end;
+            session.progress.send_modify(|p| p.end = end);
+            session.follower.grew(end);
+        }
+    };
     loop {
-        // Never overwrite bytes the terminal state has not consumed yet.
-        session
-            .follower
-            .wait_room(session.end_offset(), chunk, session.ring_bytes)
-            .await;
-        // Never run further ahead of a live viewer than the hold window (bounded in time).
-        session
-            .holds
-            .wait_room(
-                session.end_offset(),
-                chunk,
-                hold_window(session.ring_bytes, chunk),
-            )
-            .await;
-        let mut guard = match session.master.readable().await {
-            Ok(g) => g,
-            Err(e) => {
-                tracing::warn!(session = %session.id, error = %e, "pty readiness failed");
-                break;
-            }
-        };
-        match guard
-            .try_io(|fd| rustix::io::read(fd.get_ref(), &mut buf).map_err(std::io::Error::from))
+        if !session.follower.has_room(end, chunk, session.ring_bytes)
+            || !session.holds.has_room(end, chunk, window)
         {
-            Ok(Ok(0)) => break,
-            Ok(Ok(n)) => {
-                let end = {
+            // Whoever we wait for must see everything read so far.
+            publish(end, &mut published);
+            runtime.block_on(async {
+                session
+                    .follower
+                    .wait_room(end, chunk, session.ring_bytes)
+                    .await;
+                session.holds.wait_room(end, chunk, window).await;
+            });
+        }
+        let fd = session.master.get_ref();
+        match rustix::io::read(fd, &mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                end = {
                     let mut st = session.lock();
                     st.ring.push(&buf[..n]);
                     st.ring.end()
                 };
-                session.progress.send_modify(|p| p.end = end);
-                session.follower.grew(end);
-                // A busy PTY is always readable: let viewers and other sessions run.
-                since_yield += n;
-                if since_yield >= YIELD_EVERY_BYTES {
-                    since_yield = 0;
-                    tokio::task::yield_now().await;
+                // Viewers learn of a burst once per PUBLISH_EVERY_BYTES or when it ends, not
+                // per 4 KiB read: fewer wake-ups, larger frames.
+                if end - published >= PUBLISH_EVERY_BYTES {
+                    publish(end, &mut published);
+                }
+            }
+            // The master is non-blocking (the writer task shares it): sleep until it has bytes.
+            Err(Errno::AGAIN) => {
+                publish(end, &mut published);
+                match poll(&mut [PollFd::new(fd, PollFlags::IN)], None) {
+                    Ok(_) | Err(Errno::INTR) => {}
+                    Err(e) => {
+                        tracing::warn!(session = %session.id, error = %e, "pty poll failed");
+                        break;
+                    }
                 }
             }
             // EIO: every slave descriptor is closed, the normal end of a session's output.
-            Ok(Err(e)) if e.raw_os_error() == Some(rustix::io::Errno::IO.raw_os_error()) => break,
-            Ok(Err(e)) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Ok(Err(e)) => {
+            Err(Errno::IO) => break,
+            Err(Errno::INTR) => {}
+            Err(e) => {
                 tracing::warn!(session = %session.id, error = %e, "pty read failed");
                 break;
             }
-            Err(_would_block) => continue,
         }
     }
+    publish(end, &mut published);
     session.reader_done.store(true, Ordering::Release);
     session.follower.reader_done();
     session.progress.send_modify(|_| {});

@@ -673,3 +673,63 @@ printf '\033[35mafter\033[0m \033[?2004hDONE-MARK'; read -r _"#;
     s.write(Bytes::from_static(b"\r")).await.unwrap();
     tokio::time::timeout(WAIT, s.exited()).await.unwrap();
 }
+
+/// This process's reader threads: (tid, nice) of every thread named as kiln-term names them.
+fn reader_threads() -> Vec<(u32, i64)> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc/self/task").unwrap().flatten() {
+        let dir = entry.path();
+        let comm = std::fs::read_to_string(dir.join("comm")).unwrap_or_default();
+        // The kernel keeps 15 bytes of a thread's name.
+        let name: String = kiln_term::READER_THREAD_NAME.chars().take(15).collect();
+        if comm.trim_end() != name {
+            continue;
+        }
+        let stat = std::fs::read_to_string(dir.join("stat")).unwrap_or_default();
+        // Fields after the command's closing parenthesis: state is field 3, nice field 19.
+        let Some(rest) = stat.rsplit_once(')').map(|(_, r)| r) else {
+            continue;
+        };
+        let nice = rest.split_whitespace().nth(16).and_then(|v| v.parse().ok());
+        let tid = entry.file_name().to_string_lossy().parse().ok();
+        if let (Some(tid), Some(nice)) = (tid, nice) {
+            out.push((tid, nice));
+        }
+    }
+    out
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_session_reads_on_a_lower_priority_thread_that_ends_with_it() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    assert!(reader_threads().is_empty());
+    let a = spawn(&m, bash());
+    let b = spawn(&m, bash());
+    read_until(&a, 0, |x| contains(x, "$ ")).await;
+    read_until(&b, 0, |x| contains(x, "$ ")).await;
+    let threads = reader_threads();
+    assert_eq!(
+        threads.len(),
+        2,
+        "one reader thread per session: {threads:?}"
+    );
+    for (tid, nice) in &threads {
+        assert_eq!(
+            *nice,
+            i64::from(kiln_term::READER_NICE),
+            "reader thread {tid} runs below the workers"
+        );
+    }
+    // A session whose shell exits ends its reader; so does one that is removed.
+    a.write(Bytes::from_static(b"exit 3\r")).await.unwrap();
+    let status = tokio::time::timeout(WAIT, a.exited()).await.unwrap();
+    assert_eq!(status.code, Some(3));
+    eventually("the exited session's reader ended", || {
+        reader_threads().len() == 1
+    })
+    .await;
+    assert!(m.remove(b.id()));
+    tokio::time::timeout(WAIT, b.exited()).await.unwrap();
+    eventually("every reader ended", || reader_threads().is_empty()).await;
+}
