@@ -33,6 +33,10 @@ const PARSE_CHUNK_BYTES: usize = 4 << 10;
 const LAZY_BACKLOG_BYTES: u64 = 256 << 10;
 /// Smallest backlog worth trying to skip (a skip must leave a screen and scrollback of lines).
 const SKIP_MIN_BYTES: u64 = 16 << 10;
+/// Most of the backlog copied out of the ring to look for a skip (256 KiB): a copy of a whole
+/// backlog (up to a ring) would leave the allocator holding ring-sized blocks. The whole backlog
+/// is looked at only when this much holds too few lines (lines of several KiB).
+const SKIP_WINDOW_BYTES: u64 = 256 << 10;
 
 /// What a follower consumes: a session's output stream as its ring holds it (implemented by
 /// `Session`).
@@ -150,11 +154,7 @@ impl Follower {
             return false;
         }
         let backlog = end - at;
-        if may_skip
-            && backlog >= SKIP_MIN_BYTES
-            && let ReadResult::Data { bytes, .. } = session.read(at, backlog as usize)
-            && self.try_skip(at, &bytes)
-        {
+        if may_skip && backlog >= SKIP_MIN_BYTES && self.skip(session, at, backlog) {
             return true;
         }
         match session.read(at, max_parse) {
@@ -207,18 +207,43 @@ impl Follower {
         self.consumed.send_replace(at);
     }
 
-    /// Skips a prefix of the backlog `bytes` (starting at `at`) when that cannot change the
-    /// final state. Returns whether it did; after a failure no skip is tried until half of
-    /// this backlog has been parsed.
-    fn try_skip(&self, at: u64, bytes: &[u8]) -> bool {
+    /// Skips a prefix of the `backlog` bytes at `at` when that cannot change the final state,
+    /// looking at a window of it first. Returns whether it did; after a failure no skip is
+    /// tried until half of what was looked at has been parsed.
+    fn skip(&self, session: &impl Stream, at: u64, backlog: u64) -> bool {
+        let Some(lines) = self.lock().screen.skip_lines() else {
+            self.lock().no_skip_before = at + backlog / 2;
+            return false;
+        };
+        let window = backlog.min(SKIP_WINDOW_BYTES);
+        let ReadResult::Data { bytes, .. } = session.read(at, window as usize) else {
+            return false;
+        };
+        if self.try_skip(at, &bytes, lines) {
+            return true;
+        }
+        let few_lines = || bytes.iter().filter(|&&b| b == b'\n').count() <= lines;
+        if window < backlog
+            && few_lines()
+            && let ReadResult::Data { bytes, .. } = session.read(at, backlog as usize)
+        {
+            if self.try_skip(at, &bytes, lines) {
+                return true;
+            }
+            self.lock().no_skip_before = at + bytes.len() as u64 / 2;
+            return false;
+        }
+        self.lock().no_skip_before = at + bytes.len() as u64 / 2;
+        false
+    }
+
+    /// Skips a prefix of `bytes` (which start at `at`) after which `lines` line feeds follow,
+    /// when there is one and the state is still at `at`.
+    fn try_skip(&self, at: u64, bytes: &[u8], lines: usize) -> bool {
         let mut t = self.lock();
         if t.consumed != at {
             return false;
         }
-        let Some(lines) = t.screen.skip_lines() else {
-            t.no_skip_before = at + bytes.len() as u64 / 2;
-            return false;
-        };
         let next_resize = t.resizes.front().map(|&(off, ..)| off);
         match crate::skip::skip_point(bytes, lines) {
             Some(n) if next_resize.is_none_or(|off| off >= at + n as u64) => {
@@ -229,10 +254,7 @@ impl Follower {
                 tracing::trace!(skipped = n, "terminal state skipped plain text");
                 true
             }
-            _ => {
-                t.no_skip_before = at + bytes.len() as u64 / 2;
-                false
-            }
+            _ => false,
         }
     }
 }

@@ -10,6 +10,7 @@ mod capacity;
 pub mod env;
 pub(crate) mod follow;
 mod hold;
+mod lines;
 mod manager;
 mod procs;
 mod pty;

@@ -2,12 +2,19 @@
 //!
 //! Byte `k` of a session's output has offset `k` forever; the ring keeps the newest `capacity`
 //! bytes. Readers copy out of it at their own offsets, so a slow reader costs nothing to others.
+//!
+//! The ring's memory is an anonymous mapping of its own, not the allocator's: a page costs
+//! memory only once output has been written to it, and all of it goes back to the system when
+//! the session ends. (From the allocator, the first ring freed would raise its threshold for
+//! mapping large blocks to the ring's size, and every later ring would come from, and stay in,
+//! its heaps.)
 
 use bytes::Bytes;
+use memmap2::MmapMut;
 
 /// The newest `capacity` bytes of a stream.
 pub(crate) struct Ring {
-    buf: Box<[u8]>,
+    buf: MmapMut,
     /// Offset of the next byte to be written (the stream's end).
     end: u64,
 }
@@ -22,11 +29,13 @@ pub(crate) enum Slice {
 }
 
 impl Ring {
-    pub fn new(capacity: usize) -> Self {
-        Self {
-            buf: vec![0u8; capacity.max(1)].into_boxed_slice(),
+    /// A ring of `capacity` bytes (at least 1); fails when the system has no address space
+    /// left to map.
+    pub fn new(capacity: usize) -> std::io::Result<Self> {
+        Ok(Self {
+            buf: MmapMut::map_anon(capacity.max(1))?,
             end: 0,
-        }
+        })
     }
 
     pub fn end(&self) -> u64 {
@@ -89,7 +98,7 @@ mod tests {
 
     #[test]
     fn offsets_wrap_and_evict() {
-        let mut r = Ring::new(8);
+        let mut r = Ring::new(8).expect("ring");
         r.push(b"abcdef");
         assert_eq!(data(r.read(0, 100)), b"abcdef");
         assert_eq!(r.read(6, 10), Slice::AtEnd);
@@ -104,7 +113,7 @@ mod tests {
 
     #[test]
     fn push_larger_than_capacity_keeps_the_tail() {
-        let mut r = Ring::new(4);
+        let mut r = Ring::new(4).expect("ring");
         r.push(b"0123456789");
         assert_eq!(r.end(), 10);
         assert_eq!(data(r.read(6, 10)), b"6789");
@@ -113,7 +122,7 @@ mod tests {
 
     #[test]
     fn many_small_pushes_match_the_stream() {
-        let mut r = Ring::new(7);
+        let mut r = Ring::new(7).expect("ring");
         let mut all = Vec::new();
         for i in 0..100u8 {
             let chunk = vec![i; (i % 5) as usize + 1];

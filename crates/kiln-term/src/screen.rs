@@ -7,18 +7,43 @@
 //! exactly what a terminal that saw the whole stream shows. The few held-back bytes are still in
 //! the ring. vt100 cannot show the primary screen while the alternate one is active, so the
 //! primary screen is captured just before each switch to the alternate screen.
+//!
+//! Compact scrollback: the parser keeps only the newest [`PARSER_SCROLLBACK_LINES`] lines of
+//! scrollback as cells (32 bytes a cell, what a resize that grows the screen pulls back); lines
+//! that leave it are kept as their formatted text (about 80 bytes a line of plain text instead of
+//! 2.5 KiB at 80 columns), up to the session's scrollback length in all. Erasing the scrollback
+//! (`CSI 3 J`) and resetting the terminal (`ESC c`) empty both.
 
+use crate::lines::Lines;
 use std::num::NonZeroU16;
 
-/// Records the window title, which vt100 reports only through callbacks.
-#[derive(Default)]
+/// Lines of scrollback the parser itself keeps as cells; older lines are kept formatted.
+const PARSER_SCROLLBACK_LINES: usize = 24;
+
+/// Records the window title, which vt100 reports only through callbacks, and keeps the lines
+/// that leave the parser's own scrollback, formatted.
 pub(crate) struct Callbacks {
     title: Vec<u8>,
+    /// Formatted primary-screen lines older than the parser's scrollback, oldest first.
+    older: Lines,
 }
 
 impl vt100::Callbacks for Callbacks {
     fn set_window_title(&mut self, _: &mut vt100::Screen, title: &[u8]) {
         self.title = title.to_vec();
+    }
+
+    fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
+        if alternate_screen || self.older.max() == 0 {
+            return;
+        }
+        self.older.push(|line| {
+            // Writing to a String cannot fail.
+            let _ = row.write_formatted_basic(
+                line,
+                &mut vt100::capture::BasicFormattedCaptureState::new(),
+            );
+        });
     }
 }
 
@@ -43,12 +68,16 @@ fn nz(v: u16) -> NonZeroU16 {
 
 impl Screen {
     pub fn new(cols: u16, rows: u16, scrollback_lines: usize, max_held: usize) -> Self {
+        let parser_lines = scrollback_lines.min(PARSER_SCROLLBACK_LINES);
         Self {
             parser: vt100::Parser::new_with_callbacks(
                 nz(rows),
                 nz(cols),
-                scrollback_lines,
-                Callbacks::default(),
+                parser_lines,
+                Callbacks {
+                    title: Vec::new(),
+                    older: Lines::new(scrollback_lines - parser_lines),
+                },
             ),
             fed: 0,
             held: Vec::new(),
@@ -59,8 +88,10 @@ impl Screen {
         }
     }
 
+    /// Resizes the screens; rows a shrinking screen pushes out of the parser's scrollback are
+    /// kept formatted.
     pub fn resize(&mut self, cols: u16, rows: u16) {
-        self.parser.screen_mut().set_size(nz(rows), nz(cols));
+        self.parser.set_size(nz(rows), nz(cols));
     }
 
     /// The size (cols, rows) the state has now.
@@ -106,32 +137,30 @@ impl Screen {
         }
     }
 
-    /// Feeds complete bytes, capturing the primary screen before any switch to the alternate one.
+    /// Feeds complete bytes, capturing the primary screen before any switch to the alternate one
+    /// and emptying the formatted scrollback where the parser's own is erased.
     fn process(&mut self, mut data: &[u8]) {
         self.fed += data.len() as u64;
         if let Some(set) = crate::skip::region_change(data, self.size().1) {
             self.region_set = set;
         }
-        while !data.is_empty() {
-            if self.parser.screen().alternate_screen() {
-                self.parser.process(data);
-                if !self.parser.screen().alternate_screen() {
-                    self.saved_primary = None;
-                }
-                return;
+        while let Some((start, end, event)) = find_event(data) {
+            self.parser.process(&data[..start]);
+            let alternate = self.parser.screen().alternate_screen();
+            if event == Event::AltEnter && !alternate {
+                self.saved_primary = Some(self.primary_formatted());
             }
-            match find_alt_enter(data) {
-                None => {
-                    self.parser.process(data);
-                    return;
-                }
-                Some((start, end)) => {
-                    self.parser.process(&data[..start]);
-                    self.saved_primary = Some(self.primary_formatted());
-                    self.parser.process(&data[start..end]);
-                    data = &data[end..];
-                }
+            self.parser.process(&data[start..end]);
+            // `CSI 3 J` erases the active screen's scrollback (the alternate one has none);
+            // `ESC c` resets everything.
+            if event == Event::Reset || (event == Event::EraseScrollback && !alternate) {
+                self.parser.callbacks_mut().older.clear();
             }
+            data = &data[end..];
+        }
+        self.parser.process(data);
+        if !self.parser.screen().alternate_screen() {
+            self.saved_primary = None;
         }
     }
 
@@ -140,8 +169,10 @@ impl Screen {
         let screen = self.parser.screen();
         let mut out = String::new();
         let (rows, cols) = screen.size();
+        let older = &self.parser.callbacks().older;
         let lines = scrollback_rows(screen, cols.get(), self.scrollback_lines);
-        if !lines.is_empty() {
+        if !older.is_empty() || !lines.is_empty() {
+            older.write_to(&mut out, "\x1b[m\r\n");
             for line in &lines {
                 out.push_str(line);
                 out.push_str("\x1b[m\r\n");
@@ -203,31 +234,59 @@ fn scrollback_rows(screen: &vt100::Screen, cols: u16, limit: usize) -> Vec<Strin
     out
 }
 
-/// Finds the first complete `CSI ? … h` that enters the alternate screen (modes 47, 1047, 1049).
-fn find_alt_enter(data: &[u8]) -> Option<(usize, usize)> {
+/// A sequence [`Screen::process`] must see on its own.
+#[derive(Debug, PartialEq, Eq)]
+enum Event {
+    /// `CSI ? 47|1047|1049 h`: enter the alternate screen.
+    AltEnter,
+    /// `CSI 3 J` or `CSI ? 3 J`: erase the scrollback.
+    EraseScrollback,
+    /// `ESC c`: reset the terminal.
+    Reset,
+}
+
+/// Finds the first complete sequence that enters the alternate screen, erases the scrollback or
+/// resets the terminal: its start, its end and which it is.
+fn find_event(data: &[u8]) -> Option<(usize, usize, Event)> {
     let mut from = 0;
     while let Some(rel) = data[from..].iter().position(|&b| b == 0x1b) {
         let start = from + rel;
         let rest = &data[start..];
-        if rest.len() >= 3 && rest[1] == b'[' && rest[2] == b'?' {
-            let params_end = rest[3..]
-                .iter()
-                .position(|&b| !(b.is_ascii_digit() || b == b';'));
-            if let Some(p) = params_end {
-                let final_byte = rest[3 + p];
-                let params = &rest[3..3 + p];
-                if final_byte == b'h'
-                    && params
-                        .split(|&b| b == b';')
-                        .any(|m| m == b"47" || m == b"1047" || m == b"1049")
-                {
-                    return Some((start, start + 3 + p + 1));
+        match rest.get(1) {
+            Some(b'c') => return Some((start, start + 2, Event::Reset)),
+            Some(b'[') => {
+                let private = rest.get(2) == Some(&b'?');
+                let params_from = if private { 3 } else { 2 };
+                let params_len = rest[params_from.min(rest.len())..]
+                    .iter()
+                    .position(|&b| !(b.is_ascii_digit() || b == b';'));
+                if let Some(p) = params_len {
+                    let params = &rest[params_from..params_from + p];
+                    let end = start + params_from + p + 1;
+                    let mut each = params.split(|&b| b == b';');
+                    match rest[params_from + p] {
+                        b'h' if private
+                            && each.any(|m| m == b"47" || m == b"1047" || m == b"1049") =>
+                        {
+                            return Some((start, end, Event::AltEnter));
+                        }
+                        b'J' if each.next().is_some_and(|m| number(m) == Some(3)) => {
+                            return Some((start, end, Event::EraseScrollback));
+                        }
+                        _ => {}
+                    }
                 }
             }
+            _ => {}
         }
         from = start + 1;
     }
     None
+}
+
+/// A parameter's value (`None` when empty or too large).
+fn number(digits: &[u8]) -> Option<u32> {
+    std::str::from_utf8(digits).ok()?.parse().ok()
 }
 
 /// How many trailing bytes of `data` form an unfinished escape sequence or UTF-8 character.
@@ -301,10 +360,23 @@ mod tests {
     }
 
     #[test]
-    fn finds_alt_screen_switches() {
-        assert_eq!(find_alt_enter(b"ab\x1b[?1049hcd"), Some((2, 10)));
-        assert_eq!(find_alt_enter(b"\x1b[?25;47h"), Some((0, 9)));
-        assert_eq!(find_alt_enter(b"\x1b[?2004h\x1b[?1049l"), None);
+    fn finds_alt_screen_switches_scrollback_erases_and_resets() {
+        assert_eq!(
+            find_event(b"ab\x1b[?1049hcd"),
+            Some((2, 10, Event::AltEnter))
+        );
+        assert_eq!(find_event(b"\x1b[?25;47h"), Some((0, 9, Event::AltEnter)));
+        assert_eq!(find_event(b"\x1b[?2004h\x1b[?1049l"), None);
+        assert_eq!(
+            find_event(b"x\x1b[2J\x1b[3J"),
+            Some((5, 9, Event::EraseScrollback))
+        );
+        assert_eq!(
+            find_event(b"\x1b[?03J"),
+            Some((0, 6, Event::EraseScrollback))
+        );
+        assert_eq!(find_event(b"\x1b[1;3J\x1b[31m\x1b[3"), None);
+        assert_eq!(find_event(b"a\x1bcb"), Some((1, 3, Event::Reset)));
     }
 
     #[test]
@@ -339,6 +411,82 @@ mod tests {
         raw.process(b"\x1b[?1049l");
         fresh.process(b"\x1b[?1049l");
         assert_eq!(fresh.screen().contents(), raw.screen().contents());
+    }
+
+    /// Every line of a parser's scrollback then its screen, as plain text.
+    fn all_lines(screen: &vt100::Screen) -> Vec<String> {
+        let mut view = screen.clone();
+        view.set_scrollback(usize::MAX);
+        let (rows, cols) = view.size();
+        let mut out = Vec::new();
+        let mut pos = view.scrollback();
+        while pos > 0 {
+            view.set_scrollback(pos);
+            let take = pos.min(rows.get() as usize);
+            out.extend(view.rows(0, cols.get()).take(take));
+            pos -= take;
+        }
+        view.set_scrollback(0);
+        out.extend(view.rows(0, cols.get()));
+        out
+    }
+
+    /// Lines older than the parser's own scrollback, kept formatted, come back in snapshots as
+    /// a parser that kept every line as cells would show them, through colours, wide
+    /// characters, a shrinking resize, `CSI 3 J` and `ESC c`.
+    #[test]
+    fn formatted_scrollback_matches_a_parser_that_keeps_every_line() {
+        let lines = |from: usize, to: usize| -> Vec<u8> {
+            (from..to)
+                .flat_map(|i| {
+                    format!("\x1b[3{}mline {i}\x1b[m wide \u{1F600} end\r\n", i % 8).into_bytes()
+                })
+                .collect()
+        };
+        let mut steps: Vec<Vec<u8>> = vec![lines(0, 150), b"resize".to_vec(), lines(150, 170)];
+        steps.push([b"\x1b[2J\x1b[3J".as_slice(), &lines(170, 200)].concat());
+        steps.push([b"\x1b[?1049hfull screen\r\n".as_slice(), &lines(0, 40)].concat());
+        steps.push([b"\x1b[3J\x1b[?1049l".as_slice(), &lines(200, 230)].concat());
+        let mut raw = vt100::Parser::new(nz(10), nz(40), 100);
+        let mut s = Screen::new(40, 10, 100, 4096);
+        for (k, step) in steps.iter().enumerate() {
+            if step == b"resize" {
+                raw.set_size(nz(6), nz(40));
+                s.resize(40, 6);
+            } else {
+                raw.process(step);
+                s.feed(step);
+            }
+            if raw.screen().alternate_screen() {
+                continue;
+            }
+            let mut fresh = vt100::Parser::new(raw.screen().size().0, nz(40), 100);
+            fresh.process(&s.snapshot());
+            assert_eq!(
+                all_lines(fresh.screen()),
+                all_lines(raw.screen()),
+                "step {k}"
+            );
+            assert_eq!(
+                fresh.screen().contents_formatted(),
+                raw.screen().contents_formatted(),
+                "step {k}"
+            );
+            if k == 0 {
+                let older = s.parser.callbacks().older.len();
+                assert_eq!(
+                    older,
+                    100 - PARSER_SCROLLBACK_LINES,
+                    "old lines kept formatted"
+                );
+            }
+        }
+        assert!(!s.parser.callbacks().older.is_empty());
+        s.feed(b"\x1bc");
+        assert!(
+            s.parser.callbacks().older.is_empty(),
+            "a reset empties them"
+        );
     }
 
     /// Skipping (where `skip_point` allows) and parsing everything end in the same state.

@@ -33,8 +33,10 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
-/// Bytes read from the PTY at once (64 KiB).
-const READ_CHUNK_BYTES: usize = 64 << 10;
+/// Most bytes read from the PTY at once (8 KiB: Linux's line discipline hands over at most 4 KiB
+/// per read). The buffer is on the reader thread's stack, so a reader thread never allocates
+/// and never gets an allocator arena of its own.
+const READ_CHUNK_BYTES: usize = 8 << 10;
 /// Bytes a reader reads in a burst before it tells viewers (32 KiB); a burst's end is told at once.
 const PUBLISH_EVERY_BYTES: u64 = 32 << 10;
 /// Nice value of reader threads, above the workers' (0): under load, sending what was read and
@@ -125,7 +127,7 @@ impl Session {
             pid: spawned.pid,
             created_at: SystemTime::now(),
             state: Mutex::new(State {
-                ring: Ring::new(s.ring_bytes),
+                ring: Ring::new(s.ring_bytes)?,
                 label: s.label,
                 cols: s.cols,
                 rows: s.rows,
@@ -498,7 +500,8 @@ fn read_thread(
     // Reads stay well under the ring's size so the follower always has room to catch up.
     let chunk = READ_CHUNK_BYTES.min((session.ring_bytes / 4).max(1));
     let window = hold_window(session.ring_bytes, chunk);
-    let mut buf = vec![0u8; chunk];
+    let mut stack_buf = [0u8; READ_CHUNK_BYTES];
+    let buf = &mut stack_buf[..chunk];
     // The reader is the only writer of the ring: `end` is its end; viewers see `published`.
     let mut end = session.end_offset();
     let mut published = end;
@@ -524,7 +527,7 @@ fn read_thread(
             });
         }
         let fd = session.master.get_ref();
-        match rustix::io::read(fd, &mut buf) {
+        match rustix::io::read(fd, &mut *buf) {
             Ok(0) => break,
             Ok(n) => {
                 end = {
