@@ -52,8 +52,9 @@ pub struct Options {
     pub min_available_memory: u64,
     /// After SIGHUP, how long a process group gets before SIGKILL (2 s).
     pub kill_grace: Duration,
-    /// Lines of scrollback the terminal state keeps for snapshots (200: about 0.5 MiB at 80
-    /// columns; the raw history is in the ring, and the browser keeps its own scrollback).
+    /// Lines of scrollback the terminal state keeps for snapshots (200; all but the newest 24
+    /// as formatted text, about 20 KiB of plain text at 80 columns; the raw history is in the
+    /// ring, and the browser keeps its own scrollback).
     pub scrollback_lines: usize,
 }
 
