@@ -2,6 +2,7 @@
 //! exited-session reaping, and shutdown.
 
 use crate::capacity::{self, LAUNCH_RESERVE_BYTES};
+use crate::ring::Ring;
 use crate::session::{self, Session, Start};
 use crate::{CapacityInfo, Options, SessionInfo, SpawnError, SpawnRequest, env, pty};
 use std::collections::HashMap;
@@ -120,6 +121,7 @@ impl Manager {
             Some(cmd) => (cmd[0].clone(), cmd[1..].to_vec()),
             None => (shell_s.clone(), vec!["-l".to_owned()]),
         };
+        let ring = Ring::new(opts.ring_bytes)?;
         let spawned = pty::spawn(&pty::Launch {
             program: &program,
             args: &args,
@@ -136,7 +138,7 @@ impl Manager {
                 label,
                 cols: req.cols,
                 rows: req.rows,
-                ring_bytes: opts.ring_bytes,
+                ring,
                 scrollback_lines: opts.scrollback_lines,
                 kill_grace: opts.kill_grace,
             },

@@ -38,6 +38,11 @@ impl Ring {
         })
     }
 
+    /// Bytes the ring holds when full.
+    pub fn capacity(&self) -> usize {
+        self.buf.len()
+    }
+
     pub fn end(&self) -> u64 {
         self.end
     }

@@ -109,7 +109,8 @@ pub(crate) struct Start {
     pub label: String,
     pub cols: u16,
     pub rows: u16,
-    pub ring_bytes: usize,
+    /// The output ring, mapped before the shell starts (a failure then starts nothing).
+    pub ring: Ring,
     pub scrollback_lines: usize,
     pub kill_grace: Duration,
 }
@@ -117,17 +118,18 @@ pub(crate) struct Start {
 impl Session {
     pub(crate) fn start(spawned: pty::Spawned, s: Start) -> std::io::Result<Arc<Self>> {
         let master = Arc::new(pty::into_async(spawned.master)?);
+        let ring_bytes = s.ring.capacity();
         let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_SLOTS);
         let input_budget = Arc::new(Semaphore::new(INPUT_QUEUE_BYTES));
         let (progress, _) = watch::channel(Progress::default());
-        let max_held = (s.ring_bytes / 2).min(4096);
+        let max_held = (ring_bytes / 2).min(4096);
         let session = Arc::new(Session {
             id: s.id,
             seq: s.seq,
             pid: spawned.pid,
             created_at: SystemTime::now(),
             state: Mutex::new(State {
-                ring: Ring::new(s.ring_bytes)?,
+                ring: s.ring,
                 label: s.label,
                 cols: s.cols,
                 rows: s.rows,
@@ -136,9 +138,9 @@ impl Session {
             }),
             follower: Follower::new(
                 Screen::new(s.cols, s.rows, s.scrollback_lines, max_held),
-                s.ring_bytes,
+                ring_bytes,
             ),
-            ring_bytes: s.ring_bytes.max(1),
+            ring_bytes,
             reader_done: AtomicBool::new(false),
             progress,
             input: input_tx,
