@@ -108,7 +108,24 @@ pub fn venv_dir(prefix: &Path, agent: Agent) -> PathBuf {
     prefix.join("share/kiln/venvs").join(agent.name())
 }
 
-/// The version of `spec` installed under `prefix`, if its command is there.
+/// Whether the interpreter a script names on its `#!` line exists (true for a file without
+/// one). A venv that was moved or copied keeps commands that name its old place.
+fn interpreter_exists(script: &Path) -> bool {
+    let Ok(head) = std::fs::read(script) else {
+        return false;
+    };
+    let Some(line) = head.strip_prefix(b"#!") else {
+        return true;
+    };
+    let line = line.split(|&b| b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    line.split_whitespace()
+        .next()
+        .is_some_and(|interpreter| Path::new(interpreter).exists())
+}
+
+/// The version of `spec` installed under `prefix`, if its command is there (and, for a venv,
+/// can start).
 pub fn installed_version(agent: Agent, spec: &PackageSpec, prefix: &Path) -> Option<String> {
     match spec.source {
         PackageSource::Npm => {
@@ -124,7 +141,7 @@ pub fn installed_version(agent: Agent, spec: &PackageSpec, prefix: &Path) -> Opt
         }
         PackageSource::Pypi => {
             let venv = venv_dir(prefix, agent);
-            if !venv.join("bin").join(&spec.bin).exists() {
+            if !interpreter_exists(&venv.join("bin").join(&spec.bin)) {
                 return None;
             }
             let dist = spec.package.replace(['-', '.'], "_").to_ascii_lowercase();
@@ -344,6 +361,18 @@ pub async fn install(
         PackageSource::Pypi => {
             let venv = venv_dir(&opts.prefix, agent);
             let python = venv.join("bin/python");
+            let command = venv.join("bin").join(&spec.bin);
+            if command.exists() && !interpreter_exists(&command) {
+                // Moved or copied from elsewhere: pip would keep its commands as they are.
+                sink(&format!(
+                    "{} names an interpreter that is not there; recreating {}",
+                    command.display(),
+                    venv.display()
+                ));
+                std::fs::remove_dir_all(&venv).map_err(|e| {
+                    InstallError::Failed(format!("cannot remove {}: {e}", venv.display()))
+                })?;
+            }
             if !python.exists() {
                 sink(&format!("python3 -m venv {}", venv.display()));
                 let mut cmd = Command::new(&opts.python);
@@ -499,6 +528,24 @@ mod tests {
         assert_eq!(
             installed_version(Agent::Hermes, spec, prefix).as_deref(),
             Some("0.19.0")
+        );
+        // A venv moved from elsewhere: its command names an interpreter that is not there.
+        std::fs::write(
+            venv.join("bin/hermes"),
+            "#!/nonexistent/venv/bin/python\nimport sys\n",
+        )
+        .unwrap();
+        assert_eq!(installed_version(Agent::Hermes, spec, prefix), None);
+        let python = std::env::current_exe().unwrap();
+        std::fs::write(
+            venv.join("bin/hermes"),
+            format!("#!{} -E\nimport sys\n", python.display()),
+        )
+        .unwrap();
+        assert_eq!(
+            installed_version(Agent::Hermes, spec, prefix).as_deref(),
+            Some("0.19.0"),
+            "an interpreter that is there, with an argument"
         );
     }
 }

@@ -95,6 +95,41 @@ async fn a_newer_pin_replaces_the_installed_version() {
     assert_eq!(second.version, "9.9.9");
 }
 
+/// A venv moved or copied from elsewhere keeps commands that name its old interpreter; pip
+/// would leave them so, so the installer recreates the venv instead of calling it installed.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_moved_venv_is_recreated() {
+    let tmp = tempfile::tempdir().unwrap();
+    let fake = crate::support::agents::FakeTools::new(tmp.path());
+    let manifest = fake.manifest();
+    let opts = fake.install_options(&tmp.path().join("prefix"));
+    let lines: Arc<Mutex<Vec<String>>> = Arc::default();
+    let l2 = lines.clone();
+    let sink: install::LineSink = Arc::new(move |l: &str| l2.lock().unwrap().push(l.to_owned()));
+    let first = install::install(Agent::Hermes, &manifest, &opts, sink.clone())
+        .await
+        .unwrap();
+    assert!(first.changed);
+    let command = install::venv_dir(&opts.prefix, Agent::Hermes).join("bin/hermes");
+    std::fs::write(&command, "#!/moved/away/venv/bin/python\nimport sys\n").unwrap();
+
+    let again = install::install(Agent::Hermes, &manifest, &opts, sink)
+        .await
+        .unwrap();
+    assert!(again.changed, "reinstalled, not taken as installed");
+    let script = std::fs::read_to_string(&command).unwrap();
+    assert!(script.starts_with("#!/bin/sh"), "{script}");
+    assert!(
+        lines
+            .lock()
+            .unwrap()
+            .iter()
+            .any(|l| l.contains("names an interpreter that is not there; recreating")),
+        "{:?}",
+        lines.lock().unwrap()
+    );
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn unreachable_registries_are_named() {
     let tmp = tempfile::tempdir().unwrap();
