@@ -211,7 +211,9 @@ impl Follower {
     /// looking at a window of it first. Returns whether it did; after a failure no skip is
     /// tried until half of what was looked at has been parsed.
     fn skip(&self, session: &impl Stream, at: u64, backlog: u64) -> bool {
-        let Some(lines) = self.lock().screen.skip_lines() else {
+        // Its own statement: the lock is released before the `else` takes it again.
+        let lines = self.lock().screen.skip_lines();
+        let Some(lines) = lines else {
             self.lock().no_skip_before = at + backlog / 2;
             return false;
         };
