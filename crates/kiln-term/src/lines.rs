@@ -26,11 +26,6 @@ impl Lines {
         }
     }
 
-    /// Most lines kept.
-    pub fn max(&self) -> usize {
-        self.max
-    }
-
     #[cfg(test)]
     pub fn len(&self) -> usize {
         self.lens.len()

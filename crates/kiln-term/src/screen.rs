@@ -34,7 +34,7 @@ impl vt100::Callbacks for Callbacks {
     }
 
     fn on_scroll(&mut self, row: vt100::capture::RowContents<'_>, alternate_screen: bool) {
-        if alternate_screen || self.older.max() == 0 {
+        if alternate_screen {
             return;
         }
         self.older.push(|line| {
