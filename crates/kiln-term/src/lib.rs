@@ -3,7 +3,7 @@
 //!
 //! This file holds the crate's public types; the work is in the modules: `pty` (the only
 //! `unsafe`), `env` (allow-listed environment), `ring` (offsets), `screen` (terminal state and
-//! snapshots), `reader` (the one thread reading every PTY), `session` (I/O tasks, viewers), `manager` (ids, capacity, reaping), `capacity`
+//! snapshots), `session` (I/O tasks, viewers), `manager` (ids, capacity, reaping), `capacity`
 //! (memory readings) and `procs` (signalling a whole terminal session through `/proc`).
 
 mod capacity;
@@ -14,7 +14,6 @@ mod lines;
 mod manager;
 mod procs;
 mod pty;
-mod reader;
 mod ring;
 mod screen;
 mod session;
@@ -22,8 +21,7 @@ mod skip;
 
 pub use hold::{HOLD_MAX, Hold};
 pub use manager::Manager;
-pub use reader::{READER_NICE, READER_THREAD_NAME};
-pub use session::{INPUT_QUEUE_BYTES, Session, ViewerGuard};
+pub use session::{INPUT_QUEUE_BYTES, READER_NICE, READER_THREAD_NAME, Session, ViewerGuard};
 
 use bytes::Bytes;
 use std::path::PathBuf;

@@ -1,6 +1,16 @@
-//! One PTY session: its output (read into the ring by the process's reader, `reader.rs`), the
-//! writer task (input queue bounded in bytes -> PTY), the lifecycle task (exit status, ending the
-//! whole session) and the read API viewers use at their own offsets.
+//! One PTY session: the reader thread (PTY -> ring), the writer task (input queue bounded in
+//! bytes -> PTY), the lifecycle task (exit status, ending the whole session) and the read API
+//! viewers use at their own offsets.
+//!
+//! The reader is a thread of its own, not a task: it sleeps in the kernel (`poll`, then `read`)
+//! until the PTY has bytes, and runs at a lower priority than the runtime's workers
+//! ([`READER_NICE`]). A reader task waking through the reactor for every 4 KiB the line
+//! discipline hands over kept one stream at 0.6-0.85x of a bare relay; the thread reaches it, and
+//! under many floods the lower priority lets sending and keystrokes go first. It tells viewers of
+//! new bytes once per 32 KiB of a burst or when the burst ends, not per read, so senders wake
+//! less and send larger frames (`docs/performance.md`). Its only waits besides the PTY are for
+//! the terminal state and for live viewers (`follow.rs`, `hold.rs`): checked at once, and
+//! awaited on the runtime through its handle only when there is no room, after telling viewers.
 //!
 //! Locking: one short `std::sync::Mutex` per session guards the ring and metadata, another the
 //! terminal state (fed lazily by `follow.rs`, off the reader's path; taken inside the first, never
@@ -15,7 +25,7 @@ use crate::ring::{Ring, Slice};
 use crate::screen::Screen;
 use crate::{ExitStatus, ReadResult, SessionError, SessionInfo, Snapshot};
 use bytes::Bytes;
-use rustix::fd::{AsFd, BorrowedFd, OwnedFd};
+use rustix::fd::OwnedFd;
 use rustix::process::Signal;
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -23,6 +33,17 @@ use std::time::{Duration, Instant, SystemTime};
 use tokio::io::unix::AsyncFd;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 
+/// Most bytes read from the PTY at once (8 KiB: Linux's line discipline hands over at most 4 KiB
+/// per read). The buffer is on the reader thread's stack, so a reader thread never allocates
+/// and never gets an allocator arena of its own.
+const READ_CHUNK_BYTES: usize = 8 << 10;
+/// Bytes a reader reads in a burst before it tells viewers (32 KiB); a burst's end is told at once.
+const PUBLISH_EVERY_BYTES: u64 = 32 << 10;
+/// Nice value of reader threads, above the workers' (0): under load, sending what was read and
+/// answering keystrokes come before reading still more of a flood.
+pub const READER_NICE: i32 = 5;
+/// Name of reader threads (as `/proc/<pid>/task/<tid>/comm` shows it).
+pub const READER_THREAD_NAME: &str = "kiln-pty-reader";
 /// Bytes of input queued per session, not yet written to the PTY, before writers wait (1 MiB).
 /// A shell that stops reading its input holds at most this much in kiln's memory, whatever the
 /// clients send; a larger message goes in in pieces as the shell reads.
@@ -132,7 +153,13 @@ impl Session {
             kill_grace: s.kill_grace,
         });
         let (reader_done_tx, reader_done_rx) = tokio::sync::oneshot::channel();
-        crate::reader::start(session.clone(), reader_done_tx)?;
+        {
+            let session = session.clone();
+            let runtime = tokio::runtime::Handle::current();
+            std::thread::Builder::new()
+                .name(READER_THREAD_NAME.into())
+                .spawn(move || read_thread(session, runtime, reader_done_tx))?;
+        }
         tokio::spawn(crate::follow::run(session.clone()));
         tokio::spawn(write_loop(
             session.master.clone(),
@@ -143,48 +170,6 @@ impl Session {
         tokio::spawn(lifecycle(session.clone(), spawned.child, reader_done_rx));
         tracing::info!(session = %session.id, pid = session.pid, fd = pty::raw(session.master.get_ref()), "session started");
         Ok(session)
-    }
-
-    /// The PTY's master, for the reader.
-    pub(crate) fn master_fd(&self) -> BorrowedFd<'_> {
-        self.master.get_ref().as_fd()
-    }
-
-    pub(crate) fn ring_bytes(&self) -> usize {
-        self.ring_bytes
-    }
-
-    /// Whether `len` more bytes after `end` can be read now: they evict nothing the terminal
-    /// state has not consumed and leave every live viewer within `window`.
-    pub(crate) fn has_room(&self, end: u64, len: usize, window: usize) -> bool {
-        self.follower.has_room(end, len, self.ring_bytes) && self.holds.has_room(end, len, window)
-    }
-
-    /// Waits until [`Session::has_room`] would say yes (or the slowest viewer is let go).
-    pub(crate) async fn wait_room(&self, end: u64, len: usize, window: usize) {
-        self.follower.wait_room(end, len, self.ring_bytes).await;
-        self.holds.wait_room(end, len, window).await;
-    }
-
-    /// Appends output read from the PTY to the ring; returns the ring's new end. Viewers learn
-    /// of it only from [`Session::publish`].
-    pub(crate) fn append(&self, bytes: &[u8]) -> u64 {
-        let mut st = self.lock();
-        st.ring.push(bytes);
-        st.ring.end()
-    }
-
-    /// Tells viewers and the terminal state that the stream has grown to `end`.
-    pub(crate) fn publish(&self, end: u64) {
-        self.progress.send_modify(|p| p.end = end);
-        self.follower.grew(end);
-    }
-
-    /// The reader has finished: nothing more will be appended.
-    pub(crate) fn reader_finished(&self) {
-        self.reader_done.store(true, Ordering::Release);
-        self.follower.reader_done();
-        self.progress.send_modify(|_| {});
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -484,6 +469,105 @@ pub(crate) fn validate_label(label: &str) -> Result<String, String> {
         return Err("a label cannot contain control characters".into());
     }
     Ok(label.to_owned())
+}
+
+/// Most the reader runs ahead of a live viewer (256 KiB): what a flood interrupted with Ctrl-C
+/// may still have to draw before the prompt, beyond what is already on its way to the browser.
+const HOLD_WINDOW_MAX: usize = 256 << 10;
+
+/// How far the reader may run ahead of a live viewer: a quarter of the ring, at most
+/// [`HOLD_WINDOW_MAX`], never less than two reads.
+fn hold_window(ring_bytes: usize, chunk: usize) -> usize {
+    (ring_bytes / 4)
+        .min(HOLD_WINDOW_MAX)
+        .max(2 * chunk)
+        .min(ring_bytes)
+}
+
+/// The reader: PTY -> ring until the PTY reports the end (EIO once every slave descriptor is
+/// closed) or fails. Never overwrites what the terminal state has not consumed, and never runs
+/// more than the hold window ahead of a live viewer (bounded in time, see `hold.rs`).
+fn read_thread(
+    session: Arc<Session>,
+    runtime: tokio::runtime::Handle,
+    done: tokio::sync::oneshot::Sender<()>,
+) {
+    use rustix::event::{PollFd, PollFlags, poll};
+    use rustix::io::Errno;
+    if let Err(e) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), READER_NICE)
+    {
+        tracing::debug!(session = %session.id, error = %e, "reader priority unchanged");
+    }
+    // Reads stay well under the ring's size so the follower always has room to catch up.
+    let chunk = READ_CHUNK_BYTES.min((session.ring_bytes / 4).max(1));
+    let window = hold_window(session.ring_bytes, chunk);
+    let mut stack_buf = [0u8; READ_CHUNK_BYTES];
+    let buf = &mut stack_buf[..chunk];
+    // The reader is the only writer of the ring: `end` is its end; viewers see `published`.
+    let mut end = session.end_offset();
+    let mut published = end;
+    let publish = |end: u64, published: &mut u64| {
+        if end > *published {
+            *published = end;
+            session.progress.send_modify(|p| p.end = end);
+            session.follower.grew(end);
+        }
+    };
+    loop {
+        if !session.follower.has_room(end, chunk, session.ring_bytes)
+            || !session.holds.has_room(end, chunk, window)
+        {
+            // Whoever we wait for must see everything read so far.
+            publish(end, &mut published);
+            runtime.block_on(async {
+                session
+                    .follower
+                    .wait_room(end, chunk, session.ring_bytes)
+                    .await;
+                session.holds.wait_room(end, chunk, window).await;
+            });
+        }
+        let fd = session.master.get_ref();
+        match rustix::io::read(fd, &mut *buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                end = {
+                    let mut st = session.lock();
+                    st.ring.push(&buf[..n]);
+                    st.ring.end()
+                };
+                // Viewers learn of a burst once per PUBLISH_EVERY_BYTES or when it ends, not
+                // per 4 KiB read: fewer wake-ups, larger frames.
+                if end - published >= PUBLISH_EVERY_BYTES {
+                    publish(end, &mut published);
+                }
+            }
+            // The master is non-blocking (the writer task shares it): sleep until it has bytes.
+            Err(Errno::AGAIN) => {
+                publish(end, &mut published);
+                match poll(&mut [PollFd::new(fd, PollFlags::IN)], None) {
+                    Ok(_) | Err(Errno::INTR) => {}
+                    Err(e) => {
+                        tracing::warn!(session = %session.id, error = %e, "pty poll failed");
+                        break;
+                    }
+                }
+            }
+            // EIO: every slave descriptor is closed, the normal end of a session's output.
+            Err(Errno::IO) => break,
+            Err(Errno::INTR) => {}
+            Err(e) => {
+                tracing::warn!(session = %session.id, error = %e, "pty read failed");
+                break;
+            }
+        }
+    }
+    publish(end, &mut published);
+    session.reader_done.store(true, Ordering::Release);
+    session.follower.reader_done();
+    session.progress.send_modify(|_| {});
+    let _ = done.send(());
 }
 
 async fn write_loop(
