@@ -213,6 +213,39 @@ async fn a_live_viewer_that_reads_slowly_loses_nothing_and_a_stalled_one_is_let_
     drop((stalled, slow));
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_held_back_by_its_viewer_does_not_hold_back_the_others() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(Options {
+        ring_bytes: 64 << 10,
+        ..opts(home.path())
+    });
+    // A flood whose live viewer never moves: the reader stops reading it when one more read
+    // (8 KiB here) could take it beyond the window (16 KiB of this ring) ahead of the viewer,
+    // until the viewer is let go after HOLD_MAX (5 s).
+    let flood = spawn(&m, cmd(&["bash", "-c", "exec yes 'held back'"]));
+    let stalled = flood.hold(0);
+    eventually("the flood reached its window", || {
+        flood.end_offset() > 8 << 10
+    })
+    .await;
+    // Every other session is read meanwhile, by the same thread.
+    let other = spawn(&m, bash());
+    for n in 0..5 {
+        other
+            .write(Bytes::from(format!("echo other-$(({n}*1000+7))\r")))
+            .await
+            .unwrap();
+        let want = format!("other-{}", n * 1000 + 7);
+        read_until(&other, 0, |x| contains(x, &want)).await;
+    }
+    // ...while the flood stayed held within its window (let go, it runs on at once).
+    let now = flood.end_offset();
+    assert!(now <= 16 << 10, "the held flood went on to {now}");
+    drop(stalled);
+    assert!(m.remove(flood.id()));
+}
+
 /// Feeds a fresh parser the snapshot plus the stream after it, and a second parser the whole
 /// stream, and compares them cell by cell.
 fn nz(v: u16) -> std::num::NonZeroU16 {
