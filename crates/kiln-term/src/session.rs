@@ -88,6 +88,11 @@ pub struct Session {
     follower: Follower,
     ring_bytes: usize,
     reader_done: AtomicBool,
+    /// Set (and `reader_wake` signalled) when the reader must stop although the PTY has not
+    /// ended: a process outside the session still holds the terminal open (see `lifecycle`).
+    reader_stop: AtomicBool,
+    /// An eventfd the reader polls beside the master, so a stop reaches it while it sleeps.
+    reader_wake: OwnedFd,
     progress: watch::Sender<Progress>,
     input: mpsc::Sender<Queued>,
     /// The input byte budget ([`INPUT_QUEUE_BYTES`]); closed when the writer stops.
@@ -122,6 +127,10 @@ impl Session {
         let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE_SLOTS);
         let input_budget = Arc::new(Semaphore::new(INPUT_QUEUE_BYTES));
         let (progress, _) = watch::channel(Progress::default());
+        let reader_wake = rustix::event::eventfd(
+            0,
+            rustix::event::EventfdFlags::CLOEXEC | rustix::event::EventfdFlags::NONBLOCK,
+        )?;
         let max_held = (ring_bytes / 2).min(4096);
         let session = Arc::new(Session {
             id: s.id,
@@ -142,6 +151,8 @@ impl Session {
             ),
             ring_bytes,
             reader_done: AtomicBool::new(false),
+            reader_stop: AtomicBool::new(false),
+            reader_wake,
             progress,
             input: input_tx,
             input_budget: input_budget.clone(),
@@ -170,6 +181,15 @@ impl Session {
         tokio::spawn(lifecycle(session.clone(), spawned.child, reader_done_rx));
         tracing::info!(session = %session.id, pid = session.pid, fd = pty::raw(session.master.get_ref()), "session started");
         Ok(session)
+    }
+
+    /// Makes the reader stop, wherever it waits: the flag is checked before every read, the
+    /// eventfd wakes its `poll`.
+    fn stop_reader(&self) {
+        self.reader_stop.store(true, Ordering::Release);
+        if let Err(e) = rustix::io::write(&self.reader_wake, &1u64.to_ne_bytes()) {
+            tracing::warn!(session = %self.id, error = %e, "cannot wake the reader to stop it");
+        }
     }
 
     fn lock(&self) -> MutexGuard<'_, State> {
@@ -515,6 +535,10 @@ fn read_thread(
         }
     };
     loop {
+        if session.reader_stop.load(Ordering::Acquire) {
+            tracing::info!(session = %session.id, "terminal still held open by a process outside the session; its output is no longer read");
+            break;
+        }
         if !session.follower.has_room(end, chunk, session.ring_bytes)
             || !session.holds.has_room(end, chunk, window)
         {
@@ -546,7 +570,11 @@ fn read_thread(
             // The master is non-blocking (the writer task shares it): sleep until it has bytes.
             Err(Errno::AGAIN) => {
                 publish(end, &mut published);
-                match poll(&mut [PollFd::new(fd, PollFlags::IN)], None) {
+                let mut fds = [
+                    PollFd::new(fd, PollFlags::IN),
+                    PollFd::new(&session.reader_wake, PollFlags::IN),
+                ];
+                match poll(&mut fds, None) {
                     Ok(_) | Err(Errno::INTR) => {}
                     Err(e) => {
                         tracing::warn!(session = %session.id, error = %e, "pty poll failed");
@@ -644,7 +672,16 @@ async fn lifecycle(
         .is_err()
     {
         procs::signal_session(sid, Signal::KILL);
-        let _ = tokio::time::timeout(Duration::from_secs(2), &mut reader_done).await;
+        if tokio::time::timeout(Duration::from_secs(2), &mut reader_done)
+            .await
+            .is_err()
+        {
+            // Every process of the session is gone, yet the PTY has not ended: one that left the
+            // session (`setsid`) keeps the terminal open. Stop reading, or the reader thread and
+            // the ring would live as long as that process.
+            session.stop_reader();
+            let _ = tokio::time::timeout(Duration::from_secs(2), &mut reader_done).await;
+        }
     }
     session.lock().exited_at = Some(Instant::now());
     // Writers waiting for room in the input queue get `Exited` rather than waiting on.

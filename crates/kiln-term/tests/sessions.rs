@@ -766,3 +766,45 @@ async fn each_session_reads_on_a_lower_priority_thread_that_ends_with_it() {
     tokio::time::timeout(WAIT, b.exited()).await.unwrap();
     eventually("every reader ended", || reader_threads().is_empty()).await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_process_that_left_the_session_holding_the_terminal_does_not_keep_its_reader() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    // `setsid` takes the sleep out of the shell's session, so ending the session's processes
+    // does not reach it, and it keeps the terminal open (its stdout). It tells its pid once it
+    // has left; the shell exits only after that.
+    let s = spawn(
+        &m,
+        cmd(&[
+            "bash",
+            "-c",
+            "setsid sh -c 'echo ESCAPED=$$.; exec sleep 60' & read -r _; exit 4",
+        ]),
+    );
+    let (out, _) = read_until(&s, 0, |x| contains(x, ".")).await;
+    let text = String::from_utf8_lossy(&out).into_owned();
+    let pid: i32 = text
+        .split_once("ESCAPED=")
+        .and_then(|(_, p)| p.split_once('.'))
+        .and_then(|(p, _)| p.parse().ok())
+        .unwrap_or_else(|| panic!("no pid in {text:?}"));
+    s.write(Bytes::from_static(b"\r")).await.unwrap();
+    let status = tokio::time::timeout(WAIT, s.exited()).await.unwrap();
+    assert_eq!(status.code, Some(4));
+    // The reader stopped though the terminal is still open, and nothing holds the session once
+    // the manager forgets it.
+    eventually("the reader stopped", || reader_threads().is_empty()).await;
+    let weak = Arc::downgrade(&s);
+    assert!(m.remove(s.id()));
+    drop(s);
+    eventually("the session was let go", || weak.upgrade().is_none()).await;
+    let alive = std::path::Path::new(&format!("/proc/{pid}")).exists();
+    let _ = std::process::Command::new("kill")
+        .arg(pid.to_string())
+        .status();
+    assert!(
+        alive,
+        "the escaped process was still running (the case under test)"
+    );
+}
