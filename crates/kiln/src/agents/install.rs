@@ -10,6 +10,7 @@
 
 use super::Agent;
 use super::manifest::{Manifest, PackageSource, PackageSpec};
+use std::io::Read as _;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -111,9 +112,12 @@ pub fn venv_dir(prefix: &Path, agent: Agent) -> PathBuf {
 /// Whether the interpreter a script names on its `#!` line exists (true for a file without
 /// one). A venv that was moved or copied keeps commands that name its old place.
 fn interpreter_exists(script: &Path) -> bool {
-    let Ok(head) = std::fs::read(script) else {
+    // The kernel reads at most 256 bytes of a `#!` line; a command may be a large binary.
+    let mut head = Vec::new();
+    let read = std::fs::File::open(script).and_then(|f| f.take(512).read_to_end(&mut head));
+    if read.is_err() {
         return false;
-    };
+    }
     let Some(line) = head.strip_prefix(b"#!") else {
         return true;
     };
