@@ -2,7 +2,8 @@
 //! of rotations (always a valid token, at most one previous kiln token alive, every older one
 //! revoked, a terminal working throughout, no token in any log line); a five-minute outage of
 //! the tokens API (shown in the status, recovered without a new paste); an outage outlasting the
-//! token; and the token left to lapse without terminals or activity, then revived.
+//! token; the token left to lapse without terminals or activity, then revived; and project sync
+//! carrying on across rotations, each commit mirrored while the tokens it replaced are revoked.
 
 use crate::support::credentials::{
     Kiln, KilnConfig, PROMPT, World, assert_not_logged, capture_logs,
@@ -314,4 +315,95 @@ async fn activity_revives_a_lapsing_token() {
         "rotated at once"
     );
     k.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn projects_keep_syncing_across_rotations_with_only_live_tokens() {
+    use crate::support::sync::{assert_mirrors, git, new_repo, wait_until, write};
+    capture_logs();
+    let world = World::new(|_| {}).await;
+    let cfg = KilnConfig {
+        sync: true,
+        ..KilnConfig::default()
+    };
+    let (k, pat) = started(&world, cfg).await;
+    let root = format!("/Workspace/Users/{}/projects/demo", world.owner());
+    let dir = new_repo(&k.home, "demo", &[("notes.txt", b"first\n")]);
+    let synced = |commit: String| {
+        let k = &k;
+        async move {
+            wait_until(&format!("demo synced at {commit}"), || async {
+                let doc: Value = k
+                    .req(Method::GET, "/api/sync")
+                    .send()
+                    .await
+                    .unwrap()
+                    .json()
+                    .await
+                    .unwrap();
+                doc["projects"].as_array().is_some_and(|ps| {
+                    ps.iter().any(|p| {
+                        p["name"] == "demo"
+                            && p["state"] == "synced"
+                            && p["synced_commit"] == commit.as_str()
+                    })
+                })
+            })
+            .await;
+        }
+    };
+    let head = |dir: &std::path::Path| git(&k.home, dir, &["rev-parse", "HEAD"]).trim().to_owned();
+    synced(head(&dir)).await;
+    assert_mirrors(&world.emu, &root, &dir, &[]).await;
+
+    // Three rotations, a commit after each: every one reaches the workspace with the token of
+    // the moment, while the tokens it replaced are revoked.
+    let mut seen = vec![k.current_token().unwrap()];
+    for round in 1..=3u32 {
+        world.advance(Duration::from_secs(11 * 60));
+        k.settle().await;
+        let current = k.current_token().unwrap();
+        assert_ne!(seen.last(), Some(&current), "round {round}: a new token");
+        seen.push(current);
+        write(
+            &dir.join(format!("round-{round}.txt")),
+            format!("round {round}\n").as_bytes(),
+        );
+        git(&k.home, &dir, &["add", "-A"]);
+        git(
+            &k.home,
+            &dir,
+            &["commit", "-q", "-m", &format!("round {round}")],
+        );
+        synced(head(&dir)).await;
+        assert_mirrors(&world.emu, &root, &dir, &[]).await;
+        let alive: Vec<String> = world
+            .kiln_tokens()
+            .await
+            .into_iter()
+            .map(|t| t.token_id)
+            .collect();
+        for old in ids(&seen[..seen.len().saturating_sub(2)]) {
+            assert!(
+                !alive.contains(&old),
+                "round {round}: a replaced token is alive"
+            );
+        }
+    }
+    let doc: Value = k
+        .req(Method::GET, "/api/sync")
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(
+        !doc.to_string().contains(seen.last().unwrap().as_str()),
+        "the sync status shows no token"
+    );
+    let mut secrets = seen.clone();
+    secrets.push(pat);
+    k.stop().await;
+    assert_not_logged(&secrets);
 }

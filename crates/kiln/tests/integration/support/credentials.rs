@@ -203,6 +203,8 @@ pub struct KilnConfig {
     pub config_token: Option<String>,
     /// How long rotation continues after the owner's last activity (no terminal open).
     pub activity_window: Option<Duration>,
+    /// Sync `~/projects` to the workspace (commits found by a frequent scan, not by hooks).
+    pub sync: bool,
 }
 
 impl Default for KilnConfig {
@@ -216,6 +218,7 @@ impl Default for KilnConfig {
             home: None,
             config_token: None,
             activity_window: None,
+            sync: false,
         }
     }
 }
@@ -289,6 +292,15 @@ impl Kiln {
                 source: Arc::new(StaticToken::new(Secret::new(t.clone()))),
                 description: "token=*** (from the test)".into(),
             });
+        }
+        if cfg.sync {
+            let mut s = kiln::sync::SyncOptions::new(home.clone());
+            s.inbox_interval = Duration::from_millis(100);
+            s.scan_interval = Duration::from_millis(200);
+            s.request_budget = Duration::from_secs(4);
+            s.backoff_first = Duration::from_millis(200);
+            s.backoff_max = Duration::from_secs(1);
+            opts.sync = Some(s);
         }
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
