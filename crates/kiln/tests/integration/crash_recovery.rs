@@ -198,24 +198,14 @@ async fn a_kill_mid_rotation_leaves_no_live_token_and_no_stale_files() {
     let status = credentials(&k3).await;
     assert_eq!(status["token"]["orphans"], 1, "{status}");
     assert_eq!(status["token"]["earlier_runs"], 1, "{status}");
-    let alive: Vec<String> = world
-        .kiln_tokens()
-        .await
-        .into_iter()
-        .map(|t| t.token_id)
-        .collect();
+    let alive = world.kiln_token_ids().await;
     assert!(
         alive.contains(&first) && alive.contains(&minted_mid_rotation.token_id),
         "both are still valid before the paste (this test is about revoking, not expiry)"
     );
     paste(&k3, &world.pat(&world.owner(), Duration::from_secs(3600))).await;
     until("both tokens of the killed kiln are revoked", || async {
-        let alive: Vec<String> = world
-            .kiln_tokens()
-            .await
-            .into_iter()
-            .map(|t| t.token_id)
-            .collect();
+        let alive = world.kiln_token_ids().await;
         !alive.contains(&first) && !alive.contains(&minted_mid_rotation.token_id)
     })
     .await;
@@ -228,11 +218,6 @@ async fn a_kill_mid_rotation_leaves_no_live_token_and_no_stale_files() {
         .as_str()
         .unwrap()
         .to_owned();
-    let left: Vec<String> = world
-        .kiln_tokens()
-        .await
-        .into_iter()
-        .map(|t| t.token_id)
-        .collect();
+    let left = world.kiln_token_ids().await;
     assert!(left.contains(&current), "kiln's own token is kept");
 }

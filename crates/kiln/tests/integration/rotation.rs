@@ -57,12 +57,7 @@ async fn two_hours_of_rotation_keep_one_valid_token_and_revoke_every_older_one()
         if seen.last() != Some(&current) {
             seen.push(current.clone());
         }
-        let alive: Vec<String> = world
-            .kiln_tokens()
-            .await
-            .into_iter()
-            .map(|t| t.token_id)
-            .collect();
+        let alive = world.kiln_token_ids().await;
         let known = ids(&seen);
         let (older, recent) = known.split_at(known.len().saturating_sub(2));
         assert!(
@@ -109,14 +104,7 @@ async fn two_hours_of_rotation_keep_one_valid_token_and_revoke_every_older_one()
         "deletes: {}",
         world.count("POST", "/api/2.0/token/delete", 200)
     );
-    let sessions: Value = k
-        .req(Method::GET, "/api/sessions")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let sessions: Value = k.get_json("/api/sessions").await;
     assert!(
         sessions["sessions"][0]["exit"].is_null(),
         "the shell ran throughout"
@@ -166,14 +154,7 @@ async fn a_five_minute_outage_shows_and_rotation_recovers_without_a_new_paste() 
             let left = token["expires_in_seconds"].as_i64().unwrap();
             assert!(left > 0 && left <= 300, "time left is shown: {token}");
             assert!(token["next_retry_in_seconds"].is_i64(), "{token}");
-            let status: Value = k
-                .req(Method::GET, "/api/status")
-                .send()
-                .await
-                .unwrap()
-                .json()
-                .await
-                .unwrap();
+            let status: Value = k.get_json("/api/status").await;
             assert_eq!(status["credentials"]["token"]["state"], "retrying");
             assert_eq!(status["credentials"]["token"]["error"], token["error"]);
         }
@@ -333,14 +314,7 @@ async fn projects_keep_syncing_across_rotations_with_only_live_tokens() {
         let k = &k;
         async move {
             wait_until(&format!("demo synced at {commit}"), || async {
-                let doc: Value = k
-                    .req(Method::GET, "/api/sync")
-                    .send()
-                    .await
-                    .unwrap()
-                    .json()
-                    .await
-                    .unwrap();
+                let doc: Value = k.get_json("/api/sync").await;
                 doc["projects"].as_array().is_some_and(|ps| {
                     ps.iter().any(|p| {
                         p["name"] == "demo"
@@ -377,12 +351,7 @@ async fn projects_keep_syncing_across_rotations_with_only_live_tokens() {
         );
         synced(head(&dir)).await;
         assert_mirrors(&world.emu, &root, &dir, &[]).await;
-        let alive: Vec<String> = world
-            .kiln_tokens()
-            .await
-            .into_iter()
-            .map(|t| t.token_id)
-            .collect();
+        let alive = world.kiln_token_ids().await;
         for old in ids(&seen[..seen.len().saturating_sub(2)]) {
             assert!(
                 !alive.contains(&old),
@@ -390,14 +359,7 @@ async fn projects_keep_syncing_across_rotations_with_only_live_tokens() {
             );
         }
     }
-    let doc: Value = k
-        .req(Method::GET, "/api/sync")
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let doc: Value = k.get_json("/api/sync").await;
     assert!(
         !doc.to_string().contains(seen.last().unwrap().as_str()),
         "the sync status shows no token"

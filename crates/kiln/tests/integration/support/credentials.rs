@@ -159,6 +159,15 @@ impl World {
             .unwrap()
     }
 
+    /// Ids of the owner's valid tokens minted by kiln.
+    pub async fn kiln_token_ids(&self) -> Vec<String> {
+        self.kiln_tokens()
+            .await
+            .into_iter()
+            .map(|t| t.token_id)
+            .collect()
+    }
+
     /// The owner's valid tokens minted by kiln.
     pub async fn kiln_tokens(&self) -> Vec<TokenInfo> {
         self.tokens()
@@ -356,6 +365,17 @@ impl Kiln {
         self.http
             .request(method, self.url(path))
             .header("x-forwarded-email", email)
+    }
+
+    /// `GET path` as the owner, as JSON.
+    pub async fn get_json(&self, path: &str) -> Value {
+        self.req(Method::GET, path)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap()
     }
 
     pub async fn credentials(&self) -> Value {
