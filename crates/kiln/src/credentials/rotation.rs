@@ -367,9 +367,11 @@ impl Rotation {
         let this = self.clone();
         tokio::spawn(async move {
             loop {
-                this.wake_pending.store(false, Ordering::SeqCst);
                 {
                     let _op = this.op.lock().await;
+                    // Cleared under the operation lock: `settled` sees either the wake still
+                    // pending or the lock held until what it asked for is done.
+                    this.wake_pending.store(false, Ordering::SeqCst);
                     this.run_due().await;
                 }
                 this.ticks.send_modify(|n| *n = n.wrapping_add(1));
