@@ -183,8 +183,8 @@ impl Session {
         Ok(session)
     }
 
-    /// Makes the reader stop, wherever it waits: the flag is checked before every read, the
-    /// eventfd wakes its `poll`.
+    /// Makes the reader stop once the PTY has nothing to read (it drains what is there first):
+    /// the flag is checked when a read finds the PTY empty, the eventfd wakes its `poll`.
     fn stop_reader(&self) {
         self.reader_stop.store(true, Ordering::Release);
         if let Err(e) = rustix::io::write(&self.reader_wake, &1u64.to_ne_bytes()) {
@@ -535,10 +535,6 @@ fn read_thread(
         }
     };
     loop {
-        if session.reader_stop.load(Ordering::Acquire) {
-            tracing::info!(session = %session.id, "terminal still held open by a process outside the session; its output is no longer read");
-            break;
-        }
         if !session.follower.has_room(end, chunk, session.ring_bytes)
             || !session.holds.has_room(end, chunk, window)
         {
@@ -570,6 +566,12 @@ fn read_thread(
             // The master is non-blocking (the writer task shares it): sleep until it has bytes.
             Err(Errno::AGAIN) => {
                 publish(end, &mut published);
+                // Told to stop, and the PTY is empty yet not ended: whoever holds it open is not
+                // of the session (a reader held back by a slow viewer drains it first).
+                if session.reader_stop.load(Ordering::Acquire) {
+                    tracing::info!(session = %session.id, "terminal still held open by a process outside the session; its output is no longer read");
+                    break;
+                }
                 let mut fds = [
                     PollFd::new(fd, PollFlags::IN),
                     PollFd::new(&session.reader_wake, PollFlags::IN),
