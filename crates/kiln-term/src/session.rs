@@ -11,6 +11,8 @@
 //! less and send larger frames (`docs/performance.md`). Its only waits besides the PTY are for
 //! the terminal state and for live viewers (`follow.rs`, `hold.rs`): checked at once, and
 //! awaited on the runtime through its handle only when there is no room, after telling viewers.
+//! Its `poll` also watches an eventfd, so the lifecycle task can stop it when a process outside
+//! the session keeps the PTY open after the session ended.
 //!
 //! Locking: one short `std::sync::Mutex` per session guards the ring and metadata, another the
 //! terminal state (fed lazily by `follow.rs`, off the reader's path; taken inside the first, never
