@@ -11,8 +11,11 @@
 //!   wait_room`]), so the state stays exact.
 //!
 //! Consuming a backlog first tries to skip plain text that cannot change the final state (see
-//! `skip.rs`); a flood of plain text is then scanned once and never parsed. Otherwise the bytes
-//! are parsed, applying resizes at the offsets where they happened.
+//! `skip.rs`); a flood of plain text is then scanned once and never parsed. The reader scans
+//! each piece it reads while it is in the cache and marks where plain text starts
+//! ([`Stream::plain_from`]); a backlog that is plain from end to end is then skipped after
+//! reading only its last lines (for the cut), not copied out of the ring and scanned again.
+//! Otherwise the bytes are parsed, applying resizes at the offsets where they happened.
 //!
 //! Locking: the ring is read without holding the state's lock, and a step whose offset was
 //! consumed meanwhile by someone else does nothing (`Session::resize` takes the state's lock
@@ -33,6 +36,8 @@ const PARSE_CHUNK_BYTES: usize = 4 << 10;
 const LAZY_BACKLOG_BYTES: u64 = 256 << 10;
 /// Smallest backlog worth trying to skip (a skip must leave a screen and scrollback of lines).
 const SKIP_MIN_BYTES: u64 = 16 << 10;
+/// Most of a plain backlog's end read to find where to cut it (64 KiB: 225 lines of 290 bytes).
+const SKIP_TAIL_BYTES: u64 = 64 << 10;
 /// Most of the backlog copied out of the ring to look for a skip (256 KiB): a copy of a whole
 /// backlog (up to a ring) would leave the allocator holding ring-sized blocks. The whole backlog
 /// is looked at only when this much holds too few lines (lines of several KiB).
@@ -51,6 +56,9 @@ pub(crate) trait Stream {
     fn reader_finished(&self) -> bool;
     /// The session's id (for logs).
     fn id(&self) -> &str;
+    /// The offset from which every byte of the stream is plain text as `skip.rs` means it (the
+    /// reader marks it with each read, before the bytes can be seen).
+    fn plain_from(&self) -> u64;
 }
 
 struct Term {
@@ -207,9 +215,10 @@ impl Follower {
         self.consumed.send_replace(at);
     }
 
-    /// Skips a prefix of the `backlog` bytes at `at` when that cannot change the final state,
-    /// looking at a window of it first. Returns whether it did; after a failure no skip is
-    /// tried until half of what was looked at has been parsed.
+    /// Skips a prefix of the `backlog` bytes at `at` when that cannot change the final state:
+    /// a plain backlog by its last lines, otherwise looking at a window of it first. Returns
+    /// whether it did; after a failure no skip is tried until half of what was looked at has
+    /// been parsed.
     fn skip(&self, session: &impl Stream, at: u64, backlog: u64) -> bool {
         // Its own statement: the lock is released before the `else` takes it again.
         let lines = self.lock().screen.skip_lines();
@@ -217,6 +226,16 @@ impl Follower {
             self.lock().no_skip_before = at + backlog / 2;
             return false;
         };
+        // Read after the backlog's end: the mark covers at least that much of the stream. When
+        // this finds no cut (long lines) or may not take it (a resize), the window below decides.
+        let tail = backlog.min(SKIP_TAIL_BYTES);
+        if session.plain_from() <= at
+            && let ReadResult::Data { bytes, .. } = session.read(at + backlog - tail, tail as usize)
+            && let Some(cut) = crate::skip::latest_cut(&bytes, lines)
+            && self.skip_to(at, at + backlog - tail + cut as u64)
+        {
+            return true;
+        }
         let window = backlog.min(SKIP_WINDOW_BYTES);
         let ReadResult::Data { bytes, .. } = session.read(at, window as usize) else {
             return false;
@@ -242,22 +261,25 @@ impl Follower {
     /// Skips a prefix of `bytes` (which start at `at`) after which `lines` line feeds follow,
     /// when there is one and the state is still at `at`.
     fn try_skip(&self, at: u64, bytes: &[u8], lines: usize) -> bool {
+        match crate::skip::skip_point(bytes, lines) {
+            Some(n) => self.skip_to(at, at + n as u64),
+            None => false,
+        }
+    }
+
+    /// Skips the stream from `at` to `to` (plain text ending in `\r\n`, with enough lines after
+    /// it), when the state is still at `at` and no resize falls inside.
+    fn skip_to(&self, at: u64, to: u64) -> bool {
         let mut t = self.lock();
-        if t.consumed != at {
+        if t.consumed != at || t.resizes.front().is_some_and(|&(off, ..)| off < to) {
             return false;
         }
-        let next_resize = t.resizes.front().map(|&(off, ..)| off);
-        match crate::skip::skip_point(bytes, lines) {
-            Some(n) if next_resize.is_none_or(|off| off >= at + n as u64) => {
-                t.screen.skip(n);
-                t.consumed = at + n as u64;
-                drop(t);
-                self.consumed.send_replace(at + n as u64);
-                tracing::trace!(skipped = n, "terminal state skipped plain text");
-                true
-            }
-            _ => false,
-        }
+        t.screen.skip((to - at) as usize);
+        t.consumed = to;
+        drop(t);
+        self.consumed.send_replace(to);
+        tracing::trace!(skipped = to - at, "terminal state skipped plain text");
+        true
     }
 }
 
@@ -278,5 +300,128 @@ pub(crate) async fn run(session: Arc<impl Stream>) {
             }
             tokio::task::yield_now().await;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::sync::atomic::{AtomicU64, Ordering};
+
+    /// A stream held in memory, with the reader's plain mark computed as the reader does (per
+    /// piece of `piece` bytes), counting the bytes the follower reads out of it.
+    struct Memory {
+        follower: Follower,
+        data: Vec<u8>,
+        plain_from: u64,
+        read_bytes: AtomicU64,
+    }
+
+    impl Memory {
+        fn new(data: Vec<u8>, piece: usize) -> Self {
+            let mut plain_from = 0;
+            for (k, chunk) in data.chunks(piece).enumerate() {
+                if !crate::skip::chunk_is_plain(chunk) {
+                    plain_from = (k * piece + chunk.len()) as u64;
+                }
+            }
+            Memory {
+                follower: Follower::new(Screen::new(80, 24, 200, 4096), 32 << 20),
+                data,
+                plain_from,
+                read_bytes: AtomicU64::new(0),
+            }
+        }
+    }
+
+    impl Stream for Memory {
+        fn follower(&self) -> &Follower {
+            &self.follower
+        }
+        fn end_offset(&self) -> u64 {
+            self.data.len() as u64
+        }
+        fn read(&self, offset: u64, max: usize) -> ReadResult {
+            let from = offset as usize;
+            if from >= self.data.len() {
+                return ReadResult::Pending;
+            }
+            let to = self.data.len().min(from.saturating_add(max));
+            self.read_bytes
+                .fetch_add((to - from) as u64, Ordering::Relaxed);
+            ReadResult::Data {
+                offset,
+                bytes: bytes::Bytes::copy_from_slice(&self.data[from..to]),
+            }
+        }
+        fn reader_finished(&self) -> bool {
+            true
+        }
+        fn id(&self) -> &str {
+            "test"
+        }
+        fn plain_from(&self) -> u64 {
+            self.plain_from
+        }
+    }
+
+    fn lines(from: usize, n: usize) -> Vec<u8> {
+        (from..from + n)
+            .flat_map(|i| format!("{i:07} plain text of a flood, not parsed\r\n").into_bytes())
+            .collect()
+    }
+
+    /// The snapshot of a state that was fed every byte of `data`.
+    fn parsed(data: &[u8]) -> Vec<u8> {
+        let mut s = Screen::new(80, 24, 200, 4096);
+        s.feed(data);
+        s.snapshot()
+    }
+
+    #[test]
+    fn a_plain_backlog_is_skipped_reading_only_its_end() {
+        let mut data = b"\x1b[1;33mbefore\x1b[0m\r\n".to_vec();
+        let start = data.len() as u64;
+        data.extend_from_slice(&lines(0, 50_000));
+        let m = Memory::new(data.clone(), 4095);
+        assert!(m.plain_from <= 4095, "only the first piece holds escapes");
+        // The state has consumed the escapes; what is left is plain from end to end.
+        m.follower.feed(0, &data[..4095]);
+        let (snapshot, fed, ..) = m.follower.snapshot(&m);
+        assert_eq!(fed, data.len() as u64);
+        assert_eq!(
+            snapshot,
+            parsed(&data),
+            "the same state as parsing everything"
+        );
+        let read = m.read_bytes.load(Ordering::Relaxed);
+        let backlog = data.len() as u64 - 4095;
+        assert!(
+            read < backlog / 10,
+            "{read} bytes read out of a plain backlog of {backlog} (from {start})"
+        );
+    }
+
+    #[test]
+    fn escapes_in_the_backlog_are_never_skipped() {
+        // A colour change in the middle of a flood, and 8-bit CSI split across two pieces.
+        let mut data = lines(0, 20_000);
+        let colour = data.len();
+        data.extend_from_slice(b"\x1b[35m");
+        data.extend_from_slice(&lines(20_000, 20_000));
+        let piece = 4095;
+        let split = (data.len() / piece + 1) * piece - 1;
+        data.resize(split, b'x');
+        data.extend_from_slice("\u{9b}1mbold".as_bytes());
+        data.extend_from_slice(&lines(40_000, 300));
+        let m = Memory::new(data.clone(), piece);
+        assert!(
+            m.plain_from > split as u64,
+            "the split C1 control is marked"
+        );
+        assert!(m.plain_from > colour as u64);
+        let (snapshot, fed, ..) = m.follower.snapshot(&m);
+        assert_eq!(fed, data.len() as u64);
+        assert_eq!(snapshot, parsed(&data));
     }
 }

@@ -73,6 +73,9 @@ pub(crate) struct Progress {
 
 struct State {
     ring: Ring,
+    /// Every byte from this offset to the ring's end is plain text, as `skip.rs` means it (the
+    /// reader's mark, so the terminal state can skip a plain flood without scanning it again).
+    plain_from: u64,
     label: String,
     cols: u16,
     rows: u16,
@@ -141,6 +144,7 @@ impl Session {
             created_at: SystemTime::now(),
             state: Mutex::new(State {
                 ring: s.ring,
+                plain_from: 0,
                 label: s.label,
                 cols: s.cols,
                 rows: s.rows,
@@ -452,6 +456,10 @@ impl Stream for Session {
         self.reader_done.load(Ordering::Acquire)
     }
 
+    fn plain_from(&self) -> u64 {
+        self.lock().plain_from
+    }
+
     fn id(&self) -> &str {
         Session::id(self)
     }
@@ -554,9 +562,14 @@ fn read_thread(
         match rustix::io::read(fd, &mut *buf) {
             Ok(0) => break,
             Ok(n) => {
+                // Looked at here, while the bytes are in the cache, and marked with them.
+                let plain = crate::skip::chunk_is_plain(&buf[..n]);
                 end = {
                     let mut st = session.lock();
                     st.ring.push(&buf[..n]);
+                    if !plain {
+                        st.plain_from = st.ring.end();
+                    }
                     st.ring.end()
                 };
                 // Viewers learn of a burst once per PUBLISH_EVERY_BYTES or when it ends, not

@@ -12,32 +12,42 @@
 //! - no scroll region is set (a cursor outside a region does not scroll and would keep
 //!   remnants of the skipped lines). [`region_change`] tracks that from the parsed bytes.
 
-/// Whether the 8 bytes of `w` may hold a byte [`plain`] refuses or must look closer at: one
-/// below 0x20 (a control, or `\r`, `\n`, `\t`, backspace, which are plain), 0x7f, or 0xc2 (the
-/// lead byte of a C1 control). Never false when such a byte is there; the caller checks the
-/// bytes of a word for which it is true one by one.
-fn suspect(w: u64) -> bool {
-    const ONES: u64 = 0x0101_0101_0101_0101;
-    const HIGH: u64 = 0x8080_8080_8080_8080;
-    // A byte below n (n <= 128) leaves its high bit set in (w - n) & !w.
-    let below_space = w.wrapping_sub(ONES * 0x20) & !w & HIGH;
-    let zero_byte = |x: u64| x.wrapping_sub(ONES) & !x & HIGH;
-    below_space | zero_byte(w ^ (ONES * 0x7f)) | zero_byte(w ^ (ONES * 0xc2)) != 0
+/// Bytes [`first_not_plain`] tests at once: a block is tested without a branch per byte, which
+/// the compiler turns into vector instructions (about 2.5 times the speed of testing eight bytes
+/// as one word, which `\r\n` in every line kept sending to the byte-by-byte check).
+const BLOCK: usize = 32;
+
+/// Whether `block` may hold a byte [`plain`] refuses: exact for controls and 0x7f, true for any
+/// 0xc2 (the lead byte of a C1 control, which the byte after it decides). Never false when such
+/// a byte is there; the caller checks a block for which it is true byte by byte.
+fn block_suspect(block: &[u8; BLOCK]) -> bool {
+    let mut hit = 0u8;
+    for &b in block {
+        let control = (b < 0x20) & (b != b'\r') & (b != b'\n') & (b != b'\t') & (b != 0x08);
+        hit |= (control | (b == 0x7f) | (b == 0xc2)) as u8;
+    }
+    hit != 0
 }
 
-/// The first byte before `end` that may not be skipped, eight bytes at a time.
+/// The first byte before `end` that may not be skipped, a block at a time.
 fn first_not_plain(data: &[u8], end: usize) -> Option<usize> {
     let mut i = 0;
-    for word in data[..end].chunks_exact(8) {
-        let w = u64::from_le_bytes(word.try_into().expect("eight bytes"));
-        if suspect(w)
-            && let Some(k) = (i..i + 8).find(|&k| !plain(data, k))
+    for block in data[..end].chunks_exact(BLOCK) {
+        if block_suspect(block.try_into().expect("a block"))
+            && let Some(k) = (i..i + BLOCK).find(|&k| !plain(data, k))
         {
             return Some(k);
         }
-        i += 8;
+        i += BLOCK;
     }
     (i..end).find(|&k| !plain(data, k))
+}
+
+/// Whether a skip may pass over all of `chunk`, a piece of the stream looked at alone (the
+/// reader's mark, see `follow.rs`): every byte plain, and no 0xc2 at its end, whose meaning
+/// the next piece decides.
+pub(crate) fn chunk_is_plain(chunk: &[u8]) -> bool {
+    first_not_plain(chunk, chunk.len()).is_none() && chunk.last() != Some(&0xc2)
 }
 
 /// Whether `b` (at `i` in `data`) may be skipped.
@@ -51,22 +61,25 @@ fn plain(data: &[u8], i: usize) -> bool {
     }
 }
 
-/// The longest prefix of `data` that can be skipped, given that `lines` line feeds must follow
-/// it; `None` when there is none.
-pub(crate) fn skip_point(data: &[u8], lines: usize) -> Option<usize> {
-    // The latest cut with enough line feeds after it.
+/// The latest cut in `data` (right after a `\r\n`) that `lines` line feeds follow; `None` when
+/// there is none. Says nothing about the bytes before it.
+pub(crate) fn latest_cut(data: &[u8], lines: usize) -> Option<usize> {
     let mut count = 0usize;
-    let mut latest = None;
     for j in (1..data.len()).rev() {
         if data[j] == b'\n' {
             if count >= lines && data[j - 1] == b'\r' {
-                latest = Some(j + 1);
-                break;
+                return Some(j + 1);
             }
             count += 1;
         }
     }
-    let latest = latest?;
+    None
+}
+
+/// The longest prefix of `data` that can be skipped, given that `lines` line feeds must follow
+/// it; `None` when there is none.
+pub(crate) fn skip_point(data: &[u8], lines: usize) -> Option<usize> {
+    let latest = latest_cut(data, lines)?;
     // Only plain text before the cut: stop at the first byte that is not.
     let limit = first_not_plain(data, latest).unwrap_or(latest);
     if limit == latest {
@@ -151,18 +164,19 @@ mod tests {
     }
 
     #[test]
-    fn the_word_scan_finds_what_the_byte_scan_finds() {
-        // Every byte value at every position of a word, in text of every length around it.
-        let text = b"plain text, 8 bytes at a time \xc3\xa9\r\n\t\x08 ~";
+    fn the_block_scan_finds_what_the_byte_scan_finds() {
+        // Every byte value at every position of a block and the bytes after one, in text of
+        // lengths that end inside, at and after a block.
+        let text = b"plain text, a block at a time \xc3\xa9\r\n\t\x08 ~";
         for bad in 0..=255u8 {
             for follow in [b'a', 0x80, 0x9f, 0xa0] {
-                for at in 0..20 {
-                    for len in at + 1..at + 12 {
+                for at in 0..BLOCK + 3 {
+                    for len in [1, 2, 3, 8, BLOCK - 1, BLOCK, BLOCK + 1, 2 * BLOCK + 5] {
+                        let end = at + len;
                         let mut data: Vec<u8> =
-                            text.iter().cycle().take(len + 1).copied().collect();
+                            text.iter().cycle().take(end + 1).copied().collect();
                         data[at] = bad;
                         data[at + 1] = follow;
-                        let end = len;
                         let expected = (0..end).find(|&k| !plain(&data, k));
                         assert_eq!(
                             first_not_plain(&data, end),
@@ -173,6 +187,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn a_chunk_is_plain_only_when_a_skip_may_pass_all_of_it() {
+        assert!(chunk_is_plain(&lines(50)));
+        assert!(chunk_is_plain("h\u{e9}llo \u{1F600}\r\n".as_bytes()));
+        assert!(chunk_is_plain(b""));
+        for bad in [&b"\x1b[31m"[..], b"\x07", b"\x7f", "\u{9b}".as_bytes()] {
+            let mut data = lines(3);
+            data.extend_from_slice(bad);
+            data.extend_from_slice(&lines(3));
+            assert!(!chunk_is_plain(&data), "{bad:?} inside");
+        }
+        // A C1 control split across two reads: the first piece ends in its lead byte.
+        let mut split = lines(3);
+        split.push(0xc2);
+        assert!(!chunk_is_plain(&split));
+    }
+
+    #[test]
+    fn the_latest_cut_has_the_lines_after_it() {
+        let data = lines(100);
+        let cut = latest_cut(&data, 10).unwrap();
+        assert_eq!(cut, lines(90).len());
+        assert_eq!(latest_cut(&lines(10), 10), None);
+        assert_eq!(skip_point(&data, 10), Some(cut), "all plain: the same cut");
     }
 
     #[test]
