@@ -88,6 +88,10 @@ pub struct BenchArgs {
     /// Longest time spent measuring one echo series, in seconds (fewer samples then).
     #[arg(long, default_value_t = 120)]
     pub echo_budget_s: u64,
+    /// Shortest time the floods beside the echo last when kiln is compared with the relay: the
+    /// CPU time per MB of the streams is measured over the echo series and at least this long.
+    #[arg(long, default_value_t = 5)]
+    pub flood_seconds: u64,
     /// Sessions streaming at once while a further one measures echo.
     #[arg(long, default_value_t = 20)]
     pub streams: usize,

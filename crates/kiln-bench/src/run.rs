@@ -216,6 +216,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
             streams: ctx.args.streams,
             repeats: ctx.args.repeat,
             echo: ctx.loaded_plan(),
+            flood_min: Duration::from_secs(ctx.args.flood_seconds),
         })
         .await;
         results.versus = record(&mut results, "versus relay", r);

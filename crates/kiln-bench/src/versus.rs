@@ -7,7 +7,9 @@
 //!   the server's CPU time per MB: from attaching until the server is idle again after the last
 //!   byte (so work a server defers is counted);
 //! - `--streams` flooding sessions plus the keystroke echo of one more, with the server's CPU
-//!   time per MB delivered and its RSS, both over the echo series;
+//!   time per MB delivered and its RSS, both over the echo series and at least
+//!   `--flood-seconds` of floods (kiln's echo series alone lasts well under a second, a few
+//!   dozen clock ticks of CPU time);
 //! - the raw PTY's single stream and echo beside floods, for the ratio to raw.
 //!
 //! The servers' idle RSS is read right after they start.
@@ -76,6 +78,8 @@ pub struct Plan<'a> {
     pub streams: usize,
     pub repeats: usize,
     pub echo: EchoPlan,
+    /// Shortest window of floods the CPU time per MB of `streams` is measured over.
+    pub flood_min: Duration,
 }
 
 /// A running `kiln-bench relay`.
@@ -191,6 +195,14 @@ async fn watched(
     r
 }
 
+/// Runs `echo`, then lets the floods go on until `min` has passed since it started.
+async fn lasting<T>(min: Duration, echo: impl Future<Output = T>) -> T {
+    let start = std::time::Instant::now();
+    let r = echo.await;
+    tokio::time::sleep(min.saturating_sub(start.elapsed())).await;
+    r
+}
+
 async fn flood_server(api: &Api, pid: u32, plan: &Plan<'_>) -> anyhow::Result<FloodRun> {
     let mut ids = Vec::with_capacity(plan.streams);
     let mut terms = Vec::with_capacity(plan.streams);
@@ -203,7 +215,7 @@ async fn flood_server(api: &Api, pid: u32, plan: &Plan<'_>) -> anyhow::Result<Fl
     let echo = watched(
         pid,
         window.clone(),
-        echo::kiln_on_own_thread(api.clone(), plan.echo),
+        lasting(plan.flood_min, echo::kiln_on_own_thread(api.clone(), plan.echo)),
     );
     let r = concurrent::run(terms, plan.exe.to_path_buf(), echo).await;
     for id in &ids {
