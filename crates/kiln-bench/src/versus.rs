@@ -215,7 +215,10 @@ async fn flood_server(api: &Api, pid: u32, plan: &Plan<'_>) -> anyhow::Result<Fl
     let echo = watched(
         pid,
         window.clone(),
-        lasting(plan.flood_min, echo::kiln_on_own_thread(api.clone(), plan.echo)),
+        lasting(
+            plan.flood_min,
+            echo::kiln_on_own_thread(api.clone(), plan.echo),
+        ),
     );
     let r = concurrent::run(terms, plan.exe.to_path_buf(), echo).await;
     for id in &ids {

@@ -685,57 +685,55 @@ async fn idle_sessions_are_reaped_and_shutdown_ends_everything() {
     assert!(m.list().is_empty());
 }
 
-/// A flood of plain text far faster than the VT parser: the terminal state may skip parts of it
-/// (never the escapes around it), and the snapshot afterwards is still exact.
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn snapshot_after_a_flood_of_plain_text_is_exact() {
+/// Runs `script` (which ends by printing `DONE-MARK` and waiting for a line) in a session with
+/// a ring that holds its whole flood, checks that the snapshot afterwards is exact, then runs
+/// `check` on the session and every byte it printed.
+async fn flood(script: &str, at_least: usize, check: impl FnOnce(&Session, &[u8])) {
     let home = tempfile::tempdir().unwrap();
     let mut o = opts(home.path());
     o.ring_bytes = 32 << 20;
     let m = Manager::new(o);
-    let script = r#"printf '\033]2;flood\007\033[1;33mbefore\033[0m\n'
-yes 'plain text line, long enough to make the flood a few megabytes' | head -n 150000
-printf '\033[35mafter\033[0m \033[?2004hDONE-MARK'; read -r _"#;
     let s = spawn(&m, cmd(&["bash", "-c", script]));
     let (whole, _) = read_until(&s, 0, |b| {
         contains(&b[b.len().saturating_sub(64)..], "DONE-MARK")
     })
     .await;
-    assert!(whole.len() > 9_000_000, "{} bytes", whole.len());
+    assert!(whole.len() > at_least, "{} bytes", whole.len());
     assert_snapshot_exact(&s, &whole, 24, 80);
+    check(&s, &whole);
     s.write(Bytes::from_static(b"\r")).await.unwrap();
     tokio::time::timeout(WAIT, s.exited()).await.unwrap();
+}
+
+/// A flood of plain text far faster than the VT parser: the terminal state may skip parts of it
+/// (never the escapes around it), and the snapshot afterwards is still exact.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn snapshot_after_a_flood_of_plain_text_is_exact() {
+    let script = r#"printf '\033]2;flood\007\033[1;33mbefore\033[0m\n'
+yes 'plain text line, long enough to make the flood a few megabytes' | head -n 150000
+printf '\033[35mafter\033[0m \033[?2004hDONE-MARK'; read -r _"#;
+    flood(script, 9_000_000, |_, _| {}).await;
 }
 
 /// Escapes in the middle of a flood (a colour that stays set, a title) reach the terminal
 /// state, although the plain text around them is skipped.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn escapes_inside_a_flood_reach_the_snapshot() {
-    let home = tempfile::tempdir().unwrap();
-    let mut o = opts(home.path());
-    o.ring_bytes = 32 << 20;
-    let m = Manager::new(o);
     let script = r#"yes 'first part of the flood, plain text' | head -n 60000
 printf '\033[1;35m'
 yes 'second part, drawn in bold magenta' | head -n 60000
 printf '\033]2;mid-flood title\007'
 yes 'third part, still magenta' | head -n 5000
 printf 'DONE-MARK'; read -r _"#;
-    let s = spawn(&m, cmd(&["bash", "-c", script]));
-    let (whole, _) = read_until(&s, 0, |b| {
-        contains(&b[b.len().saturating_sub(64)..], "DONE-MARK")
+    // Colours are compared cell by cell with a full parse; the title only lives in the snapshot.
+    flood(script, 4_000_000, |s, whole| {
+        assert!(contains(whole, "mid-flood title"), "title in the stream");
+        assert!(
+            contains(&s.snapshot().bytes, "\x1b]2;mid-flood title\x07"),
+            "the title set in the middle of the flood"
+        );
     })
     .await;
-    assert!(whole.len() > 4_000_000, "{} bytes", whole.len());
-    assert!(contains(&whole, "mid-flood title"), "title in the stream");
-    assert_snapshot_exact(&s, &whole, 24, 80);
-    // Colours are compared cell by cell above; the title only lives in the snapshot.
-    assert!(
-        contains(&s.snapshot().bytes, "\x1b]2;mid-flood title\x07"),
-        "the title set in the middle of the flood"
-    );
-    s.write(Bytes::from_static(b"\r")).await.unwrap();
-    tokio::time::timeout(WAIT, s.exited()).await.unwrap();
 }
 
 /// This process's reader threads: (tid, nice) of every thread named as kiln-term names them.
