@@ -110,6 +110,11 @@ pub struct BenchArgs {
     /// Repetitions of the comparison with the reference relay (the report shows medians).
     #[arg(long, default_value_t = 3)]
     pub repeat: usize,
+    /// Single streams per client kind and server in each repetition of the comparison with the
+    /// relay, the servers taking turns (one stream lasts well under a second, so its throughput
+    /// moves with every scheduling accident; the report's median is over all of them).
+    #[arg(long, default_value_t = 3)]
+    pub stream_runs: usize,
     /// Run only these parts (comma separated); default: all.
     #[arg(long, value_delimiter = ',')]
     pub only: Vec<Part>,

@@ -215,6 +215,7 @@ async fn run(args: BenchArgs) -> anyhow::Result<Results> {
             expected,
             streams: ctx.args.streams,
             repeats: ctx.args.repeat,
+            stream_runs: ctx.args.stream_runs,
             echo: ctx.loaded_plan(),
             flood_min: Duration::from_secs(ctx.args.flood_seconds),
         })

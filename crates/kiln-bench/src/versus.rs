@@ -3,9 +3,10 @@
 //! the measurements repeated (`--repeat`, 3 by default; the side that goes first alternates) so
 //! the report can take medians. Per repetition and side:
 //!
-//! - one stream of `--bytes` read by an efficient client and by a slow one (`client.rs`), with
-//!   the server's CPU time per MB: from attaching until the server is idle again after the last
-//!   byte (so work a server defers is counted);
+//! - `--stream-runs` single streams of `--bytes` per server, each read by an efficient client
+//!   and by a slow one (`client.rs`), the servers taking turns, with the server's CPU time per
+//!   MB: from attaching until the server is idle again after the last byte (so work a server
+//!   defers is counted);
 //! - `--streams` flooding sessions plus the keystroke echo of one more, with the server's CPU
 //!   time per MB delivered and its RSS, both over the echo series and at least
 //!   `--flood-seconds` of floods (kiln's echo series alone lasts well under a second, a few
@@ -60,6 +61,8 @@ pub struct SideRuns {
 #[derive(Debug, Clone, Serialize)]
 pub struct VersusResult {
     pub repeats: usize,
+    /// Single streams per client kind and server in each repetition.
+    pub stream_runs: usize,
     pub bytes: u64,
     pub streams: usize,
     pub ring_bytes: u64,
@@ -77,6 +80,8 @@ pub struct Plan<'a> {
     pub expected: [u8; 32],
     pub streams: usize,
     pub repeats: usize,
+    /// Single streams per client kind and server in each repetition.
+    pub stream_runs: usize,
     pub echo: EchoPlan,
     /// Shortest window of floods the CPU time per MB of `streams` is measured over.
     pub flood_min: Duration,
@@ -289,6 +294,7 @@ async fn compare(
     kiln.api.health().await?;
     let mut out = VersusResult {
         repeats: plan.repeats.max(1),
+        stream_runs: plan.stream_runs.max(1),
         bytes: plan.bytes,
         streams: plan.streams,
         ring_bytes: plan.cfg.ring_bytes as u64,
@@ -318,23 +324,33 @@ async fn compare(
                 ("relay", &relay.api, relay.pid),
             ]
         };
-        for (name, api, pid) in sides {
-            for reader in [Reader::Efficient, Reader::Slow] {
-                progress(&format!(
-                    "versus relay {n}/{}: {name}, {reader:?} client",
-                    out.repeats
-                ));
-                let r = stream_server(api, pid, plan, reader)
-                    .await
-                    .with_context(|| format!("{name}, {reader:?} client"))?;
-                let side = if name == "kiln" {
-                    &mut out.kiln
-                } else {
-                    &mut out.relay
-                };
-                match reader {
-                    Reader::Efficient => side.efficient.push(r),
-                    Reader::Slow => side.slow.push(r),
+        let runs = out.stream_runs;
+        for run in 0..runs {
+            // The servers take turns stream by stream, the first of each turn alternating too.
+            let order = if run % 2 == 0 {
+                sides
+            } else {
+                [sides[1], sides[0]]
+            };
+            for (name, api, pid) in order {
+                for reader in [Reader::Efficient, Reader::Slow] {
+                    progress(&format!(
+                        "versus relay {n}/{}: {name}, {reader:?} client, stream {}/{runs}",
+                        out.repeats,
+                        run + 1
+                    ));
+                    let r = stream_server(api, pid, plan, reader)
+                        .await
+                        .with_context(|| format!("{name}, {reader:?} client"))?;
+                    let side = if name == "kiln" {
+                        &mut out.kiln
+                    } else {
+                        &mut out.relay
+                    };
+                    match reader {
+                        Reader::Efficient => side.efficient.push(r),
+                        Reader::Slow => side.slow.push(r),
+                    }
                 }
             }
         }

@@ -274,8 +274,10 @@ pub fn table(v: &VersusResult, memory: Option<&MemoryResult>) -> String {
         })
         .collect();
     let mut out = format!(
-        "\nkiln against the reference relay: medians of {} repetitions, {} MB per stream\n\n",
+        "\nkiln against the reference relay: medians of {} repetitions ({} single streams per \
+         client and server in each), {} MB per stream\n\n",
         v.repeats,
+        v.stream_runs,
         v.bytes / 1_000_000
     );
     out += &table::render(head, &rows);

@@ -41,8 +41,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 const READ_CHUNK_BYTES: usize = 8 << 10;
 /// Bytes a reader reads in a burst before it tells viewers (32 KiB); a burst's end is told at once.
 const PUBLISH_EVERY_BYTES: u64 = 32 << 10;
-/// Nice value of reader threads, above the workers' (0): under load, sending what was read and
-/// answering keystrokes come before reading still more of a flood.
+/// How much nicer reader threads are than the process (its workers and the shells it starts
+/// inherit its nice value; at most 19): under load, sending what was read and answering
+/// keystrokes come before reading still more of a flood, whatever nice value kiln runs at.
 pub const READER_NICE: i32 = 5;
 /// Name of reader threads (as `/proc/<pid>/task/<tid>/comm` shows it).
 pub const READER_THREAD_NAME: &str = "kiln-pty-reader";
@@ -524,10 +525,11 @@ fn read_thread(
 ) {
     use rustix::event::{PollFd, PollFlags, poll};
     use rustix::io::Errno;
-    if let Err(e) =
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), READER_NICE)
-    {
-        tracing::debug!(session = %session.id, error = %e, "reader priority unchanged");
+    // This thread started with its spawner's nice value, the process's.
+    let nice = rustix::process::getpriority_process(None)
+        .map_or(READER_NICE, |own| own.saturating_add(READER_NICE).min(19));
+    if let Err(e) = rustix::process::setpriority_process(Some(rustix::thread::gettid()), nice) {
+        tracing::debug!(session = %session.id, nice, error = %e, "reader priority unchanged");
     }
     // Reads stay well under the ring's size so the follower always has room to catch up.
     let chunk = READ_CHUNK_BYTES.min((session.ring_bytes / 4).max(1));
