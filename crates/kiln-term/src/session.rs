@@ -7,12 +7,13 @@
 //! ([`READER_NICE`]). A reader task waking through the reactor for every 4 KiB the line
 //! discipline hands over kept one stream at 0.6-0.85x of a bare relay; the thread reaches it, and
 //! under many floods the lower priority lets sending and keystrokes go first. It tells viewers of
-//! new bytes once per 32 KiB of a burst or when the burst ends, not per read, so senders wake
-//! less and send larger frames (`docs/performance.md`). Its only waits besides the PTY are for
-//! the terminal state and for live viewers (`follow.rs`, `hold.rs`): checked at once, and
-//! awaited on the runtime through its handle only when there is no room, after telling viewers.
-//! Its `poll` also watches an eventfd, so the lifecycle task can stop it when a process outside
-//! the session keeps the PTY open after the session ended.
+//! new bytes once per 16 KiB of a burst (a viewer's largest frame) or when the burst ends, not
+//! per read, so senders wake less and send full frames while the reader reads on
+//! (`docs/performance.md`). Its only waits besides the PTY are for the terminal state and for
+//! live viewers (`follow.rs`, `hold.rs`): checked at once, and awaited on the runtime through its
+//! handle only when there is no room, after telling viewers. Its `poll` also watches an eventfd,
+//! so the lifecycle task can stop it when a process outside the session keeps the PTY open after
+//! the session ended.
 //!
 //! Locking: one short `std::sync::Mutex` per session guards the ring and metadata, another the
 //! terminal state (fed lazily by `follow.rs`, off the reader's path; taken inside the first, never
@@ -39,8 +40,10 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 /// per read). The buffer is on the reader thread's stack, so a reader thread never allocates
 /// and never gets an allocator arena of its own.
 const READ_CHUNK_BYTES: usize = 8 << 10;
-/// Bytes a reader reads in a burst before it tells viewers (32 KiB); a burst's end is told at once.
-const PUBLISH_EVERY_BYTES: u64 = 32 << 10;
+/// Bytes a reader reads in a burst before it tells viewers (16 KiB, the largest frame a viewer
+/// is sent: each wake-up is one full frame, sent while the next is read; 32 KiB kept one stream
+/// at 0.9x of a bare relay, 8 KiB cost CPU); a burst's end is told at once.
+const PUBLISH_EVERY_BYTES: u64 = 16 << 10;
 /// How much nicer reader threads are than the process (its workers and the shells it starts
 /// inherit its nice value; at most 19): under load, sending what was read and answering
 /// keystrokes come before reading still more of a flood, whatever nice value kiln runs at.
