@@ -71,6 +71,17 @@ pub struct VersusResult {
     pub kiln: SideRuns,
 }
 
+impl VersusResult {
+    /// The runs of the server called `name` ("kiln" or the relay).
+    fn server_mut(&mut self, name: &str) -> &mut SideRuns {
+        if name == "kiln" {
+            &mut self.kiln
+        } else {
+            &mut self.relay
+        }
+    }
+}
+
 /// What the comparison needs from the run.
 pub struct Plan<'a> {
     pub cfg: &'a ServerConfig,
@@ -342,11 +353,7 @@ async fn compare(
                     let r = stream_server(api, pid, plan, reader)
                         .await
                         .with_context(|| format!("{name}, {reader:?} client"))?;
-                    let side = if name == "kiln" {
-                        &mut out.kiln
-                    } else {
-                        &mut out.relay
-                    };
+                    let side = out.server_mut(name);
                     match reader {
                         Reader::Efficient => side.efficient.push(r),
                         Reader::Slow => side.slow.push(r),
@@ -361,12 +368,7 @@ async fn compare(
             let r = flood_server(api, pid, plan)
                 .await
                 .with_context(|| format!("{name}, floods"))?;
-            let side = if name == "kiln" {
-                &mut out.kiln
-            } else {
-                &mut out.relay
-            };
-            side.flood.push(r);
+            out.server_mut(name).flood.push(r);
         }
     }
     Ok(out)
