@@ -97,21 +97,24 @@ async fn wrong_client_secret_is_a_credentials_error() {
 
 #[tokio::test]
 async fn oauth_token_is_refreshed_before_expiry_without_a_failed_request() {
+    // 16 s: background refresh from 8 s, the token unused from 12 s (a quarter of the lifetime),
+    // refused by the emulator from 15 s. With 8 s, a 3 s stall of a loaded machine (and the
+    // emulator's wall clock against the client's monotonic one) left no margin.
     let mut opts = EmulatorOptions::default();
-    opts.settings.oauth_token_lifetime_secs = 8;
+    opts.settings.oauth_token_lifetime_secs = 16;
     opts.settings.oauth_expiry_margin_secs = 1;
     let emu = emulator_with(opts).await;
     let client = sp(&emu);
     let deadline = Instant::now() + STEP;
-    // Call until a second token has been fetched (background refresh after ~4 s).
+    // Call until a second token has been fetched (background refresh after ~8 s).
     while logged(&emu, "POST", "/oidc/v1/token").len() < 2 {
         client.scim().me().await.unwrap();
         assert!(Instant::now() < deadline, "no refresh within {STEP:?}");
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    // Keep going past the first token's expiry (8 s from its issue) with the new one.
+    // Keep going past the first token's expiry (16 s from its issue) with the new one.
     let first_issued = logged(&emu, "POST", "/oidc/v1/token")[0].time_ms;
-    while emu.now_ms() < first_issued + 9_000 {
+    while emu.now_ms() < first_issued + 17_000 {
         client.scim().me().await.unwrap();
         tokio::time::sleep(Duration::from_millis(200)).await;
     }
