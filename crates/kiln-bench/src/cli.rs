@@ -112,7 +112,8 @@ pub struct BenchArgs {
     pub repeat: usize,
     /// Single streams per client kind and server in each repetition of the comparison with the
     /// relay, the servers taking turns (one stream lasts well under a second, so its throughput
-    /// moves with every scheduling accident; the report's median is over all of them).
+    /// moves with every scheduling accident; the report's median is over all of them; 0 counts
+    /// as 1).
     #[arg(long, default_value_t = 3)]
     pub stream_runs: usize,
     /// Run only these parts (comma separated); default: all.

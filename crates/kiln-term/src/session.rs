@@ -41,8 +41,9 @@ use tokio::sync::{OwnedSemaphorePermit, Semaphore, mpsc, watch};
 /// and never gets an allocator arena of its own.
 const READ_CHUNK_BYTES: usize = 8 << 10;
 /// Bytes a reader reads in a burst before it tells viewers (16 KiB, the largest frame a viewer
-/// is sent: each wake-up is one full frame, sent while the next is read; 32 KiB kept one stream
-/// at 0.9x of a bare relay, 8 KiB cost CPU); a burst's end is told at once.
+/// is sent, `FRAME_BYTES` in kiln's `server/ws.rs`: each wake-up is one full frame, sent while
+/// the next is read; 32 KiB kept one stream at 0.9x of a bare relay, 8 KiB cost CPU); a burst's
+/// end is told at once.
 const PUBLISH_EVERY_BYTES: u64 = 16 << 10;
 /// How much nicer reader threads are than the process (its workers and the shells it starts
 /// inherit its nice value; at most 19): under load, sending what was read and answering
