@@ -13,6 +13,9 @@
 //!   dozen clock ticks of CPU time);
 //! - the raw PTY's single stream and echo beside floods, for the ratio to raw.
 //!
+//! A stream that does not arrive intact is named on stderr as it happens, with the bytes it
+//! delivered, its gaps and its duration (also in the JSON).
+//!
 //! The servers' idle RSS is read right after they start.
 
 use crate::echo::{self, EchoPlan, EchoResult};
@@ -35,6 +38,24 @@ pub struct StreamRun {
     /// Server CPU seconds per MB (10^6 bytes) delivered; `None` for the raw PTY (no server).
     pub cpu_s_per_mb: Option<f64>,
     pub intact: bool,
+    /// Bytes received after the marker (at most the stream's size).
+    pub received_bytes: u64,
+    /// Snapshots sent instead of bytes (the viewer fell a ring behind).
+    pub gaps: u64,
+    pub seconds: f64,
+}
+
+impl StreamRun {
+    fn new(r: &throughput::StreamResult, cpu_s_per_mb: Option<f64>) -> Self {
+        StreamRun {
+            mb_per_s: r.mb_per_s,
+            cpu_s_per_mb,
+            intact: r.intact,
+            received_bytes: r.received_bytes,
+            gaps: r.gaps,
+            seconds: r.seconds,
+        }
+    }
 }
 
 /// Many flooding sessions plus an interactive one, on one side.
@@ -177,21 +198,14 @@ async fn stream_server(
     t.close().await;
     api.delete_session(&id).await?;
     let r = r?;
-    Ok(StreamRun {
-        mb_per_s: r.mb_per_s,
-        cpu_s_per_mb: Some((after - before) / (r.received_bytes as f64 / 1e6).max(1e-9)),
-        intact: r.intact,
-    })
+    let cpu = (after - before) / (r.received_bytes as f64 / 1e6).max(1e-9);
+    Ok(StreamRun::new(&r, Some(cpu)))
 }
 
 async fn stream_raw(plan: &Plan<'_>) -> anyhow::Result<StreamRun> {
     let mut t = RawPty::spawn(&plan.cfg.shell, plan.raw_home, 80, 24)?;
     let r = throughput::measure(&mut t, plan.exe, plan.bytes, &plan.expected).await?;
-    Ok(StreamRun {
-        mb_per_s: r.mb_per_s,
-        cpu_s_per_mb: None,
-        intact: r.intact,
-    })
+    Ok(StreamRun::new(&r, None))
 }
 
 /// CPU seconds and RSS of a server over an echo series.
@@ -353,6 +367,17 @@ async fn compare(
                     let r = stream_server(api, pid, plan, reader)
                         .await
                         .with_context(|| format!("{name}, {reader:?} client"))?;
+                    if !r.intact {
+                        progress(&format!(
+                            "{name}, {reader:?} client, stream {}/{runs}: NOT INTACT: {} of {} \
+                             bytes, {} gaps, in {:.1} s",
+                            run + 1,
+                            r.received_bytes,
+                            plan.bytes,
+                            r.gaps,
+                            r.seconds
+                        ));
+                    }
                     let side = out.server_mut(name);
                     match reader {
                         Reader::Efficient => side.efficient.push(r),
