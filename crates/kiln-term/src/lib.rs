@@ -4,7 +4,8 @@
 //! This file holds the crate's public types; the work is in the modules: `pty` (the only
 //! `unsafe`), `env` (allow-listed environment), `ring` (offsets), `screen` (terminal state and
 //! snapshots), `session` (I/O tasks, viewers), `manager` (ids, capacity, reaping), `capacity`
-//! (memory readings) and `procs` (signalling a whole terminal session through `/proc`).
+//! (memory readings), `procs` (signalling a whole terminal session through `/proc`) and `spin`
+//! (a lone flood's reader asking for its next piece instead of sleeping).
 
 mod capacity;
 pub mod env;
@@ -18,6 +19,7 @@ mod ring;
 mod screen;
 mod session;
 mod skip;
+mod spin;
 
 pub use hold::{HOLD_MAX, Hold};
 pub use manager::Manager;

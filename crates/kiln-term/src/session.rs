@@ -543,6 +543,7 @@ fn read_thread(
     // The reader is the only writer of the ring: `end` is its end; viewers see `published`.
     let mut end = session.end_offset();
     let mut published = end;
+    let mut flood = crate::spin::FloodMark::default();
     let publish = |end: u64, published: &mut u64| {
         if end > *published {
             *published = end;
@@ -565,9 +566,13 @@ fn read_thread(
             });
         }
         let fd = session.master.get_ref();
+        if flood.should_spin() {
+            crate::spin::wait_for_input(fd, crate::spin::SPIN_BUDGET);
+        }
         match rustix::io::read(fd, &mut *buf) {
             Ok(0) => break,
             Ok(n) => {
+                flood.read(n);
                 // Looked at here, while the bytes are in the cache, and marked with them.
                 let plain = crate::skip::chunk_is_plain(&buf[..n]);
                 end = {
@@ -586,6 +591,7 @@ fn read_thread(
             }
             // The master is non-blocking (the writer task shares it): sleep until it has bytes.
             Err(Errno::AGAIN) => {
+                flood.clear();
                 publish(end, &mut published);
                 // Told to stop, and the PTY is empty yet not ended: whoever holds it open is not
                 // of the session (a reader held back by a slow viewer drains it first).
