@@ -11,7 +11,9 @@
 //! per read, so senders wake less and send full frames while the reader reads on
 //! (`docs/performance.md`). Its only waits besides the PTY are for the terminal state and for
 //! live viewers (`follow.rs`, `hold.rs`): checked at once, and awaited on the runtime through its
-//! handle only when there is no room, after telling viewers. Its `poll` also watches an eventfd,
+//! handle only when there is no room, after telling viewers. While it is the process's only reader
+//! in a flood it asks the PTY for its next piece for a few microseconds before reading, rather
+//! than sleeping in `read` per 4 KiB (`spin.rs`). Its `poll` also watches an eventfd,
 //! so the lifecycle task can stop it when a process outside the session keeps the PTY open after
 //! the session ended.
 //!

@@ -23,9 +23,9 @@ use std::time::{Duration, Instant};
 /// A read at least this large is part of a flood (the line discipline's pieces are 4 KiB; an
 /// interactive echo or a prompt is far smaller).
 pub(crate) const FLOOD_READ_BYTES: usize = 2 << 10;
-/// Longest a reader asks before it sleeps in `read` as usual (30 us: the worker usually moves
-/// the next piece within 5-20 us of a read on this machine; a stream that has paused costs at
-/// most this much of a core before the reader sleeps).
+/// Longest a reader asks before it sleeps in `read` as usual (30 us: with it one stream ran at
+/// 1.3x-1.5x of a bare relay, `docs/performance.md`; a stream that has paused costs at most this
+/// much of a core before the reader sleeps).
 pub(crate) const SPIN_BUDGET: Duration = Duration::from_micros(30);
 /// Spin-loop hints between two questions: about 1-2 us, so the kernel worker that fills the
 /// buffer gets the terminal's lock between them.
