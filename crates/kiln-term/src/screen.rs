@@ -9,7 +9,9 @@
 //! primary screen is captured just before each switch to the alternate screen.
 //!
 //! Compact scrollback: the parser keeps only the newest [`PARSER_SCROLLBACK_LINES`] lines of
-//! scrollback as cells (32 bytes a cell, what a resize that grows the screen pulls back); lines
+//! scrollback as cells (32 bytes a cell, what a resize that grows the screen pulls back; a screen
+//! growing by more rows than that is rebuilt from a snapshot with room for them, so the older
+//! lines come back too, `Screen::resize`); lines
 //! that leave it are kept as their formatted text (about 80 bytes a line of plain text instead of
 //! 2.5 KiB at 80 columns), up to the session's scrollback length in all. Erasing the scrollback
 //! (`CSI 3 J`) and resetting the terminal (`ESC c`) empty both.
@@ -66,19 +68,30 @@ fn nz(v: u16) -> NonZeroU16 {
     NonZeroU16::new(v).unwrap_or(NonZeroU16::MIN)
 }
 
+/// A parser keeping [`PARSER_SCROLLBACK_LINES`] (plus `extra`) lines of scrollback as cells and
+/// the rest of `scrollback_lines` formatted.
+fn new_parser(
+    cols: u16,
+    rows: u16,
+    scrollback_lines: usize,
+    extra: usize,
+) -> vt100::Parser<Callbacks> {
+    let parser_lines = scrollback_lines.min(PARSER_SCROLLBACK_LINES.saturating_add(extra));
+    vt100::Parser::new_with_callbacks(
+        nz(rows),
+        nz(cols),
+        parser_lines,
+        Callbacks {
+            title: Vec::new(),
+            older: Lines::new(scrollback_lines - parser_lines),
+        },
+    )
+}
+
 impl Screen {
     pub fn new(cols: u16, rows: u16, scrollback_lines: usize, max_held: usize) -> Self {
-        let parser_lines = scrollback_lines.min(PARSER_SCROLLBACK_LINES);
         Self {
-            parser: vt100::Parser::new_with_callbacks(
-                nz(rows),
-                nz(cols),
-                parser_lines,
-                Callbacks {
-                    title: Vec::new(),
-                    older: Lines::new(scrollback_lines - parser_lines),
-                },
-            ),
+            parser: new_parser(cols, rows, scrollback_lines, 0),
             fed: 0,
             held: Vec::new(),
             saved_primary: None,
@@ -89,9 +102,33 @@ impl Screen {
     }
 
     /// Resizes the screens; rows a shrinking screen pushes out of the parser's scrollback are
-    /// kept formatted.
+    /// kept formatted. A primary screen that grows pulls lines of its scrollback back onto the
+    /// screen, as terminals do; when it grows by more rows than the parser keeps as cells, the
+    /// parser is rebuilt from a snapshot with room for them first, so the formatted older lines
+    /// come back rather than blank rows, and rebuilt again afterwards with its usual few cells.
+    /// (A rebuild forgets what a snapshot does not carry: a position saved with `ESC 7`.)
     pub fn resize(&mut self, cols: u16, rows: u16) {
-        self.parser.set_size(nz(rows), nz(cols));
+        let screen = self.parser.screen();
+        let grow = usize::from(rows.saturating_sub(screen.size().0.get()));
+        let short = grow > screen.scrollback_len()
+            && !screen.alternate_screen()
+            && !self.parser.callbacks().older.is_empty();
+        if short {
+            self.rebuild(grow);
+            self.parser.set_size(nz(rows), nz(cols));
+            self.rebuild(0);
+        } else {
+            self.parser.set_size(nz(rows), nz(cols));
+        }
+    }
+
+    /// Replaces the parser by one that keeps `extra` more scrollback lines as cells, fed a
+    /// snapshot of the current state.
+    fn rebuild(&mut self, extra: usize) {
+        let snapshot = self.snapshot();
+        let (cols, rows) = self.size();
+        self.parser = new_parser(cols, rows, self.scrollback_lines, extra);
+        self.parser.process(&snapshot);
     }
 
     /// The size (cols, rows) the state has now.
@@ -486,6 +523,91 @@ mod tests {
         assert!(
             s.parser.callbacks().older.is_empty(),
             "a reset empties them"
+        );
+    }
+
+    /// A screen that grows by more rows than the parser keeps as cells pulls the older,
+    /// formatted lines back onto the screen, as a terminal that kept every line does (and as the
+    /// browser's terminal does), instead of blank rows; afterwards the parser keeps its usual few
+    /// lines as cells again.
+    #[test]
+    fn growing_by_more_rows_than_the_parser_keeps_pulls_back_formatted_lines() {
+        let lines = |from: usize, to: usize| -> Vec<u8> {
+            (from..to)
+                .flat_map(|i| format!("\x1b[3{}mline {i}\x1b[m end\r\n", i % 8).into_bytes())
+                .collect()
+        };
+        let mut raw = vt100::Parser::new(nz(10), nz(40), 100);
+        let mut s = Screen::new(40, 10, 100, 4096);
+        let check = |raw: &vt100::Parser, s: &Screen, what: &str| {
+            let (rows, cols) = raw.screen().size();
+            let mut fresh = vt100::Parser::new(rows, cols, 100);
+            fresh.process(&s.snapshot());
+            assert_eq!(all_lines(fresh.screen()), all_lines(raw.screen()), "{what}");
+            assert_eq!(
+                fresh.screen().contents_formatted(),
+                raw.screen().contents_formatted(),
+                "{what}"
+            );
+            assert_eq!(
+                s.screen().contents_formatted(),
+                raw.screen().contents_formatted(),
+                "{what}: the state itself"
+            );
+            assert_eq!(
+                s.screen().cursor_position(),
+                raw.screen().cursor_position(),
+                "{what}"
+            );
+        };
+        let step = |raw: &mut vt100::Parser, s: &mut Screen, bytes: &[u8]| {
+            raw.process(bytes);
+            s.feed(bytes);
+        };
+        step(&mut raw, &mut s, &lines(0, 150));
+        step(&mut raw, &mut s, b"\x1b[1mprompt$ ");
+        raw.set_size(nz(60), nz(40));
+        s.resize(40, 60);
+        check(&raw, &s, "grown by 50 rows");
+        step(&mut raw, &mut s, b"typed\r\n");
+        step(&mut raw, &mut s, &lines(150, 160));
+        check(&raw, &s, "after more output");
+        // More rows than the history kept: what is kept comes back and the rest is blank below,
+        // as in the browser's terminal, which can only pull back lines it has. (vt100 counts the
+        // lines it dropped and puts a blank row at the top for each, as if it had kept them.)
+        raw.set_size(nz(200), nz(40));
+        s.resize(40, 200);
+        let raw_lines = all_lines(raw.screen());
+        let dropped = raw_lines.iter().take_while(|l| l.is_empty()).count();
+        assert!(dropped > 0, "the reference dropped lines");
+        let mut expected = raw_lines[dropped..].to_vec();
+        expected.resize(raw_lines.len(), String::new());
+        let mut fresh = vt100::Parser::new(nz(200), nz(40), 100);
+        fresh.process(&s.snapshot());
+        assert_eq!(
+            all_lines(fresh.screen()),
+            expected,
+            "grown past the history"
+        );
+        assert_eq!(
+            all_lines(s.screen()),
+            expected,
+            "grown past the history: the state"
+        );
+        let (row, col) = raw.screen().cursor_position();
+        assert_eq!(s.screen().cursor_position(), (row - dropped as u16, col));
+        raw.set_size(nz(8), nz(40));
+        s.resize(40, 8);
+        step(&mut raw, &mut s, &lines(160, 400));
+        check(&raw, &s, "shrunk, then a flood");
+        assert_eq!(
+            s.screen().scrollback_len(),
+            PARSER_SCROLLBACK_LINES,
+            "the parser keeps its usual cells again"
+        );
+        assert_eq!(
+            s.parser.callbacks().older.len(),
+            100 - PARSER_SCROLLBACK_LINES
         );
     }
 
