@@ -8,19 +8,25 @@
 //! that do not register (long-polling) never hold anything.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, MutexGuard};
-use std::time::Duration;
-use tokio::sync::Notify;
-use tokio::time::Instant;
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
 /// How long a viewer that does not move may hold the reader.
 pub const HOLD_MAX: Duration = Duration::from_secs(5);
 
 /// The registered viewers of one session.
-#[derive(Default)]
 pub(crate) struct Holds {
     inner: Mutex<Inner>,
-    moved: Notify,
+    /// Signalled whenever a viewer moves or goes away.
+    moved: Condvar,
+    /// [`HOLD_MAX`], shorter in tests.
+    max_stall: Duration,
+}
+
+impl Default for Holds {
+    fn default() -> Self {
+        Self::with_max_stall(HOLD_MAX)
+    }
 }
 
 #[derive(Default)]
@@ -36,6 +42,14 @@ struct Position {
 }
 
 impl Holds {
+    fn with_max_stall(max_stall: Duration) -> Self {
+        Self {
+            inner: Mutex::default(),
+            moved: Condvar::new(),
+            max_stall,
+        }
+    }
+
     fn lock(&self) -> MutexGuard<'_, Inner> {
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
     }
@@ -59,40 +73,39 @@ impl Holds {
         }
     }
 
-    /// Waits until reading `len` more bytes after `end` leaves every held viewer at most
-    /// `window` behind, or until the slowest one has not moved for [`HOLD_MAX`] (it is then let
-    /// go). Returns at once when no viewer is registered.
-    pub(crate) async fn wait_room(&self, end: u64, len: usize, window: usize) {
+    /// Blocks the calling thread (the session's reader) until reading `len` more bytes after
+    /// `end` leaves every held viewer at most `window` behind, or until the slowest one has not
+    /// moved for [`HOLD_MAX`] (it is then let go). Returns at once when no viewer is registered.
+    /// A plain thread wait, not the runtime's timer: the reader may still be waiting here when
+    /// the runtime shuts down, and a timer polled then panics.
+    pub(crate) fn wait_room(&self, end: u64, len: usize, window: usize) {
+        let mut inner = self.lock();
         loop {
-            let notified = self.moved.notified();
-            tokio::pin!(notified);
-            notified.as_mut().enable();
-            let deadline = {
-                let mut inner = self.lock();
-                let now = Instant::now();
-                let limit = end + len as u64;
-                let mut wait_until: Option<Instant> = None;
-                for pos in inner.viewers.values_mut() {
-                    if pos.released || limit <= pos.offset + window as u64 {
-                        continue;
-                    }
-                    let until = pos.moved + HOLD_MAX;
-                    if until <= now {
-                        pos.released = true;
-                        tracing::debug!(
-                            behind = end - pos.offset,
-                            "a stalled viewer no longer holds the reader"
-                        );
-                        continue;
-                    }
-                    wait_until = Some(wait_until.map_or(until, |w| w.min(until)));
+            let now = Instant::now();
+            let limit = end + len as u64;
+            let mut wait_until: Option<Instant> = None;
+            for pos in inner.viewers.values_mut() {
+                if pos.released || limit <= pos.offset + window as u64 {
+                    continue;
                 }
-                match wait_until {
-                    None => return,
-                    Some(d) => d,
+                let until = pos.moved + self.max_stall;
+                if until <= now {
+                    pos.released = true;
+                    tracing::debug!(
+                        behind = end - pos.offset,
+                        "a stalled viewer no longer holds the reader"
+                    );
+                    continue;
                 }
+                wait_until = Some(wait_until.map_or(until, |w| w.min(until)));
+            }
+            let Some(deadline) = wait_until else {
+                return;
             };
-            let _ = tokio::time::timeout_at(deadline, notified).await;
+            inner = match self.moved.wait_timeout(inner, deadline - now) {
+                Ok((guard, _)) => guard,
+                Err(poisoned) => poisoned.into_inner().0,
+            };
         }
     }
 
@@ -118,12 +131,12 @@ impl Holds {
                 pos.released = false;
             }
         }
-        self.moved.notify_waiters();
+        self.moved.notify_all();
     }
 
     fn remove(&self, id: u64) {
         self.lock().viewers.remove(&id);
-        self.moved.notify_waiters();
+        self.moved.notify_all();
     }
 }
 
@@ -149,45 +162,76 @@ impl Drop for Hold {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::thread;
 
-    #[tokio::test]
-    async fn no_viewer_no_wait_and_a_moving_viewer_releases_the_reader() {
-        let holds = Arc::new(Holds::default());
-        holds.wait_room(1_000, 10, 100).await;
-        let hold = holds.register(0);
-        // Within the window: no wait.
-        holds.wait_room(50, 10, 100).await;
-        // Beyond it: the reader waits until the viewer moves.
-        let waiter = {
-            let holds = holds.clone();
-            tokio::spawn(async move { holds.wait_room(200, 10, 100).await })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
-        hold.moved(150);
-        waiter.await.unwrap();
-        drop(hold);
-        holds.wait_room(10_000, 10, 100).await;
+    /// Starts `wait_room(end, 10, 100)` on a thread of its own, as the reader calls it.
+    fn waiter(holds: &Arc<Holds>, end: u64) -> thread::JoinHandle<()> {
+        let holds = holds.clone();
+        thread::spawn(move || holds.wait_room(end, 10, 100))
     }
 
-    #[tokio::test(start_paused = true)]
-    async fn a_stalled_viewer_is_let_go_after_the_bound_and_holds_again_once_it_moves() {
+    /// Asserts that `w` is still waiting a while after it started.
+    fn still_waiting(w: &thread::JoinHandle<()>) {
+        thread::sleep(Duration::from_millis(100));
+        assert!(!w.is_finished(), "the reader is held");
+    }
+
+    #[test]
+    fn no_viewer_no_wait_and_a_moving_viewer_releases_the_reader() {
         let holds = Arc::new(Holds::default());
+        holds.wait_room(1_000, 10, 100);
         let hold = holds.register(0);
-        let start = tokio::time::Instant::now();
-        holds.wait_room(1_000, 10, 100).await;
-        assert!(start.elapsed() >= HOLD_MAX, "{:?}", start.elapsed());
-        // Released: no further wait while it stays put.
-        holds.wait_room(5_000, 10, 100).await;
-        // It moved (caught up after a snapshot): it holds again.
-        hold.moved(5_000);
-        let waiter = {
-            let holds = holds.clone();
-            tokio::spawn(async move { holds.wait_room(5_200, 10, 100).await })
-        };
-        tokio::task::yield_now().await;
-        assert!(!waiter.is_finished());
+        // Within the window: no wait.
+        holds.wait_room(50, 10, 100);
+        // Beyond it: the reader waits until the viewer moves.
+        let w = waiter(&holds, 200);
+        still_waiting(&w);
+        hold.moved(150);
+        w.join().unwrap();
         drop(hold);
-        waiter.await.unwrap();
+        holds.wait_room(10_000, 10, 100);
+    }
+
+    #[test]
+    fn a_stalled_viewer_is_let_go_after_the_bound_and_holds_again_once_it_moves() {
+        let bound = Duration::from_millis(300);
+        let holds = Arc::new(Holds::with_max_stall(bound));
+        let hold = holds.register(0);
+        let start = Instant::now();
+        holds.wait_room(1_000, 10, 100);
+        assert!(start.elapsed() >= bound, "{:?}", start.elapsed());
+        // Released: no further wait while it stays put.
+        holds.wait_room(5_000, 10, 100);
+        // It moved (caught up after a snapshot): it holds again, until it goes away.
+        hold.moved(5_000);
+        let w = waiter(&holds, 5_200);
+        still_waiting(&w);
+        drop(hold);
+        w.join().unwrap();
+    }
+
+    /// The reader may be held when the runtime shuts down (the server exiting); its wait must not
+    /// depend on the runtime (a runtime timer polled after shutdown panics).
+    #[test]
+    fn a_held_reader_outlives_the_runtime() {
+        let holds = Arc::new(Holds::with_max_stall(Duration::from_millis(300)));
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let hold = holds.register(0);
+        let w = {
+            let holds = holds.clone();
+            let handle = runtime.handle().clone();
+            thread::spawn(move || {
+                handle.block_on(async {});
+                holds.wait_room(1_000, 10, 100);
+            })
+        };
+        still_waiting(&w);
+        drop(runtime);
+        w.join().expect("the held reader ends normally");
+        drop(hold);
     }
 }

@@ -10,8 +10,9 @@
 //! new bytes once per 16 KiB of a burst (a viewer's largest frame) or when the burst ends, not
 //! per read, so senders wake less and send full frames while the reader reads on
 //! (`docs/performance.md`). Its only waits besides the PTY are for the terminal state and for
-//! live viewers (`follow.rs`, `hold.rs`): checked at once, and awaited on the runtime through its
-//! handle only when there is no room, after telling viewers. While it is the process's only reader
+//! live viewers (`follow.rs`, `hold.rs`): checked at once and, only when there is no room and
+//! after telling viewers, awaited (the terminal state on the runtime through its handle, the
+//! viewers on a condition variable, which outlives a runtime shut down meanwhile). While it is the process's only reader
 //! in a flood it asks the PTY for its next piece for a few microseconds before reading, rather
 //! than sleeping in `read` per 4 KiB (`spin.rs`). Its `poll` also watches an eventfd,
 //! so the lifecycle task can stop it when a process outside the session keeps the PTY open after
@@ -559,13 +560,10 @@ fn read_thread(
         {
             // Whoever we wait for must see everything read so far.
             publish(end, &mut published);
-            runtime.block_on(async {
-                session
-                    .follower
-                    .wait_room(end, chunk, session.ring_bytes)
-                    .await;
-                session.holds.wait_room(end, chunk, window).await;
-            });
+            if !session.follower.has_room(end, chunk, session.ring_bytes) {
+                runtime.block_on(session.follower.wait_room(end, chunk, session.ring_bytes));
+            }
+            session.holds.wait_room(end, chunk, window);
         }
         let fd = session.master.get_ref();
         if flood.should_spin() {
