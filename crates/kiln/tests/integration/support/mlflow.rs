@@ -1,8 +1,8 @@
 //! A real MLflow tracking server for the trace tests: `python -m mlflow server` from the venv
 //! `scripts/test` builds (`.venv-mlflow`, pinned in tests/mlflow/requirements.txt; or
 //! `KILN_MLFLOW_PYTHON`), a SQLite backend in a temporary directory, on 127.0.0.1, its whole
-//! process group stopped on drop. Traces are read back with MLflow's own client
-//! (tests/mlflow/dump_traces.py).
+//! process group stopped on drop, or by a watchdog shell when the test process dies without
+//! dropping it. Traces are read back with MLflow's own client (tests/mlflow/dump_traces.py).
 
 use serde_json::{Value, json};
 use std::path::PathBuf;
@@ -38,6 +38,13 @@ pub struct Mlflow {
     http: reqwest::Client,
 }
 
+/// Runs the server (`"$@"`) in the process group of a shell that also waits for its standard
+/// input, a pipe from the test process, to close: when the test process ends without dropping
+/// the server (nextest's timeout kills it), the shell kills the whole group, so no MLflow server
+/// outlives its test. The shell's exit status is the server's.
+const WATCHDOG: &str =
+    r#"exec 3<&0; "$@" </dev/null & server=$!; { read _ <&3; kill -s KILL 0; } & wait "$server""#;
+
 impl Mlflow {
     pub async fn start() -> Mlflow {
         let _ = rustls::crypto::ring::default_provider().install_default();
@@ -52,7 +59,9 @@ impl Mlflow {
         let log = std::fs::File::create(dir.path().join("server.log")).unwrap();
         let child = {
             use std::os::unix::process::CommandExt;
-            Command::new(python())
+            Command::new("sh")
+                .args(["-c", WATCHDOG, "mlflow-watchdog"])
+                .arg(python())
                 .args([
                     "-m",
                     "mlflow",
@@ -70,7 +79,8 @@ impl Mlflow {
                 .arg(dir.path().join("artifacts"))
                 .env("MLFLOW_DISABLE_TELEMETRY", "true")
                 .env("DO_NOT_TRACK", "true")
-                .stdin(Stdio::null())
+                // The watchdog's pipe: closed when this process ends, however it ends.
+                .stdin(Stdio::piped())
                 .stdout(log.try_clone().unwrap())
                 .stderr(log)
                 .process_group(0)
