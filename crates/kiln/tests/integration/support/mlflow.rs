@@ -161,6 +161,12 @@ impl Mlflow {
             .arg(&self.url)
             .arg(experiment_id)
             .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            // The server is local and `wait_for_spans` asks again anyway: a few quick retries,
+            // so a client whose server was killed with the test ends within seconds, not minutes.
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "3")
+            .env("MLFLOW_HTTP_REQUEST_BACKOFF_FACTOR", "1")
+            .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "60")
+            .kill_on_drop(true)
             .output()
             .await
             .unwrap();
