@@ -33,6 +33,9 @@ impl Default for Holds {
 struct Inner {
     next_id: u64,
     viewers: HashMap<u64, Position>,
+    /// Whether the reader is waiting on `moved` (viewers only signal it then: a viewer moves
+    /// once per frame sent, and a signal is a system call).
+    reader_waiting: bool,
 }
 
 struct Position {
@@ -102,10 +105,12 @@ impl Holds {
             let Some(deadline) = wait_until else {
                 return;
             };
+            inner.reader_waiting = true;
             inner = match self.moved.wait_timeout(inner, deadline - now) {
                 Ok((guard, _)) => guard,
                 Err(poisoned) => poisoned.into_inner().0,
             };
+            inner.reader_waiting = false;
         }
     }
 
@@ -120,7 +125,7 @@ impl Holds {
     }
 
     fn moved(&self, id: u64, offset: u64) {
-        {
+        let waiting = {
             let mut inner = self.lock();
             let Some(pos) = inner.viewers.get_mut(&id) else {
                 return;
@@ -130,13 +135,22 @@ impl Holds {
                 pos.moved = Instant::now();
                 pos.released = false;
             }
+            inner.reader_waiting
+        };
+        if waiting {
+            self.moved.notify_all();
         }
-        self.moved.notify_all();
     }
 
     fn remove(&self, id: u64) {
-        self.lock().viewers.remove(&id);
-        self.moved.notify_all();
+        let waiting = {
+            let mut inner = self.lock();
+            inner.viewers.remove(&id);
+            inner.reader_waiting
+        };
+        if waiting {
+            self.moved.notify_all();
+        }
     }
 }
 
