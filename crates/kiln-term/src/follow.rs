@@ -71,6 +71,19 @@ struct Term {
     no_skip_before: u64,
 }
 
+impl Term {
+    /// Applies the resizes that take effect at or before stream offset `at`.
+    fn apply_resizes(&mut self, at: u64) {
+        while let Some(&(off, cols, rows)) = self.resizes.front() {
+            if off > at {
+                break;
+            }
+            self.screen.resize(cols, rows);
+            self.resizes.pop_front();
+        }
+    }
+}
+
 /// The terminal state of one session and how far it has consumed the stream.
 pub(crate) struct Follower {
     term: Mutex<Term>,
@@ -114,7 +127,10 @@ impl Follower {
         // Up to the end as it is now: a flood that outruns the parser cannot keep this going.
         let target = session.end_offset();
         while *self.consumed.borrow() < target && self.step(session, usize::MAX) {}
-        let t = self.lock();
+        let mut t = self.lock();
+        // A resize with no bytes after it yet (a shell that did not redraw) counts too.
+        let at = t.consumed;
+        t.apply_resizes(at);
         let (cols, rows) = t.screen.size();
         (t.screen.snapshot(), t.screen.fed(), cols, rows)
     }
@@ -193,13 +209,7 @@ impl Follower {
             return;
         }
         while !bytes.is_empty() {
-            while let Some(&(off, cols, rows)) = t.resizes.front() {
-                if off > at {
-                    break;
-                }
-                t.screen.resize(cols, rows);
-                t.resizes.pop_front();
-            }
+            t.apply_resizes(at);
             let until = t
                 .resizes
                 .front()

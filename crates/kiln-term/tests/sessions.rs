@@ -839,3 +839,41 @@ async fn a_process_that_left_the_session_holding_the_terminal_does_not_keep_its_
         "the escaped process was still running (the case under test)"
     );
 }
+
+/// A terminal grown by more rows than the terminal state keeps as cells: the snapshot shows the
+/// history pulled back onto the screen, as a terminal that saw everything and grew shows it, at
+/// the new size although nothing was written after the resize.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_terminal_grown_by_many_rows_snapshots_its_history_on_screen() {
+    let home = tempfile::tempdir().unwrap();
+    let m = Manager::new(opts(home.path()));
+    let script = r#"for i in $(seq 1 150); do printf '\033[3%dmline %d\033[m\n' $((i % 8)) $i; done
+printf 'READY'; read -r _"#;
+    let s = spawn(&m, cmd(&["bash", "-c", script]));
+    let (whole, _) = read_until(&s, 0, |b| contains(b, "READY")).await;
+    s.resize(80, 70).unwrap();
+    let snap = s.snapshot();
+    assert_eq!(snap.offset as usize, whole.len(), "nothing after READY");
+    assert_eq!((snap.cols, snap.rows), (80, 70), "taken at the new size");
+    let mut raw = vt100::Parser::new(nz(24), nz(80), 1000);
+    raw.process(&whole);
+    raw.set_size(nz(70), nz(80));
+    let mut fresh = vt100::Parser::new(nz(70), nz(80), 1000);
+    fresh.process(&snap.bytes);
+    let rows = |p: &vt100::Parser| p.screen().rows(0, 80).collect::<Vec<_>>();
+    assert_eq!(rows(&fresh), rows(&raw));
+    let shown = rows(&fresh);
+    assert!(
+        shown[0].starts_with("line "),
+        "history on the first row: {shown:?}"
+    );
+    assert_eq!(shown[69], "READY", "no blank rows below the history");
+    assert_eq!(
+        fresh.screen().contents_formatted(),
+        raw.screen().contents_formatted()
+    );
+    assert_eq!(
+        fresh.screen().cursor_position(),
+        raw.screen().cursor_position()
+    );
+}
