@@ -17,6 +17,15 @@ test('sessions panel: list, attach, rename, end, end all', async (t) => {
       await waitForState(page, 'connected');
       await waitForPrompt(page);
       await typeLine(page, 'sleep 300');
+      // The panel shows what the server reports when it opens: wait until the shell has started
+      // sleep (between the shell handing it the terminal and its exec, the name is still bash).
+      const mine = await page.evaluate(() => window.__kiln.active().id);
+      for (const started = Date.now(); ;) {
+        const { sessions } = (await kiln.api('/api/sessions')).body;
+        if (sessions.some((s) => s.id === mine && s.foreground === 'sleep')) break;
+        assert.ok(Date.now() - started < 30000, `sleep never in the foreground: ${JSON.stringify(sessions)}`);
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
       const other = (await kiln.api('/api/sessions', { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ cols: 90, rows: 30, label: 'from-elsewhere' }) })).body;
 
       if (profile.phone) await press(await toolButton(page, 'Sessions'), profile);
